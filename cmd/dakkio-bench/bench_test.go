@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(config) bool
+	}{
+		{"defaults with --binary run both phases", []string{"--binary", "b"}, "",
+			func(c config) bool {
+				return c.cluster && !c.clusterOnly && c.clusterPoints == 5_000_000 && c.consistency == "quorum"
+			}},
+		{"cluster off", []string{"--binary", "b", "--cluster=false"}, "", func(c config) bool { return !c.cluster }},
+		{"cluster only", []string{"--binary", "b", "--cluster-only"}, "", func(c config) bool { return c.cluster && c.clusterOnly }},
+		{"--addr skips the cluster", []string{"--addr", "http://h:1", "--key", "k"}, "", func(c config) bool { return !c.cluster }},
+		{"--addr with --cluster", []string{"--addr", "http://h:1", "--key", "k", "--cluster"}, "go with --binary", nil},
+		{"--addr with --cluster-only", []string{"--addr", "http://h:1", "--key", "k", "--cluster-only"}, "go with --binary", nil},
+		{"nothing to run", []string{"--binary", "b", "--cluster-only", "--cluster=false"}, "nothing to run", nil},
+		{"no cluster points", []string{"--binary", "b", "--cluster-points", "0"}, "--cluster-points", nil},
+		{"server's consistency", []string{"--binary", "b", "--consistency", ""}, "", func(c config) bool { return c.consistency == "" }},
+		{"bad consistency", []string{"--binary", "b", "--consistency", "most"}, "--consistency", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseFlags(tt.args, &stderr)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFlags: %v (%s)", err, stderr.String())
+			}
+			if !tt.check(c) {
+				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}
+
+// TestQuickRun is the CI smoke run: both phases, a few thousand points,
+// against a dakkio built from this tree.
+func TestQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds dakkio and starts four nodes")
+	}
+	bin := filepath.Join(t.TempDir(), "dakkio")
+	if out, err := exec.Command("go", "build", "-o", bin, "../dakkio").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"--binary", bin, "--tmp-dir", t.TempDir(), "--sources", "10", "--days", "1",
+		"--max-points", "20000", "--cluster-points", "5000", "--queries", "2"}
+	if code := run("dakkio-bench", args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		`(?m)^         20,000 points: 10 sources × 3 fields`, // --max-points of a day's 86,400
+		`(?m)^         5,000 points: 10 sources × 3 fields, .* spread over the 3 nodes \(3, 3, 2\)$`,
+		`(?m)^ingest values +[0-9,]+ values/s`,
+		`(?m)^cluster ingest values +[0-9,]+ values/s`,
+		`(?m)^cluster / single ingest +[0-9.]+ \(`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "WRONG") {
+		t.Errorf("wrong answers:\n%s", out)
+	}
+}

@@ -1,0 +1,14 @@
+//go:build !unix
+
+package main
+
+import (
+	"io/fs"
+	"time"
+)
+
+// allocated returns the file's size where the block count is not known.
+func allocated(info fs.FileInfo) int64 { return info.Size() }
+
+// cpuTime returns 0 where the process's CPU time is not known.
+func cpuTime() time.Duration { return 0 }

@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"strings"
+)
+
+// access says who may call a route.
+type access int
+
+const (
+	public   access = iota // no credentials
+	apiKey                 // any valid API key; the handler checks scope
+	operator               // X-Operator-Token
+	node                   // another node: a request signed with the cluster key
+)
+
+// Route is one endpoint the server answers.
+type Route struct {
+	Method  string
+	Pattern string // segments starting with ':' are parameters
+	access  access
+	handle  func(*call) error
+	parts   []string
+}
+
+// router matches a method and path to a route. Patterns are few and short, so
+// a linear scan over split segments beats a tree in clarity and costs little.
+type router struct {
+	routes []*Route
+}
+
+func (r *router) add(method, pattern string, a access, h func(*call) error) {
+	r.routes = append(r.routes, &Route{Method: method, Pattern: pattern, access: a, handle: h, parts: split(pattern)})
+}
+
+func split(path string) []string {
+	return strings.Split(strings.Trim(path, "/"), "/")
+}
+
+// params holds up to four path parameters without allocating a map.
+type params struct {
+	names  [4]string
+	values [4]string
+	n      int
+}
+
+func (p *params) get(name string) string {
+	for i := 0; i < p.n; i++ {
+		if p.names[i] == name {
+			return p.values[i]
+		}
+	}
+	return ""
+}
+
+// match returns the route for method and path, HEAD matching GET routes.
+// With no route, allowed lists the methods the path does answer (empty
+// when the path is unknown), for a 405's Allow header.
+func (r *router) match(method, path string) (rt *Route, ps params, allowed []string) {
+	if method == "HEAD" {
+		method = "GET"
+	}
+	segs := split(path)
+	for _, route := range r.routes {
+		var p params
+		if !matchParts(route.parts, segs, &p) {
+			continue
+		}
+		if route.Method == method {
+			return route, p, nil
+		}
+		allowed = append(allowed, route.Method)
+		if route.Method == "GET" {
+			allowed = append(allowed, "HEAD")
+		}
+	}
+	return nil, params{}, allowed
+}
+
+func matchParts(pattern, segs []string, p *params) bool {
+	if len(pattern) != len(segs) {
+		return false
+	}
+	for i, part := range pattern {
+		if strings.HasPrefix(part, ":") {
+			if segs[i] == "" || p.n == len(p.names) {
+				return false
+			}
+			p.names[p.n], p.values[p.n] = part[1:], segs[i]
+			p.n++
+			continue
+		}
+		if part != segs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// linearizable reports whether the route reads metadata that must be
+// current (every GET behind credentials), so that the node catches up with
+// the leader first. Cluster status is exempt: it must answer when there is
+// no leader, to tell so.
+func (r *Route) linearizable() bool {
+	return r.Method == "GET" && (r.access == apiKey || r.access == operator) && r.Pattern != "/api/operator/cluster"
+}

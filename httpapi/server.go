@@ -1,0 +1,487 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/store"
+	"github.com/dakkio/dakkio/store/points"
+)
+
+// Metadata is the read side of the metadata state.
+type Metadata interface {
+	Authenticate(keyHash string) (store.Principal, bool)
+	CheckOperatorToken(tokenHash string) bool
+	Org(id string) (store.Org, error)
+	Orgs(offset, limit int) ([]store.Org, int)
+	Bucket(orgID, id string) (store.Bucket, error)
+	Buckets(orgID string, offset, limit int) ([]store.Bucket, int)
+	BucketCounts(bucketID string) (sources, keys int)
+	Keys(bucketID string, offset, limit int) ([]store.APIKey, int)
+	Sources(bucketID string, offset, limit int) ([]store.DataSource, int)
+	// Source returns a data source of the bucket, or store.ErrNotFound.
+	Source(bucketID, id string) (store.DataSource, error)
+	// Alert returns a rule of the organization, or store.ErrNotFound.
+	Alert(orgID, id string) (store.AlertRule, error)
+	Alerts(bucketID string, offset, limit int) ([]store.AlertRule, int)
+	// Events returns a page of a rule's events, newest first, and their total.
+	Events(alertID string, offset, limit int) ([]store.AlertEvent, int)
+	// AdminKeyCount returns how many admin keys the organization has.
+	AdminKeyCount(orgID string) int
+	// OrgAlertStats counts the organization's rules and their triggers since
+	// a time, and returns the newest trigger (nil if none).
+	OrgAlertStats(orgID string, since time.Time) (rules, triggeredSince int, last *time.Time)
+	// BucketAlertStats counts the bucket's active rules and, per rule in
+	// creation order, the triggers since a time.
+	BucketAlertStats(bucketID string, since time.Time) (active int, byRule []store.RuleTriggers)
+}
+
+// Applier proposes a metadata command and returns what applying it produced.
+// It returns ErrUnavailable (wrapped) when the cluster cannot commit now.
+type Applier interface {
+	Apply(ctx context.Context, cmd any) (any, error)
+}
+
+// Points stores data points and answers queries over them (points.DB).
+type Points interface {
+	BucketPointCount(bucketID string) int64
+	// Write stores pts, each (source, timestamp) at most once, all or nothing.
+	Write(ctx context.Context, bucketID string, pts []points.Point) error
+	// Raw returns a page of points in time order and how many match.
+	Raw(ctx context.Context, q points.RawQuery) (points.RawResult, error)
+	// Aggregate returns one row per source per window.
+	Aggregate(ctx context.Context, q points.AggQuery) ([]points.Row, error)
+	// Count returns how many points match r.
+	Count(ctx context.Context, r points.Range) (int64, error)
+	// FinestWindow returns the finest window giving at most maxRows rows over r.
+	FinestWindow(ctx context.Context, r points.Range, maxRows int) (points.Window, error)
+	// PeriodStats returns each source's count, hourly counts and numeric
+	// averages, minimums and maximums over r, from the hour rollups.
+	PeriodStats(ctx context.Context, r points.Range) ([]points.SourceStats, error)
+	// LastPointTime returns the time of the source's newest point; false if none.
+	LastPointTime(bucketID, sourceID string) (int64, bool)
+	// BucketSize estimates the bytes the bucket's points take on disk.
+	BucketSize(bucketID string) int64
+}
+
+// Node tells about the serving node itself.
+type Node interface {
+	// Ready returns nil when this node can serve, or why it cannot.
+	Ready() error
+	// KeyLease returns nil while the node may trust its copy of the API
+	// keys; otherwise API-key calls get 503.
+	KeyLease() error
+	// Serving reports whether the node has started and is not stopping;
+	// until then, calls other than /health and /ready get 503.
+	Serving() bool
+	// ClusterStatus returns the document served at /api/operator/cluster.
+	ClusterStatus() any
+	// RemoveNode takes a node out of the Raft configuration: a
+	// store.ErrNotFound kind when it is not in it, a *NotLeaderError when
+	// only another node can do it now.
+	RemoveNode(ctx context.Context, id string) error
+	// Rebalance moves buckets onto the replicas the current servers call
+	// for and returns the moves it started.
+	Rebalance(ctx context.Context) (any, error)
+	// ReadBarrier returns once this node has applied every metadata change
+	// committed before the call, so that a read served next is
+	// linearizable; an error wraps ErrUnavailable.
+	ReadBarrier(ctx context.Context) error
+}
+
+// KeyUsage records when keys were last used. It is node-local and cheap: a
+// request must never wait on consensus to note that it happened.
+type KeyUsage interface {
+	Touch(keyID string, at time.Time)
+	LastUsed(keyID string) (time.Time, bool)
+}
+
+// Quota is an organization's allowance of API calls this month.
+type Quota struct {
+	Limit     int64 // -1: unlimited
+	Remaining int64 // -1: unlimited
+	Reset     time.Time
+	// RetryAfter, when set, is how soon a refused call may succeed: the
+	// quota is not spent, but this node waits for the others' counts.
+	RetryAfter time.Duration
+}
+
+// Limiter counts calls against each organization's monthly plan and tells
+// what the plan allows.
+type Limiter interface {
+	// Allow counts one call, or refuses it once the month's quota is spent.
+	Allow(orgID string) (Quota, bool)
+	// Plan returns the organization's plan name and limits.
+	Plan(orgID string) (string, store.PlanLimits)
+	// Used returns the organization's calls counted this month.
+	Used(orgID string) int64
+}
+
+// Internal serves node-to-node calls.
+type Internal interface {
+	// ApplyForwarded applies a metadata command a follower forwarded and
+	// returns the status, the Raft index of its entry and the answer's body.
+	ApplyForwarded(ctx context.Context, body []byte) (status int, index uint64, out []byte)
+	// PointsCall serves another node's read or write of this node's points.
+	PointsCall(ctx context.Context, body []byte) (status int, out []byte)
+	// ReplicaWrite stores a batch another node sent this replica (the body
+	// of /internal/write).
+	ReplicaWrite(ctx context.Context, body []byte) (status int, out []byte)
+	// ReadIndex answers, on the leader, the commit index a follower must
+	// apply before it may say that something does not exist.
+	ReadIndex(ctx context.Context) (status int, index uint64, out []byte)
+}
+
+// Config configures a Server. Meta, Applier, Points, Node, Usage and Limiter are required.
+type Config struct {
+	Meta    Metadata
+	Applier Applier
+	Points  Points
+	Node    Node
+	Usage   KeyUsage
+	Limiter Limiter
+	// Internal and NodeKey serve /internal/...: requests signed with
+	// NodeKey (internal/nodeauth). Without a key the internal routes answer
+	// 404, as on a single node.
+	Internal Internal
+	NodeKey  []byte
+	// NodeCertRequired, with TLS, admits an internal call only over a
+	// connection whose client certificate was verified (against the
+	// cluster's CA, by the listener's TLS config): the signature alone
+	// does not do.
+	NodeCertRequired bool
+	// MaxBodyBytes caps request bodies; larger ones get 413. Default 10 MiB.
+	MaxBodyBytes int
+	// ApplyTimeout bounds a metadata write. Default 10s.
+	ApplyTimeout time.Duration
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Metrics, if set, is the registry GET /metrics serves; the server adds
+	// its request, point and rate-limit counters to it.
+	Metrics *prometheus.Registry
+}
+
+// Server is the public HTTP API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	routes  router
+	http    *fasthttp.Server
+	metrics *apiMetrics // nil without Config.Metrics
+}
+
+// New returns a Server ready to Serve.
+func New(cfg Config) (*Server, error) {
+	if cfg.Meta == nil || cfg.Applier == nil || cfg.Points == nil || cfg.Node == nil || cfg.Usage == nil || cfg.Limiter == nil {
+		return nil, errors.New("httpapi: Meta, Applier, Points, Node, Usage and Limiter are required")
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 10 << 20
+	}
+	if cfg.ApplyTimeout == 0 {
+		cfg.ApplyTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi")}
+	handler := s.dispatch
+	if cfg.Metrics != nil {
+		m, err := newAPIMetrics(cfg.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("httpapi: metrics: %w", err)
+		}
+		s.metrics, handler = m, s.observe
+	}
+	s.registerRoutes()
+	s.http = &fasthttp.Server{
+		Handler:                      handler,
+		ErrorHandler:                 s.transportError,
+		MaxRequestBodySize:           cfg.MaxBodyBytes,
+		ReadTimeout:                  60 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
+		Name:                         "dakkio",
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		Logger:                       fasthttpLogger{s.log},
+	}
+	return s, nil
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
+}
+
+func (s *Server) registerRoutes() {
+	r := &s.routes
+	r.add("GET", "/health", public, s.health)
+	r.add("GET", "/ready", public, s.ready)
+	if s.metrics != nil {
+		r.add("GET", "/metrics", public, s.serveMetrics)
+	}
+	r.add("GET", "/openapi.json", public, s.openAPI)
+	r.add("GET", "/playground", public, s.playground)
+
+	r.add("GET", "/api/buckets", apiKey, s.listBuckets)
+	r.add("POST", "/api/buckets", apiKey, s.createBucket)
+	r.add("GET", "/api/buckets/:id", apiKey, s.getBucket)
+	r.add("PATCH", "/api/buckets/:id", apiKey, s.updateBucket)
+	r.add("DELETE", "/api/buckets/:id", apiKey, s.deleteBucket)
+
+	r.add("GET", "/api/buckets/:bucketId/keys", apiKey, s.listKeys)
+	r.add("POST", "/api/buckets/:bucketId/keys", apiKey, s.createKey)
+	r.add("DELETE", "/api/buckets/:bucketId/keys/:keyId", apiKey, s.deleteKey)
+
+	r.add("GET", "/api/buckets/:bucketId/sources", apiKey, s.listSources)
+	r.add("POST", "/api/buckets/:bucketId/sources", apiKey, s.createSource)
+
+	r.add("POST", "/api/data", apiKey, s.ingest)
+	r.add("POST", "/api/data/batch", apiKey, s.ingestBatch)
+	r.add("POST", "/api/data/query", apiKey, s.query)
+	s.alertRoutes()
+	s.analyticsRoutes()
+
+	r.add("POST", "/api/operator/orgs", operator, s.createOrg)
+	r.add("GET", "/api/operator/orgs", operator, s.listOrgs)
+	r.add("PATCH", "/api/operator/orgs/:id", operator, s.updateOrg)
+	r.add("POST", "/api/operator/orgs/:id/keys", operator, s.createAdminKey)
+	r.add("GET", "/api/operator/cluster", operator, s.clusterStatus)
+	r.add("DELETE", "/api/operator/cluster/nodes/:id", operator, s.removeNode)
+	r.add("POST", "/api/operator/cluster/rebalance", operator, s.rebalance)
+	r.add("GET", "/api/operator/backup", operator, s.backup)
+	r.add("POST", "/api/operator/restore/metadata", operator, s.restoreMetadata)
+	r.add("POST", "/api/operator/restore/points", operator, s.restorePoints)
+	r.add("POST", "/internal/apply", node, s.applyForwarded)
+	r.add("POST", "/internal/points", node, s.pointsCall)
+	r.add("POST", "/internal/readindex", node, s.readIndex)
+	r.add("POST", "/internal/write", node, s.replicaWrite)
+}
+
+// Routes lists every endpoint the server answers.
+func (s *Server) Routes() []Route {
+	out := make([]Route, len(s.routes.routes))
+	for i, r := range s.routes.routes {
+		out[i] = Route{Method: r.Method, Pattern: r.Pattern}
+	}
+	return out
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWithContext(ctx) }
+
+// call is one request being served. It must not outlive the handler.
+type call struct {
+	ctx       *fasthttp.RequestCtx
+	params    params
+	principal store.Principal
+}
+
+func (c *call) param(name string) string { return c.params.get(name) }
+
+func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("handler panicked", "panic", p, "path", string(ctx.Path()))
+			writeError(ctx, &apiError{Status: 500, Type: typeInternal, Message: "An internal error occurred"})
+		}
+	}()
+	route, ps, allowed := s.routes.match(string(ctx.Method()), string(ctx.Path()))
+	if route == nil {
+		if len(allowed) > 0 {
+			ctx.Response.Header.Set("Allow", strings.Join(allowed, ", "))
+			writeError(ctx, &apiError{Status: fasthttp.StatusMethodNotAllowed, Type: typeMethod, Message: "Method not allowed for this endpoint"})
+			return
+		}
+		writeError(ctx, notFound("Route not found"))
+		return
+	}
+	if s.metrics != nil {
+		ctx.SetUserValue(routeKey, route.Pattern)
+	}
+	c := &call{ctx: ctx, params: ps}
+	// Node-to-node calls are served from the start: a leader still starting
+	// up must already take the commands its followers forward.
+	if route.access != public && route.access != node && !s.cfg.Node.Serving() {
+		writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Node is starting or stopping; retry later"})
+		return
+	}
+	switch route.access {
+	case node:
+		if s.cfg.NodeKey == nil || s.cfg.Internal == nil {
+			writeError(ctx, notFound("Route not found"))
+			return
+		}
+		if s.cfg.NodeCertRequired {
+			if st := ctx.TLSConnectionState(); st == nil || len(st.VerifiedChains) == 0 {
+				writeError(ctx, &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Node calls need a client certificate of the cluster"})
+				return
+			}
+		}
+		sig := string(ctx.Request.Header.Peek(nodeauth.HeaderName))
+		if err := nodeauth.Verify(s.cfg.NodeKey, sig, string(ctx.Method()), string(ctx.Path()), ctx.PostBody(), time.Now(), 0); err != nil {
+			writeError(ctx, &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid node signature"})
+			return
+		}
+	case apiKey:
+		if err := s.cfg.Node.KeyLease(); err != nil {
+			writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
+				Message: "This node cannot confirm API keys now (" + err.Error() + "); retry or use another node"})
+			return
+		}
+		key := ctx.Request.Header.Peek("X-API-Key")
+		if !secret.WellFormed(string(key)) {
+			writeError(ctx, errUnauthorized)
+			return
+		}
+		p, ok := s.cfg.Meta.Authenticate(secret.Hash(string(key)))
+		if !ok {
+			writeError(ctx, errUnauthorized)
+			return
+		}
+		c.principal = p
+		q, ok := s.cfg.Limiter.Allow(p.OrgID)
+		setQuotaHeaders(ctx, q)
+		if !ok {
+			s.countRateLimited()
+			writeError(ctx, rateLimited(ctx, q, s.now()))
+			return
+		}
+		s.cfg.Usage.Touch(p.KeyID, s.now())
+	case operator:
+		tok := ctx.Request.Header.Peek("X-Operator-Token")
+		if len(tok) == 0 || !s.cfg.Meta.CheckOperatorToken(secret.Hash(string(tok))) {
+			writeError(ctx, errBadOperator)
+			return
+		}
+	}
+	if route.linearizable() {
+		bctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
+		err := s.cfg.Node.ReadBarrier(bctx)
+		cancel()
+		if err != nil {
+			writeError(ctx, toAPIError(err, s.log))
+			return
+		}
+	}
+	if err := route.handle(c); err != nil {
+		writeError(ctx, toAPIError(err, s.log))
+	}
+}
+
+// setQuotaHeaders puts the organization's quota on the response: every
+// answer to an authenticated call carries them, -1 meaning unlimited.
+func setQuotaHeaders(ctx *fasthttp.RequestCtx, q Quota) {
+	h := &ctx.Response.Header
+	h.Set("X-RateLimit-Limit", strconv.FormatInt(q.Limit, 10))
+	h.Set("X-RateLimit-Remaining", strconv.FormatInt(q.Remaining, 10))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(q.Reset.Unix(), 10))
+}
+
+// rateLimited is the 429 of an organization whose quota is spent; it sets
+// Retry-After to the seconds left until the quota resets.
+func rateLimited(ctx *fasthttp.RequestCtx, q Quota, now time.Time) *apiError {
+	wait, msg := q.Reset.Sub(now), "Rate limit exceeded. Resets at "+q.Reset.UTC().Format(time.RFC3339)
+	if q.RetryAfter > 0 {
+		wait, msg = q.RetryAfter, "Rate limit reached on this node until the cluster's counts arrive; retry shortly"
+	}
+	ctx.Response.Header.Set("Retry-After", strconv.FormatInt(max(int64(math.Ceil(wait.Seconds())), 1), 10))
+	return &apiError{Status: fasthttp.StatusTooManyRequests, Type: typeTooMany, Message: msg}
+}
+
+// transportError answers requests fasthttp could not read: too large, or
+// malformed at the HTTP level.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, errTooLarge)
+		return
+	}
+	writeError(ctx, &apiError{Status: fasthttp.StatusBadRequest, Type: typeBadRequest, Message: "Malformed HTTP request"})
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
+func (s *Server) apply(cmd any) (any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
+	defer cancel()
+	return s.cfg.Applier.Apply(ctx, cmd)
+}
+
+// applyForwarded answers a follower's forwarded command (node access).
+func (s *Server) applyForwarded(c *call) error {
+	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
+		return s.cfg.Internal.ApplyForwarded(ctx, body)
+	})
+}
+
+// pointsCall answers another node's points request (node access).
+func (s *Server) pointsCall(c *call) error {
+	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
+		status, out := s.cfg.Internal.PointsCall(ctx, body)
+		return status, 0, out
+	})
+}
+
+// replicaWrite stores a replicated batch (node access).
+func (s *Server) replicaWrite(c *call) error {
+	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
+		status, out := s.cfg.Internal.ReplicaWrite(ctx, body)
+		return status, 0, out
+	})
+}
+
+// readIndex answers a follower's read-index request (node access).
+func (s *Server) readIndex(c *call) error {
+	return s.internal(c, func(ctx context.Context, _ []byte) (int, uint64, []byte) {
+		return s.cfg.Internal.ReadIndex(ctx)
+	})
+}
+
+// internal answers a node-to-node call with what serve returns; a Raft
+// index, when there is one, goes in X-Dakkio-Raft-Index.
+func (s *Server) internal(c *call, serve func(ctx context.Context, body []byte) (int, uint64, []byte)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
+	defer cancel()
+	status, index, body := serve(ctx, c.ctx.PostBody())
+	if index > 0 {
+		c.ctx.Response.Header.Set("X-Dakkio-Raft-Index", strconv.FormatUint(index, 10))
+	}
+	c.ctx.SetStatusCode(status)
+	c.ctx.SetContentType("application/json")
+	c.ctx.SetBody(body)
+	return nil
+}
+
+func (s *Server) health(c *call) error {
+	writeData(c.ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) ready(c *call) error {
+	if err := s.cfg.Node.Ready(); err != nil {
+		return &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Node is not ready: " + err.Error()}
+	}
+	writeData(c.ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

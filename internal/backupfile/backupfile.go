@@ -1,0 +1,306 @@
+package backupfile
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+)
+
+// The file is the magic line, then frames: a kind byte, the payload's
+// length as a uvarint, the payload. Frames come in this order: one header,
+// one metadata snapshot, any number of points batches, one trailer; an
+// error frame instead of the trailer says the backup failed on the server.
+const (
+	magic = "DAKKIO-BACKUP 1\n"
+
+	// KindHeader is the header's JSON (Header).
+	KindHeader byte = 'H'
+	// KindMetadata is the metadata snapshot's JSON, as store.WriteSnapshot writes it.
+	KindMetadata byte = 'M'
+	// KindPoints is a bucket id (24 hex characters) then a batch of that
+	// bucket's points in points.EncodeBatch form.
+	KindPoints byte = 'P'
+	// KindError is the JSON {"error": message} of a backup that failed midway.
+	KindError byte = 'X'
+	// KindTrailer is the trailer's JSON (Trailer); nothing follows it.
+	KindTrailer byte = 'T'
+
+	// Format is the version of the file this package writes.
+	Format = 1
+	// MaxFrame bounds a frame's payload, so a corrupt length cannot make a
+	// reader allocate without bound.
+	MaxFrame = 256 << 20
+	// idLen is the length of a bucket id.
+	idLen = 24
+)
+
+// Errors of Reader.
+var (
+	// ErrNotBackup: the file does not start as a backup does.
+	ErrNotBackup = errors.New("not a dakkio backup file")
+	// ErrTruncated: the file ends before its trailer.
+	ErrTruncated = errors.New("backup file is truncated")
+	// ErrCorrupt: a frame is malformed, or the trailer's counts or checksum
+	// do not match what precedes it.
+	ErrCorrupt = errors.New("backup file is corrupt")
+	// ErrFailed: the server wrote an error frame: the backup did not finish.
+	ErrFailed = errors.New("backup failed on the server")
+)
+
+// Header opens a backup.
+type Header struct {
+	Format    int       `json:"format"`
+	CreatedAt time.Time `json:"createdAt"`
+	// RaftIndex: the metadata is one consistent state at this Raft index
+	// or a later one.
+	RaftIndex uint64 `json:"raftIndex"`
+	NodeID    string `json:"nodeId"`
+	// ExpectedPoints is what the buckets held when the backup started
+	// (points written during the backup may or may not be in it).
+	ExpectedPoints int64        `json:"expectedPoints"`
+	Buckets        []BucketInfo `json:"buckets"`
+}
+
+// BucketInfo is one bucket of a backup as the header lists it.
+type BucketInfo struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Sources        int    `json:"sources"`
+	ExpectedPoints int64  `json:"expectedPoints"`
+}
+
+// Trailer closes a backup.
+type Trailer struct {
+	Frames  int64  `json:"frames"`  // frames before the trailer
+	Batches int64  `json:"batches"` // points frames
+	Points  int64  `json:"points"`
+	SHA256  string `json:"sha256"` // hex, of every byte before the trailer frame
+}
+
+// Writer writes a backup file.
+type Writer struct {
+	w   io.Writer
+	h   hash.Hash
+	t   Trailer
+	buf []byte
+}
+
+// NewWriter writes the magic line to w and returns a Writer.
+func NewWriter(w io.Writer) (*Writer, error) {
+	bw := &Writer{w: w, h: sha256.New()}
+	if err := bw.write([]byte(magic)); err != nil {
+		return nil, err
+	}
+	return bw, nil
+}
+
+func (bw *Writer) write(b []byte) error {
+	bw.h.Write(b)
+	_, err := bw.w.Write(b)
+	return err
+}
+
+// Frame writes one frame (not a trailer: see Close).
+func (bw *Writer) Frame(kind byte, payload []byte) error {
+	if len(payload) > MaxFrame {
+		return fmt.Errorf("frame of %d bytes is larger than %d", len(payload), MaxFrame)
+	}
+	bw.buf = binary.AppendUvarint(append(bw.buf[:0], kind), uint64(len(payload)))
+	if err := bw.write(bw.buf); err != nil {
+		return err
+	}
+	if err := bw.write(payload); err != nil {
+		return err
+	}
+	bw.t.Frames++
+	if kind == KindPoints {
+		n, err := PointsIn(payload)
+		if err != nil {
+			return err
+		}
+		bw.t.Batches++
+		bw.t.Points += n
+	}
+	return nil
+}
+
+// JSON writes a frame holding v as JSON.
+func (bw *Writer) JSON(kind byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return bw.Frame(kind, b)
+}
+
+// Points writes a points frame of the bucket; batch is in
+// points.EncodeBatch form.
+func (bw *Writer) Points(bucketID string, batch []byte) error {
+	if len(bucketID) != idLen {
+		return fmt.Errorf("bad bucket id %q", bucketID)
+	}
+	return bw.Frame(KindPoints, append([]byte(bucketID), batch...))
+}
+
+// Close writes the trailer and returns it. The Writer must not be used after.
+func (bw *Writer) Close() (Trailer, error) {
+	t := bw.t
+	t.SHA256 = hex.EncodeToString(bw.h.Sum(nil))
+	b, err := json.Marshal(t)
+	if err != nil {
+		return t, err
+	}
+	bw.buf = binary.AppendUvarint(append(bw.buf[:0], KindTrailer), uint64(len(b)))
+	if _, err := bw.w.Write(append(bw.buf, b...)); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// PointsIn returns how many points a points frame's payload holds, from
+// the batch's count (the batch itself is checked when it is decoded).
+func PointsIn(payload []byte) (int64, error) {
+	if len(payload) < idLen+2 || payload[idLen] != 1 {
+		return 0, fmt.Errorf("%w: bad points frame", ErrCorrupt)
+	}
+	n, k := binary.Uvarint(payload[idLen+1:])
+	if k <= 0 || n > 1<<20 {
+		return 0, fmt.Errorf("%w: bad points count", ErrCorrupt)
+	}
+	return int64(n), nil
+}
+
+// SplitPoints returns a points frame's bucket id and batch.
+func SplitPoints(payload []byte) (bucketID string, batch []byte) {
+	return string(payload[:idLen]), payload[idLen:]
+}
+
+// Reader reads a backup file frame by frame, checking as it goes; only a
+// Next that returns io.EOF has seen a whole, intact file.
+type Reader struct {
+	r       *bufio.Reader
+	h       hash.Hash
+	tally   Trailer
+	trailer *Trailer
+	n       int64 // bytes read
+	buf     []byte
+	lenBuf  []byte
+}
+
+// NewReader checks the magic line and returns a Reader.
+func NewReader(r io.Reader) (*Reader, error) {
+	br := &Reader{r: bufio.NewReaderSize(r, 1<<20), h: sha256.New()}
+	m := make([]byte, len(magic))
+	if _, err := io.ReadFull(br.r, m); err != nil || string(m) != magic {
+		return nil, ErrNotBackup
+	}
+	br.h.Write(m)
+	br.n = int64(len(m))
+	return br, nil
+}
+
+// Offset is how many bytes have been read.
+func (br *Reader) Offset() int64 { return br.n }
+
+// Trailer returns the trailer once Next has returned io.EOF.
+func (br *Reader) Trailer() (Trailer, bool) {
+	if br.trailer == nil {
+		return Trailer{}, false
+	}
+	return *br.trailer, true
+}
+
+// Next returns the next frame's kind and payload (valid until the next
+// call), or io.EOF after an intact trailer. Any other error wraps
+// ErrTruncated, ErrCorrupt or ErrFailed.
+func (br *Reader) Next() (byte, []byte, error) {
+	if br.trailer != nil {
+		return 0, nil, io.EOF
+	}
+	kind, err := br.r.ReadByte()
+	if err != nil {
+		return 0, nil, br.eof(err)
+	}
+	length, err := binary.ReadUvarint(br.r)
+	if err != nil {
+		return 0, nil, br.eof(err)
+	}
+	if length > MaxFrame {
+		return 0, nil, fmt.Errorf("%w: frame of %d bytes at byte %d", ErrCorrupt, length, br.n)
+	}
+	if cap(br.buf) < int(length) {
+		br.buf = make([]byte, length)
+	}
+	payload := br.buf[:length]
+	if _, err := io.ReadFull(br.r, payload); err != nil {
+		return 0, nil, br.eof(err)
+	}
+	br.lenBuf = binary.AppendUvarint(append(br.lenBuf[:0], kind), length)
+	start := br.n
+	br.n += int64(len(br.lenBuf)) + int64(length)
+	switch kind {
+	case KindTrailer:
+		return 0, nil, br.finish(payload)
+	case KindError:
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(payload, &e)
+		return 0, nil, fmt.Errorf("%w: %s", ErrFailed, e.Error)
+	case KindHeader, KindMetadata:
+		if (kind == KindHeader) != (br.tally.Frames == 0) || kind == KindMetadata && br.tally.Frames != 1 {
+			return 0, nil, fmt.Errorf("%w: frame %q out of order at byte %d", ErrCorrupt, kind, start)
+		}
+	case KindPoints:
+		if br.tally.Frames < 2 {
+			return 0, nil, fmt.Errorf("%w: points before the metadata at byte %d", ErrCorrupt, start)
+		}
+		n, err := PointsIn(payload)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w at byte %d", err, start)
+		}
+		br.tally.Batches++
+		br.tally.Points += n
+	default:
+		return 0, nil, fmt.Errorf("%w: unknown frame kind %d at byte %d", ErrCorrupt, kind, start)
+	}
+	br.h.Write(br.lenBuf)
+	br.h.Write(payload)
+	br.tally.Frames++
+	return kind, payload, nil
+}
+
+func (br *Reader) eof(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: it ends at byte %d without its trailer", ErrTruncated, br.n)
+	}
+	return fmt.Errorf("cannot read backup: %w", err)
+}
+
+func (br *Reader) finish(payload []byte) error {
+	var t Trailer
+	if err := json.Unmarshal(payload, &t); err != nil {
+		return fmt.Errorf("%w: unreadable trailer: %v", ErrCorrupt, err)
+	}
+	sum := hex.EncodeToString(br.h.Sum(nil))
+	switch {
+	case t.SHA256 != sum:
+		return fmt.Errorf("%w: checksum mismatch (the trailer says %.12s…, the content is %.12s…)", ErrCorrupt, t.SHA256, sum)
+	case t.Frames != br.tally.Frames || t.Batches != br.tally.Batches || t.Points != br.tally.Points:
+		return fmt.Errorf("%w: the trailer counts %d frames, %d points; the file holds %d, %d", ErrCorrupt, t.Frames, t.Points, br.tally.Frames, br.tally.Points)
+	case t.Frames < 2:
+		return fmt.Errorf("%w: no header or metadata", ErrCorrupt)
+	}
+	if _, err := br.r.ReadByte(); err != io.EOF {
+		return fmt.Errorf("%w: bytes after the trailer", ErrCorrupt)
+	}
+	br.trailer = &t
+	return io.EOF
+}

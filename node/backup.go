@@ -1,0 +1,92 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/dakkio/dakkio/cluster"
+	"github.com/dakkio/dakkio/httpapi"
+	"github.com/dakkio/dakkio/store"
+	"github.com/dakkio/dakkio/store/points"
+)
+
+// BackupMetadata returns the metadata as one snapshot (store.WriteSnapshot's
+// JSON), taken after a read barrier so that it holds every change committed
+// before the call, and the Raft index it is at least as new as.
+func (n *Node) BackupMetadata(ctx context.Context) ([]byte, uint64, error) {
+	if err := n.ReadBarrier(ctx); err != nil {
+		return nil, 0, err
+	}
+	// Read before the snapshot: the state can only be as new or newer.
+	index := n.raft.Status().AppliedIndex
+	var buf bytes.Buffer
+	if err := store.WriteSnapshot(&buf, n.state.Snapshot()); err != nil {
+		return nil, 0, fmt.Errorf("cannot write metadata snapshot: %w", err)
+	}
+	return buf.Bytes(), index, nil
+}
+
+// RestorePoints stores points of a restored bucket on every one of its
+// replicas. Unlike a client's write it evaluates no alert rule (the points
+// are history) and leaves no hint: every replica must take the batch, or
+// the call fails with a wrapped httpapi.ErrUnavailable and may be retried
+// (points are identified by source and time).
+func (n *Node) RestorePoints(ctx context.Context, bucketID string, pts []points.Point) error {
+	if _, ok := n.state.BucketRetention(bucketID); !ok {
+		return &store.Error{Kind: store.ErrNotFound, Message: "Bucket " + bucketID + " is not in the restored metadata"}
+	}
+	p := n.state.BucketPlacement(bucketID)
+	if len(p.Replicas) == 0 || n.members == nil {
+		return n.pts.Write(ctx, bucketID, pts)
+	}
+	body, err := encodeReplicaWrite(replicaWriteHistory, bucketID, pts)
+	if err != nil {
+		return err
+	}
+	targets := slices.Concat(p.Replicas, p.Pending)
+	errs := make(chan error, len(targets))
+	for _, id := range targets {
+		go func() {
+			if id == n.cfg.NodeID {
+				errs <- n.pts.Write(ctx, bucketID, pts)
+				return
+			}
+			errs <- n.sendReplicaWrite(ctx, id, body)
+		}()
+	}
+	var all []error
+	for range targets {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	if len(all) > 0 {
+		return fmt.Errorf("%w: restoring points of bucket %s needs every replica: %w", httpapi.ErrUnavailable, bucketID, errors.Join(all...))
+	}
+	return nil
+}
+
+// placeRestore places every bucket of a restored backup on this cluster's
+// Raft servers, as the leader places a new bucket: the backup's placement
+// names the nodes of another cluster.
+func (n *Node) placeRestore(c store.RestoreState) store.RestoreState {
+	if len(c.Placement) > 0 || n.members == nil || !n.raft.IsLeader() {
+		return c
+	}
+	ids := n.serverIDs()
+	if ids == nil {
+		return c
+	}
+	buckets, _, err := store.BackupBuckets(c.Snapshot)
+	if err != nil {
+		return c // the FSM refuses the snapshot with the same error
+	}
+	c.Placement = make(map[string][]string, len(buckets))
+	for _, b := range buckets {
+		c.Placement[b.ID] = cluster.PlaceReplicas(b.ID, ids, n.cfg.ReplicationFactor)
+	}
+	return c
+}

@@ -1,0 +1,15 @@
+//go:build chaosbugs
+
+package node
+
+import "os"
+
+// chaosBug is the bug this build injects, named by DAKKIO_CHAOS_BUG, so that
+// the chaos suite can prove its checkers catch it (jepsen prove). Only a
+// binary built with -tags chaosbugs has one; see chaosbugs_off.go.
+//
+//	lose-writes        every tenth batch is acknowledged but stored nowhere
+//	stale-reads        metadata reads skip the read index
+//	keep-revoked-keys  a key, once seen, is accepted even after its delete
+//	count-locally      rate limits count this node's calls only
+var chaosBug = os.Getenv("DAKKIO_CHAOS_BUG")

@@ -1,0 +1,263 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/store"
+)
+
+// Config configures a Node. Every field is optional; the zero Config runs the
+// single-node default: HTTP on :8080, Raft on 127.0.0.1:8300, data in ./data.
+type Config struct {
+	// NodeID names this node in the cluster. Default: "node1".
+	NodeID string
+	// DataDir holds the Raft log, snapshots, points and initial credentials. Default "./data".
+	DataDir string
+	// HTTPAddr is the API listen address. Default ":8080"; port 0 picks one.
+	HTTPAddr string
+	// RaftAddr is the Raft listen address. Default "127.0.0.1:8300"; port 0 picks one.
+	RaftAddr string
+	// InitialOrg names the organization created on first start. Default "default".
+	InitialOrg string
+	// InitialAdminKey, if set, is the first admin key instead of a random one.
+	InitialAdminKey string
+	// OperatorToken, if set, is the operator token instead of a random one.
+	OperatorToken string
+	// MaxBodyBytes caps request bodies. Default 10 MiB.
+	MaxBodyBytes int
+	// KeyCacheBytes sizes the API-key cache. Default 32 MiB.
+	KeyCacheBytes int
+	// SyncWrites fsyncs every points commit before acknowledging it, so that
+	// acknowledged points survive power loss, not only a crash of the process.
+	SyncWrites bool
+	// PointsCompression is how points tables are compressed on disk:
+	// "snappy" (default), "zstd" (smaller, slower) or "none".
+	PointsCompression string
+	// Plans are the limits of each plan. Default store.DefaultPlans.
+	Plans map[string]store.PlanLimits
+	// UsageInterval is how often this node ships its API-call counts into
+	// the replicated state. Default 1s.
+	UsageInterval time.Duration
+	// WebhookBackoff is the delay before a failed webhook delivery is retried
+	// (doubling each time). Default 1s.
+	WebhookBackoff time.Duration
+	// NoDataInterval is how often no-data alert rules are checked. Default 15s.
+	NoDataInterval time.Duration
+	// Join lists gossip addresses of nodes already in the cluster.
+	Join []string
+	// BootstrapExpect is how many servers must see each other before a new
+	// cluster bootstraps Raft (the lowest node id does it). Default 1: a
+	// single node that bootstraps itself unless Join is set.
+	BootstrapExpect int
+	// GossipAddr is the memberlist listen address; gossip runs when it, Join
+	// or BootstrapExpect > 1 is set.
+	GossipAddr string
+	// AdvertiseAddr is the host (no port) other nodes use to reach this one's
+	// Raft, gossip and HTTP ports. Default: the host each is bound to, or
+	// 127.0.0.1 when bound to all interfaces.
+	AdvertiseAddr string
+	// ClusterKey is the shared secret that encrypts gossip and signs
+	// node-to-node requests. Required in a cluster.
+	ClusterKey string
+	// TLSCertFile and TLSKeyFile, both or neither, are PEM files of this
+	// node's certificate (chain) and key. Set, the API is served over HTTPS
+	// and, in a cluster, node-to-node HTTP and Raft use mutual TLS with this
+	// certificate on both sides (so it must allow server and client auth and
+	// name the advertised host). See tls.go.
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLSCAFile is a PEM bundle of the CAs that sign the nodes'
+	// certificates; required with TLS in a cluster. On the API listener a
+	// client certificate, if presented, must be signed by one of them.
+	TLSCAFile string
+	// ReplicationFactor is how many nodes hold each bucket's points (capped
+	// by the number of servers). Default 3.
+	ReplicationFactor int
+	// Replication sets write consistency, hinted handoff, repair and read
+	// failover in a cluster.
+	Replication ReplicationConfig
+	// KeyLease is how long a follower keeps accepting API keys without
+	// hearing from the leader; after that it answers 503, so a key deleted
+	// on the majority side is never served by a cut-off node. Default 5s.
+	KeyLease time.Duration
+	// DeadAfter is how long a node must be dead before the leader removes it
+	// from Raft. Default 5 minutes.
+	DeadAfter time.Duration
+	// FastRaft shortens Raft timeouts, for tests and clusters on one machine.
+	FastRaft bool
+	// Logger receives every component's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Files written on first start when no value was given.
+const (
+	InitialAdminKeyFile = "initial-admin-key"
+	OperatorTokenFile   = "operator-token"
+)
+
+func (c *Config) setDefaults() {
+	if c.NodeID == "" {
+		c.NodeID = "node1"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":8080"
+	}
+	if c.RaftAddr == "" {
+		c.RaftAddr = "127.0.0.1:8300"
+	}
+	if c.InitialOrg == "" {
+		c.InitialOrg = "default"
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 10 << 20
+	}
+	if c.KeyCacheBytes == 0 {
+		c.KeyCacheBytes = 32 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Plans == nil {
+		c.Plans = maps.Clone(store.DefaultPlans)
+	}
+	if c.BootstrapExpect == 0 {
+		c.BootstrapExpect = 1
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = 3
+	}
+	if c.UsageInterval == 0 {
+		c.UsageInterval = time.Second
+	}
+	c.Replication.setDefaults()
+	if c.KeyLease == 0 {
+		c.KeyLease = 5 * time.Second
+	}
+	if c.clustered() && c.GossipAddr == "" {
+		c.GossipAddr = "0.0.0.0:7946"
+	}
+}
+
+// raftKey authenticates Raft connections between the nodes of a cluster.
+func (c *Config) raftKey() []byte {
+	if c.ClusterKey == "" {
+		return nil
+	}
+	return nodeauth.DeriveKey(c.ClusterKey, "dakkio raft")
+}
+
+// clustered reports whether the node runs gossip and may have peers.
+func (c *Config) clustered() bool {
+	return c.GossipAddr != "" || len(c.Join) > 0 || c.BootstrapExpect > 1
+}
+
+// advertise returns the address others dial for a listener bound to bind:
+// AdvertiseAddr's host (or 127.0.0.1 for an unspecified one) with bind's
+// port. Empty when bind's own address will do.
+func (c *Config) advertise(bind string) string {
+	host, port, err := net.SplitHostPort(bind)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case c.AdvertiseAddr != "":
+		host = c.AdvertiseAddr
+	case host == "" || net.ParseIP(host).IsUnspecified():
+		host = "127.0.0.1"
+	default:
+		return ""
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	if c.InitialAdminKey != "" && (!secret.WellFormed(c.InitialAdminKey) || c.InitialAdminKey[:len(secret.AdminPrefix)] != secret.AdminPrefix) {
+		return fmt.Errorf("initial admin key must start with %q followed by at least 32 letters or digits", secret.AdminPrefix)
+	}
+	if c.OperatorToken != "" && len(c.OperatorToken) < 16 {
+		return errors.New("operator token must be at least 16 characters")
+	}
+	for _, p := range []string{store.PlanFree, store.PlanPro, store.PlanEnterprise} {
+		if _, ok := c.Plans[p]; !ok {
+			return fmt.Errorf("plans: the %s plan has no limits", p)
+		}
+	}
+	if c.clustered() && len(c.ClusterKey) < 16 {
+		return errors.New("a cluster needs a cluster key of at least 16 characters (--cluster-key)")
+	}
+	if c.BootstrapExpect < 1 {
+		return errors.New("bootstrap-expect must be at least 1")
+	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
+	if c.MaxBodyBytes < 1024 {
+		return errors.New("max body size must be at least 1 KiB")
+	}
+	if err := c.Replication.validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// credential returns the configured value, else the one a previous start left
+// in file (a crash between writing it and committing it), else a new one
+// written to file before it is used, so that it is never lost.
+func credential(given, dir, file string, make func() string) (value string, path string, err error) {
+	if given != "" {
+		return given, "", nil
+	}
+	path = filepath.Join(dir, file)
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return string(trimNewline(b)), path, nil
+	}
+	value = make()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(value+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("cannot write %q: %w", tmp, err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return "", "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", "", fmt.Errorf("cannot write %q: %w", path, err)
+	}
+	return value, path, nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot open %q: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("cannot sync %q: %w", path, err)
+	}
+	return nil
+}

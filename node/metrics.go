@@ -1,0 +1,124 @@
+package node
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dakkio/dakkio/cluster"
+)
+
+// nodeCollector reads the node's state at each scrape into Prometheus
+// metrics: Raft, gossip, hinted handoff, repair, replication and disk. The
+// HTTP server counts requests and points itself (httpapi/metrics.go).
+type nodeCollector struct{ n *Node }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("dakkio_"+name, help, labels, nil)
+}
+
+var (
+	descRaftState        = desc("raft_state", "1 for this node's Raft state (Leader, Follower, Candidate, Shutdown).", "state")
+	descRaftTerm         = desc("raft_term", "Current Raft term.")
+	descRaftLastIndex    = desc("raft_last_index", "Last index in this node's Raft log.")
+	descRaftCommitIndex  = desc("raft_commit_index", "Raft commit index as this node knows it.")
+	descRaftAppliedIndex = desc("raft_applied_index", "Last Raft index applied to this node's metadata.")
+	descRaftServers      = desc("raft_servers", "Servers in the Raft configuration.")
+	descGossipMembers    = desc("gossip_members", "Gossip members by state (alive, suspect, dead, left).", "state")
+	descHints            = desc("hinted_handoff_hints", "Writes queued on this node for a replica that missed them.", "target")
+	descHintBytes        = desc("hinted_handoff_bytes", "Bytes queued on this node for a replica.", "target")
+	descHintsDropped     = desc("hinted_handoff_dropped_total", "Hints dropped (queue full or too old) since start; repair copies those points.", "target")
+	descHintsReplayed    = desc("hinted_handoff_replayed_total", "Hints delivered since start.", "target")
+	descRepairPasses     = desc("repair_passes_total", "Anti-entropy passes completed since start.")
+	descRepairRunning    = desc("repair_running", "1 while a repair pass runs.")
+	descRepairBuckets    = desc("repair_pass_buckets", "Buckets of the current (or last) repair pass, by progress.", "progress")
+	descRepairHours      = desc("repair_hours_total", "Source-hours compared and repaired since start.", "result")
+	descRepairPoints     = desc("repair_points_repaired_total", "Points copied from other replicas by repair since start.")
+	descMovedAway        = desc("moved_away_copies_dropped_total", "Copies of buckets moved to other replicas that this node deleted since start.")
+	descBucketsBehind    = desc("buckets_behind", "Buckets whose copy on this node may miss acknowledged writes until repair has run.")
+	descReplWrites       = desc("replicated_writes_total", "Writes this node coordinated, by outcome (acknowledged, unavailable).", "outcome")
+	descReplicaWrites    = desc("replica_writes_total", "Replicated batches this node stored for other coordinators.")
+	descReads            = desc("replicated_reads_total", "Reads by event: failover (a replica failed or was out of sync), hedge (a slow replica), partial (answered partial).", "event")
+	descDiskBytes        = desc("disk_bytes", "Bytes on disk by store (points LSM and value log, hints).", "store")
+)
+
+func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descRaftLastIndex, descRaftCommitIndex, descRaftAppliedIndex,
+		descRaftServers, descGossipMembers, descHints, descHintBytes, descHintsDropped, descHintsReplayed, descRepairPasses,
+		descRepairRunning, descRepairBuckets, descRepairHours, descRepairPoints, descMovedAway, descBucketsBehind, descReplWrites,
+		descReplicaWrites, descReads, descDiskBytes} {
+		ch <- d
+	}
+}
+
+func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	rs := n.raft.Status()
+	for _, s := range []string{"Leader", "Follower", "Candidate", "Shutdown"} {
+		v := 0.0
+		if rs.State == s {
+			v = 1
+		}
+		gauge(descRaftState, v, s)
+	}
+	gauge(descRaftTerm, float64(rs.Term))
+	gauge(descRaftLastIndex, float64(rs.LastIndex))
+	gauge(descRaftCommitIndex, float64(rs.CommitIndex))
+	gauge(descRaftAppliedIndex, float64(rs.AppliedIndex))
+	gauge(descRaftServers, float64(len(n.serverIDs())))
+
+	lsm, vlog := n.pts.DiskSize()
+	gauge(descDiskBytes, float64(lsm), "points_lsm")
+	gauge(descDiskBytes, float64(vlog), "points_vlog")
+	if n.members == nil {
+		return
+	}
+	states := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
+	for _, m := range n.members.Members() {
+		switch m.State {
+		case cluster.Alive:
+			states["alive"]++
+		case cluster.Suspect:
+			states["suspect"]++
+		case cluster.Dead:
+			states["dead"]++
+		default:
+			states["left"]++
+		}
+	}
+	for s, v := range states {
+		gauge(descGossipMembers, float64(v), s)
+	}
+	for _, q := range n.hints.Status() {
+		gauge(descHints, float64(q.Hints), q.Target)
+		gauge(descHintBytes, float64(q.Bytes), q.Target)
+		counter(descHintsDropped, float64(q.Dropped), q.Target)
+		counter(descHintsReplayed, float64(q.Replayed), q.Target)
+	}
+	gauge(descDiskBytes, float64(n.hints.DiskSize()), "hints")
+	st := n.repair.Status()
+	counter(descRepairPasses, float64(st.Passes))
+	running := 0.0
+	if st.Running {
+		running = 1
+	}
+	gauge(descRepairRunning, running)
+	gauge(descRepairBuckets, float64(st.BucketsTotal), "total")
+	gauge(descRepairBuckets, float64(st.BucketsDone), "done")
+	counter(descRepairHours, float64(st.HoursCompared), "compared")
+	counter(descRepairHours, float64(st.HoursRepaired), "repaired")
+	counter(descRepairPoints, float64(st.PointsRepaired))
+	counter(descMovedAway, float64(st.MovedAwayDropped))
+	gauge(descBucketsBehind, float64(st.BucketsBehind))
+	m := n.metrics.snapshot()
+	counter(descReplWrites, float64(m.WritesAcked), "acknowledged")
+	counter(descReplWrites, float64(m.WritesUnavailable), "unavailable")
+	counter(descReplicaWrites, float64(m.ReplicaWrites))
+	counter(descReads, float64(m.ReadFailovers), "failover")
+	counter(descReads, float64(m.ReadHedges), "hedge")
+	counter(descReads, float64(m.PartialReads), "partial")
+}

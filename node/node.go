@@ -1,0 +1,418 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/dakkio/dakkio/cluster"
+	"github.com/dakkio/dakkio/httpapi"
+	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/node/alerting"
+	"github.com/dakkio/dakkio/store"
+	"github.com/dakkio/dakkio/store/points"
+)
+
+// Node is one running dakkio server.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	state  *store.State
+	meter  *cluster.Meter
+	alerts *alerting.Engine
+
+	// Set when the node runs in a cluster (gossip configured).
+	members   *cluster.Membership
+	manager   *cluster.Manager
+	peers     *http.Client
+	readIndex readIndexRounds // a follower's catch-ups with the leader
+	lastPeers []string        // gossip peers last written to peersFile; manager goroutine
+	pts       *points.DB
+	raft      *cluster.Raft
+	api       *httpapi.Server
+	ln        net.Listener
+	tlsConf   *nodeTLS
+
+	// Replication of points in a cluster (replication.go, repair.go).
+	hints              *hintStore
+	repair             *repairer
+	metrics            replicationMetrics
+	defaultConsistency httpapi.Consistency
+	bg                 sync.WaitGroup // background loops, stopped by stopBG
+	stopBG             chan struct{}
+
+	chaosMu   sync.Mutex                 // the keep-revoked-keys bug (chaosbugs.go)
+	chaosSeen map[string]store.Principal // of chaos builds only
+
+	serving   atomic.Bool
+	serveDone chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the node's stores and joins (or bootstraps) Raft. It does not
+// serve until Start.
+func New(cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create data dir %q: %w", cfg.DataDir, err)
+	}
+	tlsConf, err := cfg.loadTLS()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf, stopBG: make(chan struct{})}
+	n.defaultConsistency, _ = httpapi.ParseConsistency(cfg.Replication.WriteConsistency)
+	n.repair = newRepairer(n)
+	ln, err := n.listenHTTP()
+	if err != nil {
+		return nil, err
+	}
+	n.ln = ln
+	n.state = store.NewState(cfg.KeyCacheBytes)
+	// Points open first: replaying the Raft log deletes the points of
+	// buckets deleted since the last snapshot.
+	pts, err := points.Open(points.Config{
+		Dir:         filepath.Join(cfg.DataDir, "points"),
+		SyncWrites:  cfg.SyncWrites,
+		Compression: cfg.PointsCompression,
+		Retention:   n.retention,
+		Now:         cfg.Now,
+		Logger:      cfg.Logger,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	n.pts = pts
+	r, err := cluster.New(cluster.Config{
+		NodeID:         cfg.NodeID,
+		Dir:            filepath.Join(cfg.DataDir, "raft"),
+		BindAddr:       cfg.RaftAddr,
+		AdvertiseAddr:  cfg.advertise(cfg.RaftAddr),
+		Key:            cfg.raftKey(),
+		TLS:            tlsConf.peerConfig(),
+		BootstrapSelf:  cfg.BootstrapExpect <= 1 && len(cfg.Join) == 0,
+		Fast:           cfg.FastRaft,
+		OnDeleteBucket: pts.DeleteBucket,
+		Logger:         cfg.Logger,
+	}, n.state)
+	if err != nil {
+		ln.Close()
+		pts.Close()
+		return nil, err
+	}
+	n.raft = r
+	n.meter = cluster.NewMeter(cluster.MeterConfig{
+		NodeID: cfg.NodeID, State: n.state, Apply: n.Apply, Now: cfg.Now,
+		Interval: cfg.UsageInterval, Logger: cfg.Logger,
+		Peers:        func() int { return len(n.serverIDs()) },
+		CountLocally: chaosBug == "count-locally",
+	})
+	n.alerts, err = alerting.New(alerting.Config{
+		State: n.state, Points: routedPoints{n: n, local: pts}, Apply: n.Apply, Now: cfg.Now,
+		BaseBackoff: cfg.WebhookBackoff, NoDataInterval: cfg.NoDataInterval, Logger: cfg.Logger,
+		// One replica of a bucket, the first live one, evaluates its rules
+		// and watches for silence as writes reach it; events go through
+		// Raft, and the leader alone delivers them, so a delivery survives
+		// the loss of any node.
+		IsEvaluator: n.isEvaluator,
+		IsDeliverer: func(string) bool { return r.IsLeader() },
+	})
+	if err != nil {
+		r.Close()
+		pts.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
+	n.api, err = httpapi.New(httpapi.Config{
+		Metrics:  reg,
+		Meta:     syncedMeta{State: n.state, n: n},
+		Applier:  n,
+		Internal: n,
+		NodeKey:  n.rpcKey(),
+		// With TLS, the listener verifies client certificates against the
+		// cluster's CA; node calls must present one.
+		NodeCertRequired: tlsConf != nil,
+		Points:           routedPoints{n: n, local: pts},
+		Node:             n,
+		Usage:            n.meter,
+		Limiter:          n,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		Now:              cfg.Now,
+		Logger:           cfg.Logger,
+	})
+	if err != nil {
+		r.Close()
+		pts.Close()
+		ln.Close()
+		return nil, err
+	}
+	if cfg.clustered() {
+		n.hints, err = openHints(filepath.Join(cfg.DataDir, "hints"), cfg.SyncWrites, cfg.Replication.HintMaxBytes, cfg.Replication.HintMaxAge, cfg.Now, cfg.Logger.With("component", "hints"))
+		if err == nil {
+			err = n.startMembership()
+		}
+		if err != nil {
+			if n.hints != nil {
+				n.hints.Close()
+			}
+			r.Close()
+			pts.Close()
+			ln.Close()
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// retention tells the points store how long a bucket keeps its points.
+func (n *Node) retention(bucketID string) (time.Duration, bool) {
+	days, ok := n.state.BucketRetention(bucketID)
+	return time.Duration(days) * 24 * time.Hour, ok
+}
+
+// Start listens on the HTTP address, waits until Raft has a leader and has
+// applied its log, and creates the initial credentials on a fresh cluster.
+func (n *Node) Start(ctx context.Context) error {
+	n.serveDone = make(chan error, 1)
+	go func() { n.serveDone <- n.api.Serve(n.ln) }()
+	n.log.Info("serving HTTP", "addr", n.ln.Addr().String(), "node", n.cfg.NodeID)
+	if n.manager != nil {
+		n.manager.Start()
+	}
+
+	if err := n.raft.WaitReady(ctx); err != nil {
+		return err
+	}
+	if n.raft.IsLeader() && !n.state.Initialized() {
+		if err := n.initialize(ctx); err != nil {
+			return err
+		}
+	}
+	// A follower of a new cluster serves once the leader's initial
+	// organization has reached it; before, every key would be unknown.
+	if err := waitFor(ctx, n.state.Initialized); err != nil {
+		return fmt.Errorf("waiting for the initial organization: %w", err)
+	}
+	// A node restarting replays its log: serve only once it has applied
+	// everything the leader has committed, or it would answer for a past.
+	if err := waitFor(ctx, func() bool { return n.ReadBarrier(ctx) == nil }); err != nil {
+		return fmt.Errorf("catching up with the leader: %w", err)
+	}
+	n.meter.Start()
+	n.alerts.Start()
+	if n.members != nil {
+		// What exists now is behind until repaired; what is created from
+		// here on is born in sync (repair.go).
+		n.repair.noteNewBuckets()
+		n.bg.Add(3)
+		go n.replayHints()
+		go n.repair.watch()
+		go n.repair.run()
+	}
+	n.serving.Store(true)
+	return nil
+}
+
+// Serving reports whether the node has started and is not stopping.
+func (n *Node) Serving() bool { return n.serving.Load() }
+
+// Plan returns the organization's plan and its limits.
+func (n *Node) Plan(orgID string) (string, store.PlanLimits) {
+	org, err := n.state.Org(orgID)
+	if err != nil {
+		return "", store.PlanLimits{}
+	}
+	return org.Plan, n.cfg.Plans[org.Plan]
+}
+
+// Used returns the organization's API calls this month as this node knows them.
+func (n *Node) Used(orgID string) int64 { return n.meter.Used(orgID) }
+
+// Allow counts one API call of the organization against its plan.
+func (n *Node) Allow(orgID string) (httpapi.Quota, bool) {
+	_, limits := n.Plan(orgID)
+	now := n.cfg.Now().UTC()
+	q := httpapi.Quota{Limit: limits.MaxAPICalls, Remaining: -1,
+		Reset: time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)}
+	used, ok := n.meter.Allow(orgID, limits.MaxAPICalls)
+	if q.Limit >= 0 {
+		q.Remaining = max(0, q.Limit-used)
+	}
+	if !ok && used < q.Limit {
+		// Refused on a fair share of the rest, not a spent quota.
+		q.RetryAfter = n.cfg.UsageInterval
+	}
+	return q, ok
+}
+
+// initialize commits the initial organization, admin key and operator token.
+func (n *Node) initialize(ctx context.Context) error {
+	adminKey, keyFile, err := credential(n.cfg.InitialAdminKey, n.cfg.DataDir, InitialAdminKeyFile,
+		func() string { return secret.New(secret.AdminPrefix) })
+	if err != nil {
+		return err
+	}
+	token, tokenFile, err := credential(n.cfg.OperatorToken, n.cfg.DataDir, OperatorTokenFile,
+		func() string { return secret.New(secret.OperatorPrefix) })
+	if err != nil {
+		return err
+	}
+	now := n.cfg.Now().UTC()
+	org := store.Org{ID: objectid.New(now), Name: n.cfg.InitialOrg, Plan: store.PlanEnterprise, CreatedAt: now, UpdatedAt: now}
+	key := store.APIKey{
+		ID: objectid.New(now), Name: "initial admin key", Type: store.KeyAdmin, Hash: secret.Hash(adminKey),
+		KeyPrefix: secret.DisplayPrefix(adminKey), OrganizationID: org.ID, CreatedAt: now,
+	}
+	_, err = n.raft.Apply(ctx, store.Bootstrap{Org: org, AdminKey: key, OperatorTokenHash: secret.Hash(token)})
+	if err != nil && !errors.Is(err, store.ErrAlreadyInitialized) {
+		return fmt.Errorf("cannot create initial organization: %w", err)
+	}
+	n.log.Info("created initial organization", "org", org.Name, "adminKeyFile", keyFile, "operatorTokenFile", tokenFile)
+	return nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (n *Node) HTTPAddr() string { return n.ln.Addr().String() }
+
+// Ready returns nil when this node can serve requests.
+func (n *Node) Ready() error {
+	if !n.serving.Load() {
+		return errors.New("node is starting or stopping")
+	}
+	if !n.raft.Ready() {
+		return errors.New("no raft leader known or log not yet applied")
+	}
+	if !n.state.Initialized() {
+		return errors.New("cluster not yet initialized")
+	}
+	return nil
+}
+
+// nodeStatus is one node as /api/operator/cluster shows it.
+type nodeStatus struct {
+	NodeID      string `json:"nodeId"`
+	HTTPAddress string `json:"httpAddress"`
+	RaftAddress string `json:"raftAddress"`
+	State       string `json:"state"`
+	Voter       bool   `json:"voter"`
+	Healthy     bool   `json:"healthy"`
+}
+
+// ClusterStatus describes the cluster as this node sees it.
+func (n *Node) ClusterStatus() any {
+	rs := n.raft.Status()
+	servers, err := n.raft.Servers()
+	if err != nil {
+		n.log.Warn("cannot read raft configuration", "err", err)
+	}
+	// What gossip says of each node: its HTTP address and whether it lives.
+	gossip := map[string]cluster.Member{}
+	if n.members != nil {
+		for _, m := range n.members.Members() {
+			gossip[m.ID] = m
+		}
+	}
+	nodes := make([]nodeStatus, 0, len(servers))
+	for _, s := range servers {
+		ns := nodeStatus{NodeID: s.ID, RaftAddress: s.Address, Voter: s.Voter, State: "Follower"}
+		if s.ID == rs.LeaderID {
+			ns.State = "Leader"
+		}
+		if m, ok := gossip[s.ID]; ok {
+			ns.HTTPAddress = m.HTTPAddr
+			ns.Healthy = m.State == cluster.Alive
+			if !ns.Healthy {
+				ns.State = m.State.String()
+			}
+		}
+		if s.ID == n.cfg.NodeID {
+			ns.HTTPAddress = n.cfg.advertise(n.HTTPAddr())
+			if ns.HTTPAddress == "" {
+				ns.HTTPAddress = n.HTTPAddr()
+			}
+			ns.State = rs.State
+			ns.Healthy = n.Ready() == nil
+		}
+		nodes = append(nodes, ns)
+	}
+	doc := map[string]any{"nodeId": n.cfg.NodeID, "leaderId": rs.LeaderID, "nodes": nodes, "raft": rs, "placement": n.state.Placement()}
+	if n.members != nil {
+		moves := map[string]store.PlacementView{}
+		for b, p := range n.state.Placements() {
+			if len(p.Pending)+len(p.Leaving) > 0 {
+				moves[b] = p
+			}
+		}
+		doc["moves"] = moves
+		doc["hintedHandoff"] = n.hints.Status()
+		doc["repair"] = n.repair.Status()
+		doc["replication"] = n.metrics.snapshot()
+	}
+	return doc
+}
+
+// Close stops serving, then stops Raft. It is safe to call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.serving.Store(false)
+		var errs []error
+		if n.serveDone != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			errs = append(errs, n.api.Shutdown(ctx))
+			cancel()
+			if err := <-n.serveDone; err != nil {
+				errs = append(errs, err)
+			}
+		} else {
+			n.ln.Close()
+		}
+		errs = append(errs, n.alerts.Close())
+		close(n.stopBG)
+		n.bg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := n.meter.Close(ctx); err != nil {
+			n.log.Warn("cannot ship the last usage counts", "err", err)
+		}
+		cancel()
+		errs = append(errs, n.leaveCluster())
+		errs = append(errs, n.raft.Close())
+		errs = append(errs, n.pts.Close())
+		if n.hints != nil {
+			errs = append(errs, n.hints.Close())
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}

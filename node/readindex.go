@@ -1,0 +1,229 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dakkio/dakkio/httpapi"
+	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/store"
+)
+
+// readIndexPath is the leader's endpoint answering its commit index.
+const readIndexPath = "/internal/readindex"
+
+// readIndexTimeout bounds how long a lookup that missed waits to catch up.
+const readIndexTimeout = 2 * time.Second
+
+// syncedMeta serves metadata reads from this node's copy, but before it
+// says that a key, bucket, source, rule or organization does not exist, a
+// follower catches up with the leader's commit index and looks again. So
+// a client that created something through one node can use it at once
+// through any other, while hits (the common case) stay local and cheap.
+type syncedMeta struct {
+	*store.State
+	n *Node
+}
+
+// catchUp waits until this node has applied everything the leader had
+// committed when asked. It returns false when there is nothing to catch up
+// with (a single node), and an error wrapping httpapi.ErrUnavailable when
+// it could not: then "not found" cannot be told from "not here yet".
+func (m syncedMeta) catchUp() (bool, error) {
+	if m.n.members == nil {
+		return false, nil
+	}
+	if err := m.n.ReadBarrier(context.Background()); err != nil {
+		m.n.log.Warn("cannot catch up with the leader to look for something this node lacks", "err", err)
+		return false, err
+	}
+	return true, nil
+}
+
+// ReadBarrier returns once this node has applied everything the leader had
+// committed when the barrier started (the leader confirms it still leads),
+// so that what it reads next is linearizable. Concurrent callers share
+// rounds. A single node has nothing to wait for.
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	if n.members == nil || chaosBug == "stale-reads" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, readIndexTimeout)
+	defer cancel()
+	index, err := n.readIndex.wait(ctx, n.leaderReadIndex)
+	if err == nil {
+		err = n.raft.WaitApplied(ctx, index)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: cannot confirm with the leader that this node is current: %w", httpapi.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// leaderReadIndex returns the leader's read index: this node's own when it
+// leads, else asked of the leader.
+func (n *Node) leaderReadIndex(ctx context.Context) (uint64, error) {
+	if n.raft.IsLeader() {
+		return n.raft.ReadIndex()
+	}
+	return n.fetchReadIndex(ctx)
+}
+
+// lookUp runs get, and once more after catching up when it finds nothing.
+func lookUp[T any](m syncedMeta, get func() (T, error)) (T, error) {
+	v, err := get()
+	if !errors.Is(err, store.ErrNotFound) {
+		return v, err
+	}
+	caught, cerr := m.catchUp()
+	if cerr != nil {
+		return v, cerr
+	}
+	if caught {
+		return get()
+	}
+	return v, err
+}
+
+// Authenticate answers an unknown key with false (401) also when it could
+// not catch up: a node cut off from the leader refuses every key after its
+// lease anyway.
+func (m syncedMeta) Authenticate(keyHash string) (store.Principal, bool) {
+	if chaosBug == "keep-revoked-keys" {
+		return m.n.chaosKeys(keyHash, m.State.Authenticate)
+	}
+	p, ok := m.State.Authenticate(keyHash)
+	if !ok {
+		if caught, _ := m.catchUp(); caught {
+			p, ok = m.State.Authenticate(keyHash)
+		}
+	}
+	return p, ok
+}
+
+func (m syncedMeta) Org(id string) (store.Org, error) {
+	return lookUp(m, func() (store.Org, error) { return m.State.Org(id) })
+}
+
+func (m syncedMeta) Bucket(orgID, id string) (store.Bucket, error) {
+	return lookUp(m, func() (store.Bucket, error) { return m.State.Bucket(orgID, id) })
+}
+
+func (m syncedMeta) Source(bucketID, id string) (store.DataSource, error) {
+	return lookUp(m, func() (store.DataSource, error) { return m.State.Source(bucketID, id) })
+}
+
+func (m syncedMeta) Alert(orgID, id string) (store.AlertRule, error) {
+	return lookUp(m, func() (store.AlertRule, error) { return m.State.Alert(orgID, id) })
+}
+
+// fetchReadIndex asks the leader for its read index.
+func (n *Node) fetchReadIndex(ctx context.Context) (uint64, error) {
+	leader := n.raft.Status().LeaderID
+	addr := n.peerHTTP(leader)
+	if leader == "" || addr == "" {
+		return 0, errors.New("no live leader")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.peerURL(addr, readIndexPath), http.NoBody)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set(nodeauth.HeaderName, nodeauth.Sign(n.rpcKey(), http.MethodPost, readIndexPath, nil, time.Now()))
+	resp, err := n.peers.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("cannot ask %s for its read index: %w", leader, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("leader %s answered %d: %s", leader, resp.StatusCode, bytes.TrimSpace(body))
+	}
+	return strconv.ParseUint(resp.Header.Get(indexHeader), 10, 64)
+}
+
+// ReadIndex answers a follower's read-index request: 503 unless this node
+// leads and could confirm it.
+func (n *Node) ReadIndex(context.Context) (int, uint64, []byte) {
+	index, err := n.raft.ReadIndex()
+	if err != nil {
+		return http.StatusServiceUnavailable, 0, []byte(err.Error())
+	}
+	return http.StatusOK, index, []byte("{}")
+}
+
+// readIndexRounds shares read-index requests among concurrent callers, so
+// a burst of misses (a client with a wrong key, say) costs the leader one
+// request at a time per node. A caller always waits for a round that
+// started after it arrived: an earlier one might miss what it looks for.
+type readIndexRounds struct {
+	mu      sync.Mutex
+	next    *readIndexRound // the round the next callers join
+	running bool
+}
+
+type readIndexRound struct {
+	done  chan struct{}
+	index uint64
+	err   error
+}
+
+func (b *readIndexRounds) wait(ctx context.Context, fetch func(context.Context) (uint64, error)) (uint64, error) {
+	b.mu.Lock()
+	if b.next == nil {
+		b.next = &readIndexRound{done: make(chan struct{})}
+	}
+	r := b.next
+	if !b.running {
+		b.running = true
+		b.next = nil
+		go b.run(r, fetch)
+	}
+	b.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.index, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// run serves rounds one after another until no caller waits.
+func (b *readIndexRounds) run(r *readIndexRound, fetch func(context.Context) (uint64, error)) {
+	for r != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), readIndexTimeout)
+		r.index, r.err = fetch(ctx)
+		cancel()
+		close(r.done)
+		b.mu.Lock()
+		r, b.next = b.next, nil
+		if r == nil {
+			b.running = false
+		}
+		b.mu.Unlock()
+	}
+}
+
+// chaosKeys is the keep-revoked-keys bug: a key seen once is accepted for
+// ever, whatever the state says since.
+func (n *Node) chaosKeys(keyHash string, lookup func(string) (store.Principal, bool)) (store.Principal, bool) {
+	n.chaosMu.Lock()
+	defer n.chaosMu.Unlock()
+	if p, ok := n.chaosSeen[keyHash]; ok {
+		return p, true
+	}
+	p, ok := lookup(keyHash)
+	if ok {
+		if n.chaosSeen == nil {
+			n.chaosSeen = map[string]store.Principal{}
+		}
+		n.chaosSeen[keyHash] = p
+	}
+	return p, ok
+}

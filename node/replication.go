@@ -1,0 +1,420 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/dakkio/dakkio/httpapi"
+	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/store/points"
+)
+
+// ReplicationConfig sets how a cluster node replicates points. Every field
+// is optional.
+type ReplicationConfig struct {
+	// WriteConsistency is how many replicas acknowledge a write unless the
+	// request asks otherwise: "one", "quorum" (default) or "all".
+	WriteConsistency string
+	// HintMaxBytes bounds each target's hinted-handoff queue. Default 256 MiB.
+	HintMaxBytes int64
+	// HintMaxAge is how long a hint waits for its target; older ones are
+	// dropped and left to repair. Default 3h.
+	HintMaxAge time.Duration
+	// HintReplayInterval is how often queued hints are replayed to live
+	// targets. Default 1s.
+	HintReplayInterval time.Duration
+	// RepairInterval is the pause between anti-entropy passes. Default 1m.
+	RepairInterval time.Duration
+	// RepairRate caps the points per second a repair pass compares. Default 2,000,000.
+	RepairRate int
+	// ReadHedge is how long a read waits on a replica before it also asks
+	// the next one. Default 300ms.
+	ReadHedge time.Duration
+	// ReplicaTimeout bounds a write to one replica. Default 5s.
+	ReplicaTimeout time.Duration
+	// AckGrace is how long a write that has met its consistency still
+	// waits for the remaining replicas before it answers. Default 100ms.
+	AckGrace time.Duration
+}
+
+func (c *ReplicationConfig) setDefaults() {
+	if c.WriteConsistency == "" {
+		c.WriteConsistency = "quorum"
+	}
+	if c.HintMaxBytes == 0 {
+		c.HintMaxBytes = 256 << 20
+	}
+	if c.HintMaxAge == 0 {
+		c.HintMaxAge = 3 * time.Hour
+	}
+	if c.HintReplayInterval == 0 {
+		c.HintReplayInterval = time.Second
+	}
+	if c.RepairInterval == 0 {
+		c.RepairInterval = time.Minute
+	}
+	if c.RepairRate == 0 {
+		c.RepairRate = 2_000_000
+	}
+	if c.ReadHedge == 0 {
+		c.ReadHedge = 300 * time.Millisecond
+	}
+	if c.ReplicaTimeout == 0 {
+		c.ReplicaTimeout = 5 * time.Second
+	}
+	if c.AckGrace == 0 {
+		c.AckGrace = 100 * time.Millisecond
+	}
+}
+
+func (c *ReplicationConfig) validate() error {
+	if _, err := httpapi.ParseConsistency(c.WriteConsistency); err != nil {
+		return fmt.Errorf("write consistency: %w", err)
+	}
+	if c.HintMaxBytes < 0 || c.HintMaxAge < 0 || c.RepairInterval < 0 || c.RepairRate < 0 || c.ReadHedge < 0 || c.ReplicaTimeout < 0 || c.AckGrace < 0 {
+		return errors.New("replication limits must not be negative")
+	}
+	return nil
+}
+
+// writePath is the internal endpoint that takes a replicated batch.
+const writePath = "/internal/write"
+
+// replicate writes pts to every replica of the bucket in parallel and
+// returns once the consistency asked in ctx is met, or with a wrapped
+// httpapi.ErrUnavailable once it cannot be. Replicas the write did not
+// reach get a hint, also when the write as a whole failed: the client will
+// retry, and the retry changes nothing where the points already are.
+func (r routedPoints) replicate(ctx context.Context, bucketID string, targets []string, n int, pts []points.Point) error {
+	n0 := r.n
+	level := httpapi.ConsistencyFrom(ctx)
+	if level == httpapi.ConsistencyDefault {
+		level = n0.defaultConsistency
+	}
+	need := level.Acks(n)
+	body, err := encodeReplicaWrite(replicaWriteLive, bucketID, pts)
+	if err != nil {
+		return err
+	}
+	// Replica writes outlive a request that has enough acknowledgements,
+	// so they do not end with it.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n0.cfg.Replication.ReplicaTimeout)
+	results := make(chan error, len(targets))
+	for _, id := range targets {
+		go func() {
+			if id == n0.cfg.NodeID {
+				if chaosDrops(pts) {
+					results <- nil
+					return
+				}
+				err := r.local.Write(wctx, bucketID, pts)
+				if err != nil {
+					n0.repair.mayHaveMissedWrites("a local write failed: " + err.Error())
+				}
+				results <- err
+				if err == nil {
+					n0.stored(wctx, bucketID, pts)
+				}
+				return
+			}
+			err := n0.sendReplicaWrite(wctx, id, body)
+			if err != nil {
+				n0.hint(id, bucketID, pts, err)
+			}
+			results <- err
+		}()
+	}
+	acks, answered := 0, 0
+	var errs []error
+wait:
+	for acks < need && len(targets)-len(errs) >= need {
+		select {
+		case err := <-results:
+			answered++
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				acks++
+			}
+		case <-ctx.Done():
+			errs = append(errs, ctx.Err())
+			break wait
+		}
+	}
+	// Met: give the other replicas a moment to store the batch too, so
+	// that on a healthy cluster a read through any replica right after the
+	// answer sees it; one slower than AckGrace is left behind (and hinted
+	// if it fails). A write at one asked for speed and does not wait.
+	if acks >= need && answered < len(targets) && level != httpapi.ConsistencyOne && n0.cfg.Replication.AckGrace > 0 {
+		grace := time.NewTimer(n0.cfg.Replication.AckGrace)
+	linger:
+		for answered < len(targets) {
+			select {
+			case err := <-results:
+				answered++
+				if err == nil {
+					acks++
+				}
+			case <-grace.C:
+				break linger
+			case <-ctx.Done():
+				break linger
+			}
+		}
+		grace.Stop()
+	}
+	// The stragglers finish (or time out) on their own.
+	go func() {
+		for ; answered < len(targets); answered++ {
+			<-results
+		}
+		cancel()
+	}()
+	if acks >= need {
+		n0.metrics.writesAcked.Add(1)
+		return nil
+	}
+	n0.metrics.writesUnavailable.Add(1)
+	return fmt.Errorf("%w: consistency %s needs %d of %d replicas of bucket %s: %w",
+		httpapi.ErrUnavailable, level, need, n, bucketID, errors.Join(errs...))
+}
+
+// sendReplicaWrite posts an encoded batch to a replica.
+func (n *Node) sendReplicaWrite(ctx context.Context, id string, body []byte) error {
+	addr := n.peerHTTP(id)
+	if addr == "" {
+		return fmt.Errorf("node %s is not alive", id)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.peerURL(addr, writePath), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set(nodeauth.HeaderName, nodeauth.Sign(n.rpcKey(), http.MethodPost, writePath, body, time.Now()))
+	resp, err := n.peers.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot write to %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("replica %s answered %d: %s", id, resp.StatusCode, bytes.TrimSpace(answer))
+	}
+	return nil
+}
+
+// Kinds of replica write, the first byte of an /internal/write body.
+const (
+	// replicaWriteLive is a client's write (or its hint): the replica
+	// evaluates alert rules on it.
+	replicaWriteLive byte = 'w'
+	// replicaWriteHistory is a restore's: the points are history, which
+	// triggers no rule.
+	replicaWriteHistory byte = 'h'
+)
+
+// encodeReplicaWrite is the body of /internal/write: its kind, the bucket
+// id, then the batch in points' wire form.
+func encodeReplicaWrite(kind byte, bucketID string, pts []points.Point) ([]byte, error) {
+	return points.EncodeBatch(append([]byte{kind}, bucketID...), pts)
+}
+
+// objectIDLen is the length of an id in hex.
+const objectIDLen = 24
+
+// ReplicaWrite stores a batch another node sent to this replica.
+func (n *Node) ReplicaWrite(ctx context.Context, body []byte) (int, []byte) {
+	if len(body) == 0 || (body[0] != replicaWriteLive && body[0] != replicaWriteHistory) {
+		return http.StatusBadRequest, []byte("unknown kind of replica write")
+	}
+	kind, body := body[0], body[1:]
+	if len(body) < objectIDLen || !objectid.Valid(string(body[:objectIDLen])) {
+		return http.StatusBadRequest, []byte("missing bucket id")
+	}
+	bucketID := string(body[:objectIDLen])
+	pts, err := points.DecodeBatch(body[objectIDLen:])
+	if err != nil {
+		return http.StatusBadRequest, []byte(err.Error())
+	}
+	if kind == replicaWriteHistory {
+		if err := n.pts.Write(ctx, bucketID, pts); err != nil {
+			return http.StatusServiceUnavailable, []byte(err.Error())
+		}
+		return http.StatusOK, []byte("{}")
+	}
+	if chaosDrops(pts) {
+		return http.StatusOK, []byte("{}")
+	}
+	if err := n.pts.Write(ctx, bucketID, pts); err != nil {
+		n.repair.mayHaveMissedWrites("a replicated write failed: " + err.Error())
+		return http.StatusServiceUnavailable, []byte(err.Error())
+	}
+	n.metrics.replicaWrites.Add(1)
+	n.stored(ctx, bucketID, pts)
+	return http.StatusOK, []byte("{}")
+}
+
+// chaosDrops reports whether the lose-writes bug drops this batch: every
+// tenth by its first point's time, the same batch on every replica.
+func chaosDrops(pts []points.Point) bool {
+	return chaosBug == "lose-writes" && len(pts) > 0 && (pts[0].TS/int64(time.Millisecond))%10 == 0
+}
+
+// hint queues a write that missed target. A full queue drops it; repair
+// copies it later.
+func (n *Node) hint(target, bucketID string, pts []points.Point, cause error) {
+	if n.hints == nil {
+		return
+	}
+	if err := n.hints.Add(target, bucketID, pts); err != nil {
+		n.log.Warn("dropped a hint: repair will copy the points", "target", target, "bucket", bucketID, "points", len(pts), "err", err)
+		return
+	}
+	n.log.Debug("queued a hint", "target", target, "bucket", bucketID, "points", len(pts), "cause", cause)
+}
+
+// replayHints delivers queued hints to targets that are alive again, oldest
+// first, until Close. Hints older than HintMaxAge and queues of nodes that
+// left the cluster are dropped.
+func (n *Node) replayHints() {
+	defer n.bg.Done()
+	t := time.NewTicker(n.cfg.Replication.HintReplayInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopBG:
+			return
+		case <-t.C:
+		}
+		servers := n.serverIDs()
+		for _, target := range n.hints.Pending() {
+			if servers != nil && !slices.Contains(servers, target) {
+				if err := n.hints.Drop(target); err != nil {
+					n.log.Warn("cannot drop the hints of a removed node", "target", target, "err", err)
+				}
+				continue
+			}
+			n.replayTo(target)
+		}
+	}
+}
+
+// replayTo sends target its hints in order and stops at the first failure.
+func (n *Node) replayTo(target string) {
+	for {
+		select {
+		case <-n.stopBG:
+			return
+		default:
+		}
+		batch, err := n.hints.Next(target, 32)
+		if err != nil || len(batch) == 0 {
+			return
+		}
+		var expired, sent []hint
+		for _, h := range batch {
+			if n.cfg.Now().Sub(h.At) > n.cfg.Replication.HintMaxAge {
+				expired = append(expired, h)
+				continue
+			}
+			if n.peerHTTP(target) == "" {
+				break
+			}
+			body, err := encodeReplicaWrite(replicaWriteLive, h.Bucket, h.Points)
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Replication.ReplicaTimeout)
+				err = n.sendReplicaWrite(ctx, target, body)
+				cancel()
+			}
+			if err != nil {
+				n.log.Debug("hint replay failed; will retry", "target", target, "err", err)
+				break
+			}
+			sent = append(sent, h)
+		}
+		if err := n.hints.Remove(target, expired, false); err != nil {
+			n.log.Warn("cannot remove expired hints", "err", err)
+		}
+		if err := n.hints.Remove(target, sent, true); err != nil {
+			n.log.Warn("cannot remove replayed hints", "err", err)
+		}
+		if len(expired)+len(sent) < len(batch) {
+			return
+		}
+	}
+}
+
+// serverIDs returns the Raft servers' ids, or nil when they cannot be read.
+func (n *Node) serverIDs() []string {
+	servers, err := n.raft.Servers()
+	if err != nil {
+		return nil
+	}
+	ids := make([]string, len(servers))
+	for i, s := range servers {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+// replicationMetrics counts what the replicated write and read paths did
+// since the node started.
+type replicationMetrics struct {
+	writesAcked, writesUnavailable, replicaWrites atomic.Int64
+	readFailovers, readHedges, partialReads       atomic.Int64
+}
+
+// ReplicationCounters is replicationMetrics as cluster status shows it.
+type ReplicationCounters struct {
+	WritesAcked       int64 `json:"writesAcknowledged"`
+	WritesUnavailable int64 `json:"writesUnavailable"`
+	ReplicaWrites     int64 `json:"replicaWritesServed"`
+	ReadFailovers     int64 `json:"readFailovers"`
+	ReadHedges        int64 `json:"readHedges"`
+	PartialReads      int64 `json:"partialReads"`
+}
+
+func (m *replicationMetrics) snapshot() ReplicationCounters {
+	return ReplicationCounters{
+		WritesAcked: m.writesAcked.Load(), WritesUnavailable: m.writesUnavailable.Load(), ReplicaWrites: m.replicaWrites.Load(),
+		ReadFailovers: m.readFailovers.Load(), ReadHedges: m.readHedges.Load(), PartialReads: m.partialReads.Load(),
+	}
+}
+
+// stored hands points this node has just stored to the alert engine: every
+// node notes arrivals, the bucket's evaluator evaluates. Evaluating must
+// not depend on the writer still waiting, so it has a context of its own.
+func (n *Node) stored(ctx context.Context, bucketID string, pts []points.Point) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	n.alerts.OnWrite(actx, bucketID, pts)
+}
+
+// isEvaluator reports whether this node evaluates the bucket's alert rules:
+// the first replica alive on gossip does; with no placement (one node, or
+// a bucket placed before placement existed) the leader does.
+func (n *Node) isEvaluator(bucketID string) bool {
+	if n.members == nil {
+		return true
+	}
+	reps := n.state.BucketReplicas(bucketID)
+	if len(reps) == 0 {
+		return n.raft.IsLeader()
+	}
+	for _, id := range reps {
+		if id == n.cfg.NodeID {
+			return true
+		}
+		if n.peerHTTP(id) != "" {
+			return false
+		}
+	}
+	return false
+}

@@ -1,0 +1,361 @@
+package points
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"strings"
+)
+
+// A block holds every point of one source in one hour, sorted by time, and is
+// stored column by column: times as delta-of-delta varints (regular sampling
+// costs one byte a point), then each field's presence and values, then the
+// metadata. A numeric column whose values are all short decimals is stored as
+// varint deltas of the mantissas at one shared scale, which for sensor data
+// is one or two bytes a value; other columns fall back to 8-byte floats.
+//
+//	uvarint n
+//	varint ts[0]; varint dod[1..n-1]
+//	uvarint fields; per field: name, kind, presence, values
+//	byte hasMeta; per point: uvarint len, bytes
+type block []Point
+
+const (
+	presentAll    byte = 0
+	presentBitmap byte = 1
+
+	numScaled byte = 0
+	numFloat  byte = 1
+)
+
+// encodeBlock appends the stored form of b, whose points are sorted by TS.
+func encodeBlock(dst []byte, b block) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	var prev, prevDelta int64
+	for i := range b {
+		switch i {
+		case 0:
+			dst = binary.AppendVarint(dst, b[i].TS)
+		default:
+			d := b[i].TS - prev
+			dst = binary.AppendVarint(dst, d-prevDelta)
+			prevDelta = d
+		}
+		prev = b[i].TS
+	}
+	fields, uniform := blockFields(b)
+	dst = binary.AppendUvarint(dst, uint64(len(fields)))
+	col := make([]*Value, len(b))
+	for j, f := range fields {
+		dst = binary.AppendUvarint(dst, uint64(len(f.name)))
+		dst = append(dst, f.name...)
+		dst = append(dst, byte(f.kind))
+		present := 0
+		for i := range b {
+			if uniform {
+				col[i] = &b[i].Values[j]
+			} else {
+				col[i] = b[i].find(f.name)
+			}
+			if col[i] != nil {
+				present++
+			}
+		}
+		if present == len(b) {
+			dst = append(dst, presentAll)
+		} else {
+			dst = append(dst, presentBitmap)
+			bits := make([]byte, (len(b)+7)/8)
+			for i, v := range col {
+				if v != nil {
+					bits[i/8] |= 1 << (i % 8)
+				}
+			}
+			dst = append(dst, bits...)
+		}
+		dst = appendColumn(dst, f.kind, col)
+	}
+	hasMeta := slices.ContainsFunc(b, func(p Point) bool { return len(p.Metadata) > 0 })
+	if !hasMeta {
+		return append(dst, 0)
+	}
+	dst = append(dst, 1)
+	for i := range b {
+		dst = binary.AppendUvarint(dst, uint64(len(b[i].Metadata)))
+		dst = append(dst, b[i].Metadata...)
+	}
+	return dst
+}
+
+type blockField struct {
+	name string
+	kind Kind
+}
+
+// blockFields lists the fields of b's points, sorted by name, and reports
+// whether every point has exactly those fields (the usual case, which lets
+// the encoder index values by position). A source's schema fixes each
+// field's kind, so the first seen is the kind.
+func blockFields(b block) ([]blockField, bool) {
+	if len(b) == 0 {
+		return nil, true
+	}
+	first := b[0].Values
+	uniform := true
+	for i := 1; i < len(b) && uniform; i++ {
+		vs := b[i].Values
+		if len(vs) != len(first) {
+			uniform = false
+			break
+		}
+		for j := range vs {
+			if vs[j].Field != first[j].Field || vs[j].Kind != first[j].Kind {
+				uniform = false
+				break
+			}
+		}
+	}
+	if uniform {
+		out := make([]blockField, len(first))
+		for j, v := range first {
+			out[j] = blockField{name: v.Field, kind: v.Kind}
+		}
+		return out, true
+	}
+	var out []blockField
+	for i := range b {
+		for _, v := range b[i].Values {
+			j, found := slices.BinarySearchFunc(out, v.Field, func(f blockField, name string) int {
+				return strings.Compare(f.name, name)
+			})
+			if !found {
+				out = slices.Insert(out, j, blockField{name: v.Field, kind: v.Kind})
+			}
+		}
+	}
+	return out, false
+}
+
+func (p *Point) find(field string) *Value {
+	for i := range p.Values {
+		if p.Values[i].Field == field {
+			return &p.Values[i]
+		}
+	}
+	return nil
+}
+
+// columnScale returns the smallest decimal scale at which every value is an
+// exact integer mantissa, or false.
+func columnScale(col []*Value) (int, bool) {
+	scale := 0
+	for _, v := range col {
+		if v == nil {
+			continue
+		}
+		for ; scale < len(pow10); scale++ {
+			m := math.Round(v.Num * pow10[scale])
+			if math.Abs(m) >= maxExact {
+				return 0, false
+			}
+			if m/pow10[scale] == v.Num && !(v.Num == 0 && math.Signbit(v.Num)) {
+				break
+			}
+		}
+		if scale == len(pow10) {
+			return 0, false
+		}
+	}
+	// A coarse scale found early may not fit a later value exactly, and a finer
+	// one may not fit an earlier: check every value at the final scale.
+	for _, v := range col {
+		if v == nil {
+			continue
+		}
+		m := math.Round(v.Num * pow10[scale])
+		if math.Abs(m) >= maxExact || m/pow10[scale] != v.Num || (v.Num == 0 && math.Signbit(v.Num)) {
+			return 0, false
+		}
+	}
+	return scale, true
+}
+
+func appendColumn(dst []byte, kind Kind, col []*Value) []byte {
+	switch kind {
+	case KindNumber:
+		scale, ok := columnScale(col)
+		if !ok {
+			dst = append(dst, numFloat)
+			for _, v := range col {
+				if v != nil {
+					dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(v.Num))
+				}
+			}
+			return dst
+		}
+		dst = append(dst, numScaled, byte(scale))
+		var prev int64
+		for _, v := range col {
+			if v != nil {
+				m := int64(math.Round(v.Num * pow10[scale]))
+				dst = binary.AppendVarint(dst, m-prev)
+				prev = m
+			}
+		}
+	case KindString:
+		for _, v := range col {
+			if v != nil {
+				dst = binary.AppendUvarint(dst, uint64(len(v.Str)))
+				dst = append(dst, v.Str...)
+			}
+		}
+	default:
+		for _, v := range col {
+			if v != nil {
+				if v.Bool {
+					dst = append(dst, 1)
+				} else {
+					dst = append(dst, 0)
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// decodeBlock reads a block. With keep set, only fields it accepts are kept;
+// with timesOnly, values and metadata are skipped.
+func decodeBlock(src []byte, keep func(string) bool, timesOnly bool) (block, error) {
+	d := decoder{b: src}
+	n := d.uvarint()
+	if n > uint64(len(src)) {
+		return nil, errCorrupt
+	}
+	b := make(block, n)
+	var prev, prevDelta int64
+	for i := range b {
+		if i == 0 {
+			prev = d.varint()
+		} else {
+			prevDelta += d.varint()
+			prev += prevDelta
+		}
+		b[i].TS = prev
+	}
+	if timesOnly || d.err != nil {
+		return b, d.err
+	}
+	nf := d.uvarint()
+	if nf > uint64(len(src)) {
+		return nil, errCorrupt
+	}
+	for i := range b {
+		b[i].Values = make([]Value, 0, nf)
+	}
+	present := make([]bool, n)
+	for f := uint64(0); f < nf && d.err == nil; f++ {
+		name := string(d.bytes(d.uvarint()))
+		kind := Kind(d.byte1())
+		switch d.byte1() {
+		case presentAll:
+			for i := range present {
+				present[i] = true
+			}
+		case presentBitmap:
+			bits := d.bytes((n + 7) / 8)
+			for i := range present {
+				present[i] = d.err == nil && bits[i/8]&(1<<(i%8)) != 0
+			}
+		default:
+			d.err = errCorrupt
+		}
+		wanted := keep == nil || keep(name)
+		readColumn(&d, kind, present, func(i int, v Value) {
+			if wanted {
+				v.Field = name
+				b[i].Values = append(b[i].Values, v)
+			}
+		})
+	}
+	if d.byte1() == 1 {
+		for i := range b {
+			if m := d.bytes(d.uvarint()); len(m) > 0 {
+				b[i].Metadata = append([]byte(nil), m...)
+			}
+		}
+	}
+	return b, d.err
+}
+
+func readColumn(d *decoder, kind Kind, present []bool, emit func(int, Value)) {
+	switch kind {
+	case KindNumber:
+		switch d.byte1() {
+		case numFloat:
+			for i, ok := range present {
+				if ok {
+					emit(i, Value{Kind: KindNumber, Num: math.Float64frombits(d.u64())})
+				}
+			}
+		case numScaled:
+			scale := d.byte1()
+			if scale >= byte(len(pow10)) {
+				d.err = errCorrupt
+				return
+			}
+			var m int64
+			for i, ok := range present {
+				if ok {
+					m += d.varint()
+					emit(i, Value{Kind: KindNumber, Num: float64(m) / pow10[scale]})
+				}
+			}
+		default:
+			d.err = errCorrupt
+		}
+	case KindString:
+		for i, ok := range present {
+			if ok {
+				emit(i, Value{Kind: KindString, Str: string(d.bytes(d.uvarint()))})
+			}
+		}
+	case KindBool:
+		for i, ok := range present {
+			if ok {
+				emit(i, Value{Kind: KindBool, Bool: d.byte1() == 1})
+			}
+		}
+	default:
+		d.err = errCorrupt
+	}
+}
+
+// mergeBlock returns old with the points of add (sorted by TS, unique)
+// inserted; a point of add replaces the point of old at the same time.
+func mergeBlock(old block, add []Point) block {
+	out := make(block, 0, len(old)+len(add))
+	i, j := 0, 0
+	for i < len(old) || j < len(add) {
+		switch {
+		case j == len(add) || (i < len(old) && old[i].TS < add[j].TS):
+			out = append(out, old[i])
+			i++
+		case i == len(old) || add[j].TS < old[i].TS:
+			out = append(out, add[j])
+			j++
+		default: // same time: the new point wins
+			out = append(out, add[j])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+func (b block) rollup() *rollup {
+	r := newRollup()
+	for i := range b {
+		r.add(b[i].TS, b[i].Values)
+	}
+	return r
+}

@@ -1,0 +1,105 @@
+package points
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+)
+
+// Key layout. Every key starts with a one-byte table tag, then the bucket and
+// source ids as 12 raw bytes each, then a time as 8 bytes big-endian with the
+// sign bit flipped (so byte order is time order, negative times included):
+//
+//	'b' bucket source hour seq -> a block of points of that source in that hour
+//	'r' bucket source hour     -> rollup of all the hour's points
+//
+// An hour's points arrive as several blocks (seq 0, 1, ... in write order; a
+// later block's point replaces an earlier one at the same time) until the
+// writer compacts them into one at seq 0.
+//
+// A query for one source over a time range is a single ordered range scan.
+const (
+	tagBlock  byte = 'b'
+	tagRollup byte = 'r'
+
+	idLen       = 12
+	seriesLen   = 1 + 2*idLen // tag + bucket + source
+	keyLen      = seriesLen + 8
+	blockKeyLen = keyLen + 4
+)
+
+type id12 [idLen]byte
+
+func parseID(s string) (id12, error) {
+	var out id12
+	if len(s) != 2*idLen {
+		return out, fmt.Errorf("id %q: want %d hex characters", s, 2*idLen)
+	}
+	if _, err := hex.Decode(out[:], []byte(s)); err != nil {
+		return out, fmt.Errorf("id %q: %w", s, err)
+	}
+	return out, nil
+}
+
+func (i id12) String() string { return hex.EncodeToString(i[:]) }
+
+// series names one source's points within a bucket.
+type series struct {
+	bucket, source id12
+}
+
+func (s series) prefix(tag byte) []byte {
+	b := make([]byte, seriesLen, keyLen)
+	b[0] = tag
+	copy(b[1:], s.bucket[:])
+	copy(b[1+idLen:], s.source[:])
+	return b
+}
+
+func (s series) key(tag byte, ts int64) []byte {
+	return binary.BigEndian.AppendUint64(s.prefix(tag), uint64(ts)^(1<<63))
+}
+
+func (s series) blockKey(hour int64, seq uint32) []byte {
+	return binary.BigEndian.AppendUint32(s.key(tagBlock, hour), seq)
+}
+
+func bucketPrefix(tag byte, bucket id12) []byte {
+	return append([]byte{tag}, bucket[:]...)
+}
+
+func keyTime(k []byte) int64 {
+	return int64(binary.BigEndian.Uint64(k[seriesLen:keyLen]) ^ (1 << 63))
+}
+
+func keySeries(k []byte) series {
+	var s series
+	copy(s.bucket[:], k[1:1+idLen])
+	copy(s.source[:], k[1+idLen:seriesLen])
+	return s
+}
+
+// PointID returns the _id of the point of source at ts: the point's second as
+// four bytes (like an ObjectId) and eight bytes of a hash of the pair, so a
+// rewrite of the same point has the same id.
+func PointID(sourceID string, ts int64) string {
+	var b [12]byte
+	sec := floorDiv(ts, 1e9)
+	binary.BigEndian.PutUint32(b[0:4], uint32(sec))
+	h := sha256.New()
+	h.Write([]byte(sourceID))
+	var t [8]byte
+	binary.BigEndian.PutUint64(t[:], uint64(ts))
+	h.Write(t[:])
+	copy(b[4:], h.Sum(nil)[:8])
+	return hex.EncodeToString(b[:])
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
