@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -29,6 +30,8 @@ type fsm struct {
 	// onDeleteBucket runs inside Apply after a bucket is removed from the
 	// metadata, so that its points go in the same log order on every replica.
 	onDeleteBucket func(bucketID string) (points int64)
+	// hold blocks Apply while HoldApply's caller holds it (tests).
+	hold sync.RWMutex
 }
 
 func (f *fsm) Apply(l *raft.Log) any {
@@ -41,8 +44,10 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// disagree; going on would let this replica diverge silently.
 		panic(fmt.Sprintf("cannot decode raft log entry %d: %v", l.Index, err))
 	}
+	f.hold.RLock()
 	out := f.apply(cmd)
 	f.applied.Store(l.Index)
+	f.hold.RUnlock()
 	return out
 }
 

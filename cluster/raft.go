@@ -410,6 +410,14 @@ func (r *Raft) appliedThrough(index uint64) bool {
 	return r.raft.AppliedIndex() >= index && applied >= r.lastCommandAtOrBefore(index)
 }
 
+// HoldApply stops this node applying committed entries until release is
+// called, while Raft goes on taking them and hearing heartbeats: a
+// follower whose metadata lags though it is in contact, for tests.
+func (r *Raft) HoldApply() (release func()) {
+	r.fsm.hold.Lock()
+	return r.fsm.hold.Unlock
+}
+
 // AppliedIndex is the index of the last command applied to the metadata
 // (after a snapshot restore, the snapshot's).
 func (r *Raft) AppliedIndex() uint64 { return r.fsmApplied() }

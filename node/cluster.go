@@ -276,21 +276,6 @@ func (n *Node) ApplyForwarded(ctx context.Context, body []byte) (status int, ind
 	return http.StatusOK, index, out
 }
 
-// KeyLease returns nil while this node may trust its copy of the API keys:
-// it leads, or heard from the leader within KeyLease. A deleted key is
-// applied by connected followers within a heartbeat of the delete being
-// acknowledged; a follower cut off from the leader stops accepting keys it
-// cannot confirm after at most KeyLease.
-func (n *Node) KeyLease() error {
-	if n.members == nil || n.raft.IsLeader() {
-		return nil
-	}
-	if since := time.Since(n.raft.LastContact()); since > n.cfg.KeyLease {
-		return fmt.Errorf("no contact with the leader for %s", since.Round(time.Millisecond))
-	}
-	return nil
-}
-
 // leaveCluster hands leadership away and says goodbye on gossip, so the
 // others neither wait for an election timeout nor take this node for dead.
 func (n *Node) leaveCluster() error {

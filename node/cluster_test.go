@@ -450,6 +450,73 @@ func TestClusterKeyLease(t *testing.T) {
 	}
 }
 
+// TestClusterKeyLeaseFollowsTheAppliedLog: a follower that hears the
+// leader's heartbeats but has not applied a key's delete (after a partition
+// heals, Raft may back off for seconds before it resends the entries a
+// follower missed) refuses the key once the lease has run out since the
+// delete was acknowledged, and with 401 once it has caught up.
+func TestClusterKeyLeaseFollowsTheAppliedLog(t *testing.T) {
+	const lease = time.Second
+	nodes := testnode.StartCluster(t, 3, func(_ int, cfg *node.Config) { cfg.KeyLease = lease })
+	ctx := context.Background()
+	leader, followers := leaderOf(t, nodes)
+	lagging := followers[0]
+	bucket, err := leader.Admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "lease"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := leader.Admin.CreateSource(ctx, bucket.ID, client.CreateSourceRequest{Name: "s", Schema: map[string]client.Field{"v": {Type: "number"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := leader.Admin.CreateKey(ctx, bucket.ID, client.CreateKeyRequest{Name: "w", Type: "write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := lagging.Client(key.Key)
+	write := func() error {
+		_, err := w.WritePoint(ctx, client.WritePointRequest{BucketID: bucket.ID, DataSourceID: src.ID, Values: map[string]any{"v": 1}})
+		return err
+	}
+	if err := write(); err != nil {
+		t.Fatalf("the key before its delete: %v", err)
+	}
+
+	var once sync.Once
+	hold := lagging.HoldApply()
+	release := func() { once.Do(hold) }
+	t.Cleanup(release) // before the cluster stops
+	if _, err := leader.Admin.DeleteKey(ctx, bucket.ID, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	acked := time.Now()
+	refused := 0
+	for time.Since(acked) < 3*lease {
+		start := time.Now()
+		err := write()
+		if start.Sub(acked) <= lease {
+			continue // within the lease the lagging node may still accept it
+		}
+		if err == nil {
+			t.Fatalf("the lagging node accepted the deleted key %s after the delete was acknowledged (lease %s)", start.Sub(acked).Round(time.Millisecond), lease)
+		}
+		if !client.IsStatus(err, http.StatusServiceUnavailable) {
+			t.Fatalf("the lagging node: want 503, got %v", err)
+		}
+		refused++
+	}
+	if refused == 0 {
+		t.Fatal("no call reached the lagging node after the lease")
+	}
+	release()
+	eventually(t, "the caught-up node refuses the deleted key with 401", func() error {
+		if err := write(); !client.IsStatus(err, http.StatusUnauthorized) {
+			return fmt.Errorf("want 401, got %v", err)
+		}
+		return nil
+	})
+}
+
 // TestClusterReadYourWritesAnywhere: what one node acknowledged is usable
 // through every other node at once, with no wait: a new bucket, its source
 // and its key. A follower that has not applied them yet catches up with

@@ -2,6 +2,7 @@ package node
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"time"
 
 	"github.com/dakkio/dakkio/cluster"
 )
@@ -33,6 +34,7 @@ var (
 	descRepairHours      = desc("repair_hours_total", "Source-hours compared and repaired since start.", "result")
 	descRepairPoints     = desc("repair_points_repaired_total", "Points copied from other replicas by repair since start.")
 	descMovedAway        = desc("moved_away_copies_dropped_total", "Copies of buckets moved to other replicas that this node deleted since start.")
+	descCurrentAge       = desc("metadata_confirmed_age_seconds", "Seconds since this node last confirmed with the leader that it had applied every committed metadata change; past the key lease it refuses API keys until it confirms again.")
 	descBucketsBehind    = desc("buckets_behind", "Buckets whose copy on this node may miss acknowledged writes until repair has run.")
 	descReplWrites       = desc("replicated_writes_total", "Writes this node coordinated, by outcome (acknowledged, unavailable).", "outcome")
 	descReplicaWrites    = desc("replica_writes_total", "Replicated batches this node stored for other coordinators.")
@@ -43,7 +45,7 @@ var (
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descRaftLastIndex, descRaftCommitIndex, descRaftAppliedIndex,
 		descRaftServers, descGossipMembers, descHints, descHintBytes, descHintsDropped, descHintsReplayed, descRepairPasses,
-		descRepairRunning, descRepairBuckets, descRepairHours, descRepairPoints, descMovedAway, descBucketsBehind, descReplWrites,
+		descRepairRunning, descRepairBuckets, descRepairHours, descRepairPoints, descMovedAway, descCurrentAge, descBucketsBehind, descReplWrites,
 		descReplicaWrites, descReads, descDiskBytes} {
 		ch <- d
 	}
@@ -93,6 +95,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	for s, v := range states {
 		gauge(descGossipMembers, float64(v), s)
 	}
+	gauge(descCurrentAge, time.Since(time.Unix(0, n.currentAsOf.Load())).Seconds())
 	for _, q := range n.hints.Status() {
 		gauge(descHints, float64(q.Hints), q.Target)
 		gauge(descHintBytes, float64(q.Bytes), q.Target)

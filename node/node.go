@@ -38,12 +38,15 @@ type Node struct {
 	manager   *cluster.Manager
 	peers     *http.Client
 	readIndex readIndexRounds // a follower's catch-ups with the leader
-	lastPeers []string        // gossip peers last written to peersFile; manager goroutine
-	pts       *points.DB
-	raft      *cluster.Raft
-	api       *httpapi.Server
-	ln        net.Listener
-	tlsConf   *nodeTLS
+	// currentAsOf (unix ns): this node had applied everything committed
+	// before it; the key lease (readindex.go).
+	currentAsOf atomic.Int64
+	lastPeers   []string // gossip peers last written to peersFile; manager goroutine
+	pts         *points.DB
+	raft        *cluster.Raft
+	api         *httpapi.Server
+	ln          net.Listener
+	tlsConf     *nodeTLS
 
 	// Replication of points in a cluster (replication.go, repair.go).
 	hints              *hintStore
@@ -222,7 +225,8 @@ func (n *Node) Start(ctx context.Context) error {
 		// What exists now is behind until repaired; what is created from
 		// here on is born in sync (repair.go).
 		n.repair.noteNewBuckets()
-		n.bg.Add(3)
+		n.bg.Add(4)
+		go n.confirmKeys()
 		go n.replayHints()
 		go n.repair.watch()
 		go n.repair.run()

@@ -57,6 +57,7 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, readIndexTimeout)
 	defer cancel()
+	start := time.Now()
 	index, err := n.readIndex.wait(ctx, n.leaderReadIndex)
 	if err == nil {
 		err = n.raft.WaitApplied(ctx, index)
@@ -64,7 +65,61 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: cannot confirm with the leader that this node is current: %w", httpapi.ErrUnavailable, err)
 	}
+	n.noteCurrent(start)
 	return nil
+}
+
+// noteCurrent records that this node has applied everything committed
+// before at: the start of a read barrier that succeeded, since the round
+// it joined began no earlier.
+func (n *Node) noteCurrent(at time.Time) {
+	for {
+		old := n.currentAsOf.Load()
+		if at.UnixNano() <= old || n.currentAsOf.CompareAndSwap(old, at.UnixNano()) {
+			return
+		}
+	}
+}
+
+// KeyLease returns nil while this node may trust its copy of the API keys:
+// it has applied everything the leader had committed at most KeyLease ago.
+// A delete acknowledged at time T is then applied here by T+KeyLease, or
+// the node refuses keys (503) from then on. Heartbeats alone would not do:
+// after a partition heals, a follower hears the leader's heartbeats at
+// once while Raft may still back off for seconds before sending it the
+// entries it missed, deletes among them. When the lease has run out, a
+// call waits for one read barrier (shared with concurrent callers) to
+// renew it; confirmKeys renews it ahead so that calls rarely wait.
+func (n *Node) KeyLease() error {
+	if n.members == nil {
+		return nil
+	}
+	if time.Since(time.Unix(0, n.currentAsOf.Load())) <= n.cfg.KeyLease {
+		return nil
+	}
+	return n.ReadBarrier(context.Background())
+}
+
+// confirmKeys renews the key lease every quarter lease, unless reads
+// renewed it meanwhile.
+func (n *Node) confirmKeys() {
+	defer n.bg.Done()
+	every := n.cfg.KeyLease / 4
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopBG:
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, n.currentAsOf.Load())) < every {
+			continue
+		}
+		if err := n.ReadBarrier(context.Background()); err != nil {
+			n.log.Debug("cannot renew the key lease", "err", err)
+		}
+	}
 }
 
 // leaderReadIndex returns the leader's read index: this node's own when it

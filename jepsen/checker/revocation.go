@@ -15,7 +15,7 @@ import (
 // acknowledged revoke and still succeeded is an anomaly
 // ("accepted-after-lease"). Uses accepted after the acknowledgement but
 // within the lease are counted, not failed (API.md wants them refused at
-// once by connected nodes; docs/cluster.md allows a heartbeat).
+// once by connected nodes; docs/cluster.md allows the next Raft round).
 func Revocation(ops []history.Op, lease time.Duration) *Verdict {
 	v := newVerdict("revocation")
 	revoked := map[string]history.Op{}
