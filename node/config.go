@@ -85,12 +85,14 @@ type Config struct {
 	// Replication sets write consistency, hinted handoff, repair and read
 	// failover in a cluster.
 	Replication ReplicationConfig
-	// KeyLease is how long a follower keeps accepting API keys without
-	// hearing from the leader; after that it answers 503, so a key deleted
-	// on the majority side is never served by a cut-off node. Default 5s.
+	// KeyLease is how long a node keeps accepting API keys after it last
+	// confirmed with the leader that it had applied every committed change;
+	// after that it answers 503 until it confirms again, so a deleted key
+	// is refused everywhere within KeyLease of the delete's
+	// acknowledgement. Default 5s.
 	KeyLease time.Duration
 	// DeadAfter is how long a node must be dead before the leader removes it
-	// from Raft. Default 5 minutes.
+	// from Raft (--dead-node-timeout). Default 5 minutes.
 	DeadAfter time.Duration
 	// FastRaft shortens Raft timeouts, for tests and clusters on one machine.
 	FastRaft bool
@@ -147,6 +149,9 @@ func (c *Config) setDefaults() {
 		c.UsageInterval = time.Second
 	}
 	c.Replication.setDefaults()
+	if c.DeadAfter == 0 {
+		c.DeadAfter = 5 * time.Minute
+	}
 	if c.KeyLease == 0 {
 		c.KeyLease = 5 * time.Second
 	}
@@ -202,6 +207,9 @@ func (c *Config) Validate() error {
 	}
 	if c.clustered() && len(c.ClusterKey) < 16 {
 		return errors.New("a cluster needs a cluster key of at least 16 characters (--cluster-key)")
+	}
+	if c.DeadAfter < time.Second {
+		return errors.New("dead-node-timeout must be at least 1s")
 	}
 	if c.BootstrapExpect < 1 {
 		return errors.New("bootstrap-expect must be at least 1")

@@ -401,6 +401,29 @@ func TestClusterRemoveStoppedNode(t *testing.T) {
 	eventuallyCtx(t, ctx, via.id+" reads it", func() error { return c.hasBuckets(ctx, via, "after-leader-remove") })
 }
 
+// TestClusterRemovesDeadNode: with --dead-node-timeout, the leader removes
+// a SIGKILLed node from Raft once gossip has seen it dead that long (never
+// sooner), and the survivors go on as a cluster of two.
+func TestClusterRemovesDeadNode(t *testing.T) {
+	t.Parallel()
+	const timeout = 2 * time.Second
+	c := startCluster(t, 3, "--dead-node-timeout", timeout.String())
+	ctx := testCtx(t)
+	leader, followers := c.leader(ctx)
+	dead, via := followers[0], followers[1]
+	dead.signal(syscall.SIGKILL, 10*time.Second)
+	killed := time.Now()
+	left := []string{leader.id, via.id}
+	slices.Sort(left)
+	eventuallyCtx(t, ctx, "the leader removes the dead node", func() error { return c.servers(ctx, leader, left...) })
+	if since := time.Since(killed); since < timeout {
+		t.Fatalf("%s removed %s after %s, sooner than --dead-node-timeout %s", leader.id, dead.id, since, timeout)
+	}
+	eventuallyCtx(t, ctx, via.id+" sees two servers", func() error { return c.servers(ctx, via, left...) })
+	c.createBucket(ctx, via, "after-dead-node-removed")
+	eventuallyCtx(t, ctx, leader.id+" reads it", func() error { return c.hasBuckets(ctx, leader, "after-dead-node-removed") })
+}
+
 // TestClusterRemoveOnLoneNode: a single node refuses to remove itself, the
 // only voter, and does not know other nodes.
 func TestClusterRemoveOnLoneNode(t *testing.T) {

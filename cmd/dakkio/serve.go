@@ -57,6 +57,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) of this node: the API is served over HTTPS, and in a cluster it is the node's certificate towards the others")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.TLSCAFile, "tls-ca", "", "PEM CA bundle the other nodes' certificates are verified against (required for TLS in a cluster)")
+	fs.DurationVar(&cfg.DeadAfter, "dead-node-timeout", 5*time.Minute, "how long a node must be dead on gossip before the leader removes it from Raft and gives its buckets new replicas")
 	rc := &cfg.Replication
 	fs.StringVar(&rc.WriteConsistency, "write-consistency", "quorum", "replicas that must store a write before it is acknowledged, unless the request asks ?consistency=: one, quorum or all")
 	fs.Int64Var(&rc.HintMaxBytes, "hint-max-bytes", 256<<20, "bound of each node's hinted-handoff queue for one target, in bytes; beyond it writes are left to repair")
