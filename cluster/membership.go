@@ -225,6 +225,12 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stopJoin = cancel
+	every, dial := rejoinInterval, time.Second
+	if cfg.Fast {
+		every, dial = fastRejoinInterval, mc.TCPTimeout
+	}
+	m.wg.Add(1)
+	go m.rejoinDead(ctx, every, dial)
 	if len(cfg.Join) > 0 {
 		m.wg.Add(1)
 		go func() {
@@ -276,6 +282,50 @@ func (m *Membership) Join(ctx context.Context, seeds []string) error {
 		case <-t.C:
 		}
 		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// How often a node tries to reach the members it sees dead. memberlist
+// alone never contacts a dead member again once its gossip-to-the-dead
+// window (30 s) has passed: dead members are neither probed nor synced
+// with. After a partition that outlasted the suspicion timeout, both sides
+// would call each other dead for good (hashicorp/memberlist#222); Serf's
+// answer, which this follows, is to keep rejoining failed members.
+const (
+	rejoinInterval     = 5 * time.Second
+	fastRejoinInterval = 200 * time.Millisecond
+)
+
+// rejoinDead joins, every interval, each member gossip sees dead (not
+// left) that accepts a TCP connection: a full state exchange through
+// which each side learns the other is alive. The quick dial first keeps a
+// member still cut off from holding the loop for memberlist's TCP timeout.
+func (m *Membership) rejoinDead(ctx context.Context, every, dialTimeout time.Duration) {
+	defer m.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	dialer := net.Dialer{Timeout: dialTimeout}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, mb := range m.Members() {
+			if mb.State != Dead || mb.ID == m.cfg.Meta.ID || mb.GossipAddr == "" {
+				continue
+			}
+			conn, err := dialer.DialContext(ctx, "tcp", mb.GossipAddr)
+			if err != nil {
+				continue
+			}
+			conn.Close()
+			if n, err := m.list.Join([]string{mb.GossipAddr}); n > 0 {
+				m.log.Info("rejoined a member gossip saw dead", "node", mb.ID, "addr", mb.GossipAddr)
+			} else {
+				m.log.Debug("cannot rejoin a member gossip sees dead", "node", mb.ID, "addr", mb.GossipAddr, "err", err)
+			}
+		}
 	}
 }
 

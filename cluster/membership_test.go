@@ -252,6 +252,29 @@ func TestMembershipCrashShowsDead(t *testing.T) {
 	}
 }
 
+// TestMembershipRejoinsDeadMembers: memberlist never contacts a member
+// again once it is dead, so a node that comes back knowing nobody (as each
+// side of a healed partition does, once the other is dead to it) would stay
+// apart. The members that see it dead rejoin it.
+func TestMembershipRejoinsDeadMembers(t *testing.T) {
+	nodes := startGossipCluster(t, 2)
+	addr := nodes[1].GossipAddr()
+	if err := nodes[1].close(false); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	waitGossip(t, "n1 to see n2 dead", func() (bool, string) {
+		s, saw := stateOf(nodes[0], "n2")
+		return s == Dead, saw
+	})
+	back := startGossip(t, "n2", func(c *MembershipConfig) { c.BindAddr = addr }) // no seeds
+	for _, m := range []*Membership{nodes[0], back} {
+		waitGossip(t, m.cfg.Meta.ID+" to see both alive", func() (bool, string) {
+			alive := m.Alive()
+			return len(alive) == 2, fmt.Sprint(alive)
+		})
+	}
+}
+
 type gossipClock struct {
 	mu  sync.Mutex
 	now time.Time

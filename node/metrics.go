@@ -2,7 +2,6 @@ package node
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"time"
 
 	"github.com/dakkio/dakkio/cluster"
 )
@@ -95,7 +94,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	for s, v := range states {
 		gauge(descGossipMembers, float64(v), s)
 	}
-	gauge(descCurrentAge, time.Since(time.Unix(0, n.currentAsOf.Load())).Seconds())
+	gauge(descCurrentAge, n.currentAge().Seconds())
 	for _, q := range n.hints.Status() {
 		gauge(descHints, float64(q.Hints), q.Target)
 		gauge(descHintBytes, float64(q.Bytes), q.Target)

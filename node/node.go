@@ -38,8 +38,8 @@ type Node struct {
 	manager   *cluster.Manager
 	peers     *http.Client
 	readIndex readIndexRounds // a follower's catch-ups with the leader
-	// currentAsOf (unix ns): this node had applied everything committed
-	// before it; the key lease (readindex.go).
+	// currentAsOf: this node had applied everything committed before it
+	// (ns after processStart, plus 1; 0 = never); the key lease (readindex.go).
 	currentAsOf atomic.Int64
 	lastPeers   []string // gossip peers last written to peersFile; manager goroutine
 	pts         *points.DB

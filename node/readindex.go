@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -69,16 +70,31 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	return nil
 }
 
+// processStart is the origin of currentAsOf: time measured from it is on
+// Go's monotonic clock, so a step of the wall clock cannot stretch a lease.
+var processStart = time.Now()
+
 // noteCurrent records that this node has applied everything committed
 // before at: the start of a read barrier that succeeded, since the round
 // it joined began no earlier.
 func (n *Node) noteCurrent(at time.Time) {
+	mono := int64(at.Sub(processStart)) + 1 // 0 stays "never"
 	for {
 		old := n.currentAsOf.Load()
-		if at.UnixNano() <= old || n.currentAsOf.CompareAndSwap(old, at.UnixNano()) {
+		if mono <= old || n.currentAsOf.CompareAndSwap(old, mono) {
 			return
 		}
 	}
+}
+
+// currentAge is how long ago this node was last known current (the
+// maximum duration if never).
+func (n *Node) currentAge() time.Duration {
+	at := n.currentAsOf.Load()
+	if at == 0 {
+		return math.MaxInt64
+	}
+	return time.Since(processStart) - time.Duration(at-1)
 }
 
 // KeyLease returns nil while this node may trust its copy of the API keys:
@@ -94,7 +110,7 @@ func (n *Node) KeyLease() error {
 	if n.members == nil {
 		return nil
 	}
-	if time.Since(time.Unix(0, n.currentAsOf.Load())) <= n.cfg.KeyLease {
+	if n.currentAge() <= n.cfg.KeyLease {
 		return nil
 	}
 	return n.ReadBarrier(context.Background())
@@ -113,7 +129,7 @@ func (n *Node) confirmKeys() {
 			return
 		case <-t.C:
 		}
-		if time.Since(time.Unix(0, n.currentAsOf.Load())) < every {
+		if n.currentAge() < every {
 			continue
 		}
 		if err := n.ReadBarrier(context.Background()); err != nil {

@@ -11,7 +11,7 @@ const usage = `dakkio: a clustered time-series data platform
 Usage:
   dakkio serve [flags]      run a node (no flags: single node on :8080, data in ./data)
   dakkio org <command>      manage organizations (create, list, update, key)
-  dakkio cluster <command>  inspect and manage the cluster (status, remove)
+  dakkio cluster <command>  inspect and manage the cluster (status, remove, rebalance)
   dakkio backup --out FILE  save the cluster's metadata and points to FILE
   dakkio restore --in FILE  restore a backup into a fresh cluster
   dakkio help               show this text
