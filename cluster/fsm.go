@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -32,23 +33,49 @@ type fsm struct {
 	onDeleteBucket func(bucketID string) (points int64)
 	// hold blocks Apply while HoldApply's caller holds it (tests).
 	hold sync.RWMutex
+	// skipped counts entries applied as no-ops; lastSkip says why the
+	// latest one was (tests and the fuzz target tell a panic from the rest).
+	skipped  atomic.Uint64
+	lastSkip atomic.Pointer[error]
+	log      *slog.Logger
 }
 
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	f.hold.RLock()
+	defer f.hold.RUnlock()
+	out := f.applyEntry(l)
+	f.applied.Store(l.Index)
+	return out
+}
+
+// applyEntry applies one command entry. An entry this binary cannot decode,
+// or whose apply panics, becomes a logged, counted no-op: every node runs the
+// same code over the same bytes, so every node skips it alike, and no entry
+// in the log can stop a node from starting. The entry's own bytes decide,
+// so the no-op is as deterministic as any other command.
+func (f *fsm) applyEntry(l *raft.Log) (out Applied) {
 	cmd, err := decodeCommand(l.Data)
 	if err != nil {
-		// A log entry this binary cannot read means the log and the binary
-		// disagree; going on would let this replica diverge silently.
-		panic(fmt.Sprintf("cannot decode raft log entry %d: %v", l.Index, err))
+		return f.skip(l, err)
 	}
-	f.hold.RLock()
-	out := f.apply(cmd)
-	f.applied.Store(l.Index)
-	f.hold.RUnlock()
-	return out
+	defer func() {
+		if p := recover(); p != nil {
+			out = f.skip(l, fmt.Errorf("%w: %T panicked: %v", errApplyPanic, cmd, p))
+		}
+	}()
+	return f.apply(cmd)
+}
+
+func (f *fsm) skip(l *raft.Log, err error) Applied {
+	f.skipped.Add(1)
+	f.lastSkip.Store(&err)
+	if f.log != nil {
+		f.log.Error("skipped a raft log entry it cannot apply", "index", l.Index, "term", l.Term, "bytes", len(l.Data), "err", err)
+	}
+	return Applied{Err: fmt.Errorf("%w: %w", ErrBadEntry, err)}
 }
 
 func (f *fsm) apply(cmd any) Applied {
@@ -101,7 +128,7 @@ func (f *fsm) apply(cmd any) Applied {
 	case store.RestoreState:
 		return Applied{Err: s.ApplyRestoreState(c)}
 	}
-	panic(fmt.Sprintf("fsm has no apply for %T", cmd))
+	return Applied{Err: fmt.Errorf("fsm has no apply for %T: %w", cmd, ErrUnknownCommand)}
 }
 
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,14 +29,15 @@ type Config struct {
 	BindAddr string
 	// AdvertiseAddr is the address other servers dial; defaults to the bound one.
 	AdvertiseAddr string
-	// Key, if set, authenticates every Raft connection (see authStream);
-	// nodes of one cluster share it. Without it Raft uses plain TCP, for a
-	// lone node bound to loopback.
+	// Key authenticates every Raft connection (see authStream); nodes of
+	// one cluster share it. Required (at least 16 bytes): Raft never
+	// listens unauthenticated, not even on a lone node, since whoever can
+	// append to the log owns the metadata.
 	Key []byte
 	// TLS, if set, wraps every Raft connection in mutual TLS before the
 	// cluster-key challenge: the config's certificate is shown on both
 	// sides, a dialed server is verified against RootCAs (with the host of
-	// its address) and a dialing client against ClientCAs. Needs Key.
+	// its address) and a dialing client against ClientCAs.
 	TLS *tls.Config
 	// BootstrapSelf makes a node with no Raft state bootstrap a cluster with
 	// itself as the only voter.
@@ -97,28 +97,16 @@ func New(cfg Config, state *store.State) (*Raft, error) {
 		rc.CommitTimeout = 10 * time.Millisecond
 	}
 
-	if cfg.TLS != nil && len(cfg.Key) == 0 {
-		return nil, errors.New("cluster: TLS needs Key")
+	if len(cfg.Key) < 16 {
+		return nil, ErrNoKey
 	}
-	if len(cfg.Key) > 0 {
-		stream, err := newAuthStream(cfg.BindAddr, cfg.AdvertiseAddr, cfg.Key, cfg.TLS, r.log)
-		if err != nil {
-			return nil, fmt.Errorf("cannot listen for raft on %q: %w", cfg.BindAddr, err)
-		}
-		r.transport = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, newHCLogger("raft-net", cfg.Logger))
-	} else {
-		advertise, err := resolveAdvertise(cfg.BindAddr, cfg.AdvertiseAddr)
-		if err != nil {
-			return nil, err
-		}
-		r.transport, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advertise, 3, 10*time.Second, newHCLogger("raft-net", cfg.Logger))
-		if err != nil {
-			return nil, fmt.Errorf("cannot listen for raft on %q: %w", cfg.BindAddr, err)
-		}
+	stream, err := newAuthStream(cfg.BindAddr, cfg.AdvertiseAddr, cfg.Key, cfg.TLS, r.log)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen for raft on %q: %w", cfg.BindAddr, err)
 	}
+	r.transport = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, newHCLogger("raft-net", cfg.Logger))
 	// A timeout on the file lock: a second process on the same data dir
 	// fails instead of hanging.
-	var err error
 	r.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"), BoltOptions: &bbolt.Options{Timeout: time.Second}})
 	if err != nil {
 		r.transport.Close()
@@ -134,7 +122,7 @@ func New(cfg Config, state *store.State) (*Raft, error) {
 		r.closeStores()
 		return nil, fmt.Errorf("cannot read raft state: %w", err)
 	}
-	machine := &fsm{state: state, onDeleteBucket: cfg.OnDeleteBucket}
+	machine := &fsm{state: state, onDeleteBucket: cfg.OnDeleteBucket, log: r.log}
 	r.fsm, r.snaps = machine, snaps
 	r.raft, err = raft.NewRaft(rc, machine, r.logStore, r.logStore, snaps, r.transport)
 	if err != nil {
@@ -151,17 +139,6 @@ func New(cfg Config, state *store.State) (*Raft, error) {
 	r.wg.Add(1)
 	go r.watchLeadership()
 	return r, nil
-}
-
-func resolveAdvertise(bind, advertise string) (net.Addr, error) {
-	if advertise == "" {
-		return nil, nil // the transport advertises its listener's address
-	}
-	addr, err := net.ResolveTCPAddr("tcp", advertise)
-	if err != nil {
-		return nil, fmt.Errorf("cannot resolve raft advertise address %q: %w", advertise, err)
-	}
-	return addr, nil
 }
 
 // watchLeadership marks the leader ready once a barrier shows that it has
@@ -421,6 +398,10 @@ func (r *Raft) HoldApply() (release func()) {
 // AppliedIndex is the index of the last command applied to the metadata
 // (after a snapshot restore, the snapshot's).
 func (r *Raft) AppliedIndex() uint64 { return r.fsmApplied() }
+
+// SkippedEntries is how many committed log entries this node applied as
+// no-ops because it could not decode or apply them (see fsm.applyEntry).
+func (r *Raft) SkippedEntries() uint64 { return r.fsm.skipped.Load() }
 
 func (r *Raft) fsmApplied() uint64 {
 	if r.fsm.restored.Swap(false) {

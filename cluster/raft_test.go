@@ -19,6 +19,9 @@ import (
 	"github.com/dakkio/dakkio/store"
 )
 
+// testKey authenticates the test nodes' Raft connections.
+var testKey = []byte("raft test key, 32 bytes long....")
+
 func testLogger() *slog.Logger {
 	if os.Getenv("DAKKIO_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -47,7 +50,7 @@ func (n *node) close(t *testing.T) {
 
 func open(t *testing.T, dir, addr string, mod ...func(*Config)) *node {
 	t.Helper()
-	cfg := Config{NodeID: "n1", Dir: dir, BindAddr: addr, BootstrapSelf: true, Fast: true, Logger: testLogger()}
+	cfg := Config{NodeID: "n1", Dir: dir, BindAddr: addr, Key: testKey, BootstrapSelf: true, Fast: true, Logger: testLogger()}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -135,7 +138,12 @@ func TestNewRequiresConfig(t *testing.T) {
 		{Dir: t.TempDir(), BindAddr: "127.0.0.1:0"},
 		{NodeID: "n1", BindAddr: "127.0.0.1:0"},
 		{NodeID: "n1", Dir: t.TempDir()},
+		{NodeID: "n1", Dir: t.TempDir(), BindAddr: "127.0.0.1:0"},                           // no key
+		{NodeID: "n1", Dir: t.TempDir(), BindAddr: "127.0.0.1:0", Key: []byte("too short")}, // weak key
 	} {
+		if len(cfg.BindAddr) > 0 && len(cfg.NodeID) > 0 && len(cfg.Dir) > 0 {
+			cfg.Logger = testLogger()
+		}
 		if r, err := New(cfg, store.NewState(1<<20)); err == nil {
 			r.Close()
 			t.Errorf("New(%+v) succeeded", cfg)

@@ -106,6 +106,9 @@ type Config struct {
 const (
 	InitialAdminKeyFile = "initial-admin-key"
 	OperatorTokenFile   = "operator-token"
+	// RaftKeyFile holds the key a node without --cluster-key generates at
+	// its first start to authenticate its own Raft port (see raftKey).
+	RaftKeyFile = "raft-key"
 )
 
 func (c *Config) setDefaults() {
@@ -161,11 +164,20 @@ func (c *Config) setDefaults() {
 }
 
 // raftKey authenticates Raft connections between the nodes of a cluster.
-func (c *Config) raftKey() []byte {
-	if c.ClusterKey == "" {
-		return nil
+// A node without a cluster key (a lone node) still never serves Raft
+// unauthenticated: it uses a key of its own, generated at its first start
+// (or at the first start of a version that has this rule, so an existing
+// data directory upgrades in place) and kept in RaftKeyFile, mode 0600. No
+// other process knows it, so nothing can append to this node's log.
+func (c *Config) raftKey() ([]byte, error) {
+	if c.ClusterKey != "" {
+		return nodeauth.DeriveKey(c.ClusterKey, "dakkio raft"), nil
 	}
-	return nodeauth.DeriveKey(c.ClusterKey, "dakkio raft")
+	own, _, err := credential("", c.DataDir, RaftKeyFile, func() string { return secret.New("dakkio_raft_") })
+	if err != nil {
+		return nil, err
+	}
+	return nodeauth.DeriveKey(own, "dakkio raft"), nil
 }
 
 // clustered reports whether the node runs gossip and may have peers.

@@ -21,6 +21,7 @@ var (
 	descRaftLastIndex    = desc("raft_last_index", "Last index in this node's Raft log.")
 	descRaftCommitIndex  = desc("raft_commit_index", "Raft commit index as this node knows it.")
 	descRaftAppliedIndex = desc("raft_applied_index", "Last Raft index applied to this node's metadata.")
+	descRaftSkipped      = desc("raft_entries_skipped_total", "Committed Raft log entries this node could not decode or apply and skipped as no-ops since start (each is logged).")
 	descRaftServers      = desc("raft_servers", "Servers in the Raft configuration.")
 	descGossipMembers    = desc("gossip_members", "Gossip members by state (alive, suspect, dead, left).", "state")
 	descHints            = desc("hinted_handoff_hints", "Writes queued on this node for a replica that missed them.", "target")
@@ -43,7 +44,7 @@ var (
 
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descRaftLastIndex, descRaftCommitIndex, descRaftAppliedIndex,
-		descRaftServers, descGossipMembers, descHints, descHintBytes, descHintsDropped, descHintsReplayed, descRepairPasses,
+		descRaftSkipped, descRaftServers, descGossipMembers, descHints, descHintBytes, descHintsDropped, descHintsReplayed, descRepairPasses,
 		descRepairRunning, descRepairBuckets, descRepairHours, descRepairPoints, descMovedAway, descCurrentAge, descBucketsBehind, descReplWrites,
 		descReplicaWrites, descReads, descDiskBytes} {
 		ch <- d
@@ -70,6 +71,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRaftLastIndex, float64(rs.LastIndex))
 	gauge(descRaftCommitIndex, float64(rs.CommitIndex))
 	gauge(descRaftAppliedIndex, float64(rs.AppliedIndex))
+	counter(descRaftSkipped, float64(n.raft.SkippedEntries()))
 	gauge(descRaftServers, float64(len(n.serverIDs())))
 
 	lsm, vlog := n.pts.DiskSize()

@@ -121,6 +121,7 @@ func TestMetrics(t *testing.T) {
 		{"dakkio_raft_state", []string{"state", "Follower"}, eq(1), "a follower"},
 		{"dakkio_raft_applied_index", nil, gt(0), "entries applied"},
 		{"dakkio_raft_servers", nil, eq(3), "3 servers"},
+		{"dakkio_raft_entries_skipped_total", nil, eq(0), "no log entry skipped on a healthy cluster"},
 		{"dakkio_hinted_handoff_hints", []string{"target", victim.Config.NodeID}, eq(1), "one batch missed the stopped replica"},
 		{"dakkio_replicated_writes_total", []string{"outcome", "acknowledged"}, eq(3), "3 writes acknowledged"},
 		{"dakkio_disk_bytes", []string{"store", "points_lsm"}, ge(0), "disk size"},

@@ -103,12 +103,18 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.pts = pts
+	raftKey, err := cfg.raftKey()
+	if err != nil {
+		ln.Close()
+		pts.Close()
+		return nil, err
+	}
 	r, err := cluster.New(cluster.Config{
 		NodeID:         cfg.NodeID,
 		Dir:            filepath.Join(cfg.DataDir, "raft"),
 		BindAddr:       cfg.RaftAddr,
 		AdvertiseAddr:  cfg.advertise(cfg.RaftAddr),
-		Key:            cfg.raftKey(),
+		Key:            raftKey,
 		TLS:            tlsConf.peerConfig(),
 		BootstrapSelf:  cfg.BootstrapExpect <= 1 && len(cfg.Join) == 0,
 		Fast:           cfg.FastRaft,
