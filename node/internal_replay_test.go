@@ -1,7 +1,9 @@
 package node_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -9,18 +11,24 @@ import (
 
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/testnode"
+	"github.com/dakkio/dakkio/node"
 )
 
 // sendInternal posts to a node's internal route with the given signature
 // header and returns the status and the envelope's error and message.
 func sendInternal(t *testing.T, n *testnode.Node, target, header string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, n.URL+target, http.NoBody)
+	return sendInternalTo(t, n.URL, target, header)
+}
+
+func sendInternalTo(t *testing.T, baseURL, target, header string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, baseURL+target, http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set(nodeauth.HeaderName, header)
-	resp, err := n.HTTP.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +98,54 @@ func TestInternalSignatureCoversTheQuery(t *testing.T) {
 				t.Fatalf("signed for %s, sent to %s: %d %s, want %d", tt.signed, tt.sentTo, status, msg, tt.want)
 			}
 		})
+	}
+}
+
+// TestInternalCallCapturedBeforeARestartIsRefused: a restarted node has
+// forgotten the nonces it saw, so a call captured before the restart,
+// though still inside its signature's window, is refused with 401.
+func TestInternalCallCapturedBeforeARestartIsRefused(t *testing.T) {
+	n := testnode.StartCluster(t, 1)[0]
+	const target = "/internal/readindex"
+	signedAt := time.Now()
+	captured := signedFor(t, n, target)
+	if status, msg := sendInternal(t, n, target, captured); status != http.StatusOK {
+		t.Fatalf("the genuine call: %d %s, want 200", status, msg)
+	}
+	cfg := n.Config
+	cfg.HTTPAddr, cfg.RaftAddr, cfg.GossipAddr = n.HTTPAddr(), n.RaftAddr(), n.GossipAddr()
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Signatures have one-second resolution: restart in a later second
+	// than the capture's, as a real restart does.
+	eventually(t, "the clock passes the capture's second", func() error {
+		if time.Now().Unix() <= signedAt.Unix() {
+			return fmt.Errorf("still %d", signedAt.Unix())
+		}
+		return nil
+	})
+	restarted, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restarted.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := restarted.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + restarted.HTTPAddr()
+	eventually(t, "the restarted node takes fresh calls", func() error {
+		if status, msg := sendInternalTo(t, base, target, signedFor(t, n, target)); status != http.StatusOK {
+			return fmt.Errorf("%d %s", status, msg)
+		}
+		return nil
+	})
+	if d := time.Since(signedAt); d >= 25*time.Second {
+		t.Skipf("the restart took %s, too close to the signature window to tell", d)
+	}
+	if status, msg := sendInternalTo(t, base, target, captured); status != http.StatusUnauthorized {
+		t.Fatalf("the call captured before the restart, replayed after: %d %s, want 401", status, msg)
 	}
 }

@@ -36,10 +36,13 @@
 // attempt of a node-to-node call is signed afresh, so a retry is never
 // taken for a replay.
 //
-// What the Verifier does not stop: the nonce set lives in memory, so a
-// request captured just before a node restarts can be replayed to it just
-// after, within the window; and a signature does not name the node it was
-// meant for, so a request captured on its way to one node can be sent once
-// to another within the window. TLS between nodes closes both, as it keeps
-// the requests from being captured at all.
+// The nonce set lives in memory, so a restarted node does not know what it
+// accepted before; its Verifier therefore refuses signatures made in a
+// second before it was created, which costs a peer whose clock lags at
+// most that lag's worth of refused (and retried) calls after a restart.
+//
+// What the Verifier does not stop: a signature does not name the node it
+// was meant for, so a request captured on its way to one node can be sent
+// once to another within the window. TLS between nodes closes that, as it
+// keeps the requests from being captured at all.
 package nodeauth

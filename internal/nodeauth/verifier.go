@@ -2,6 +2,7 @@ package nodeauth
 
 import (
 	"encoding/hex"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -29,13 +30,20 @@ type VerifierConfig struct {
 // Verifier checks signatures like Verify and also accepts each nonce only
 // once: a request captured and sent again within the skew window is refused
 // with ErrReplayed. It remembers a nonce until its timestamp is out of the
-// window, after which Verify refuses the request as expired anyway. It is
+// window, after which Verify refuses the request as expired anyway. As it
+// cannot know the nonces an earlier process accepted, it also refuses, as
+// expired, signatures from a second before the one it was made in: a
+// request captured before a node restarts cannot be replayed after. It is
 // safe for concurrent use.
 type Verifier struct {
 	key       []byte
 	now       func() time.Time
 	skew      time.Duration
 	maxNonces int
+	// since is the second the Verifier was made in. The nonces seen
+	// before, by an earlier process of this node, are unknown, so a
+	// signature made earlier is refused.
+	since int64
 
 	mu sync.Mutex
 	// bySecond holds the nonces accepted, by the second they were signed
@@ -58,7 +66,7 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 		cfg.MaxNonces = DefaultMaxNonces
 	}
 	return &Verifier{
-		key: cfg.Key, now: cfg.Now, skew: cfg.Skew, maxNonces: cfg.MaxNonces,
+		key: cfg.Key, now: cfg.Now, skew: cfg.Skew, maxNonces: cfg.MaxNonces, since: cfg.Now().Unix(),
 		bySecond: map[int64]map[[nonceLen]byte]struct{}{}, oldest: math.MaxInt64,
 	}
 }
@@ -74,6 +82,9 @@ func (v *Verifier) Verify(header, method, target string, body []byte) error {
 	unix, nonceHex, err := verify(v.key, header, method, target, body, now, v.skew)
 	if err != nil {
 		return err
+	}
+	if unix < v.since {
+		return fmt.Errorf("%w: signed at %d, before this node started at %d", ErrExpired, unix, v.since)
 	}
 	var nonce [nonceLen]byte
 	if _, err := hex.Decode(nonce[:], []byte(nonceHex)); err != nil {

@@ -28,9 +28,13 @@ func (c *clock) set(t time.Time) {
 	c.mu.Unlock()
 }
 
+// newTestVerifier returns a Verifier made an hour before now, and its clock,
+// set to now.
 func newTestVerifier(maxNonces int) (*Verifier, *clock) {
-	c := &clock{t: now}
-	return NewVerifier(VerifierConfig{Key: testKey, Now: c.now, MaxNonces: maxNonces}), c
+	c := &clock{t: now.Add(-time.Hour)}
+	v := NewVerifier(VerifierConfig{Key: testKey, Now: c.now, MaxNonces: maxNonces})
+	c.set(now)
+	return v, c
 }
 
 type request struct {
@@ -154,6 +158,29 @@ func TestVerifierCap(t *testing.T) {
 	c.set(now.Add(DefaultSkew + 2*time.Second))
 	if err := v.Verify(sign(), "POST", "/internal/write", nil); err != nil {
 		t.Fatalf("after the window: %v", err)
+	}
+}
+
+// TestVerifierRefusesSignaturesFromBeforeItStarted: a restarted node has
+// lost the nonces it saw, so it takes no signature made before it started.
+func TestVerifierRefusesSignaturesFromBeforeItStarted(t *testing.T) {
+	started := now.Add(300 * time.Millisecond)
+	tests := []struct {
+		name     string
+		signedAt time.Time
+		want     error
+	}{
+		{"a second before", now.Add(-time.Second), ErrExpired},
+		{"the start's second", now, nil},
+		{"after", now.Add(time.Second), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := NewVerifier(VerifierConfig{Key: testKey, Now: func() time.Time { return started }})
+			if err := v.Verify(Sign(testKey, "POST", "/internal/write", nil, tt.signedAt), "POST", "/internal/write", nil); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+		})
 	}
 }
 
