@@ -181,6 +181,8 @@ type Server struct {
 	routes  router
 	http    *fasthttp.Server
 	metrics *apiMetrics // nil without Config.Metrics
+	// nodeAuth checks the signatures of node calls and refuses replays.
+	nodeAuth *nodeauth.Verifier
 }
 
 // New returns a Server ready to Serve.
@@ -200,7 +202,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi")}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"),
+		nodeAuth: nodeauth.NewVerifier(nodeauth.VerifierConfig{Key: cfg.NodeKey})}
 	handler := s.dispatch
 	if cfg.Metrics != nil {
 		m, err := newAPIMetrics(cfg.Metrics)
@@ -339,9 +342,8 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 				return
 			}
 		}
-		sig := string(ctx.Request.Header.Peek(nodeauth.HeaderName))
-		if err := nodeauth.Verify(s.cfg.NodeKey, sig, string(ctx.Method()), string(ctx.Path()), ctx.PostBody(), time.Now(), 0); err != nil {
-			writeError(ctx, &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid node signature"})
+		if err := s.checkNodeSignature(ctx); err != nil {
+			writeError(ctx, err)
 			return
 		}
 	case apiKey:
@@ -387,6 +389,28 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 	}
 	if err := route.handle(c); err != nil {
 		writeError(ctx, toAPIError(err, s.log))
+	}
+}
+
+// checkNodeSignature admits a node call whose signature covers its method,
+// path, query and body, and whose nonce has not been used before.
+func (s *Server) checkNodeSignature(ctx *fasthttp.RequestCtx) *apiError {
+	uri := ctx.URI()
+	// The target as sent: the raw path, not the decoded ctx.Path(), and
+	// the whole query.
+	target := nodeauth.Target(string(uri.PathOriginal()), string(uri.QueryString()))
+	sig := string(ctx.Request.Header.Peek(nodeauth.HeaderName))
+	err := s.nodeAuth.Verify(sig, string(ctx.Method()), target, ctx.PostBody())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, nodeauth.ErrReplayed):
+		return &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Node signature already used; sign every request afresh"}
+	case errors.Is(err, nodeauth.ErrTooManyNonces):
+		ctx.Response.Header.Set("Retry-After", "1")
+		return &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Too many node calls in the signature window; retry shortly"}
+	default:
+		return &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid node signature"}
 	}
 }
 

@@ -171,7 +171,7 @@ func (n *Node) forward(ctx context.Context, cmd any) (any, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot forward to %s: %w", leader, err)
 	}
-	req.Header.Set(nodeauth.HeaderName, nodeauth.Sign(n.rpcKey(), http.MethodPost, forwardPath, body, time.Now()))
+	nodeauth.SignRequest(n.rpcKey(), req, body, time.Now())
 	resp, err := n.peers.Do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot forward to %s: %w", leader, err)

@@ -327,7 +327,7 @@ func (r routedPoints) call(ctx context.Context, id string, c pointsCall, out any
 	if err != nil {
 		return fmt.Errorf("cannot call %s: %w", id, err)
 	}
-	req.Header.Set(nodeauth.HeaderName, nodeauth.Sign(r.n.rpcKey(), http.MethodPost, pointsPath, body, time.Now()))
+	nodeauth.SignRequest(r.n.rpcKey(), req, body, time.Now())
 	resp, err := r.n.peers.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot call %s: %w", id, err)

@@ -206,7 +206,7 @@ func (n *Node) fetchReadIndex(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set(nodeauth.HeaderName, nodeauth.Sign(n.rpcKey(), http.MethodPost, readIndexPath, nil, time.Now()))
+	nodeauth.SignRequest(n.rpcKey(), req, nil, time.Now())
 	resp, err := n.peers.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("cannot ask %s for its read index: %w", leader, err)

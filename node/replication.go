@@ -197,7 +197,7 @@ func (n *Node) sendReplicaWrite(ctx context.Context, id string, body []byte) err
 	if err != nil {
 		return err
 	}
-	req.Header.Set(nodeauth.HeaderName, nodeauth.Sign(n.rpcKey(), http.MethodPost, writePath, body, time.Now()))
+	nodeauth.SignRequest(n.rpcKey(), req, body, time.Now())
 	resp, err := n.peers.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot write to %s: %w", id, err)

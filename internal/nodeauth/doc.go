@@ -10,7 +10,13 @@
 // where s is HMAC-SHA256, under a key from DeriveKey(clusterKey, PurposeRPC),
 // over these fields, each preceded by its length as 8 bytes big-endian:
 //
-//	"v1", method, target (path and query), t, n, SHA-256(body)
+//	"v1", method, target, t, n, SHA-256(body)
+//
+// The target is Target(path, rawQuery): the path as sent, still escaped,
+// and "?" and the raw query when there is one. Senders sign with
+// SignRequest, which takes both from the request URI the HTTP client
+// writes; the receiver rebuilds it from the request line, not from the
+// decoded path, so no part of the query goes unsigned.
 //
 // The lengths make the input unambiguous whatever the method and target hold.
 // The encoding is canonical (lowercase hex, decimal without leading zeros,
@@ -19,19 +25,24 @@
 //
 // # Replay
 //
-// Verify keeps no state, so a request captured on the internal network can
-// be replayed unchanged within the skew window (30s by default; the window
-// is two-sided, so up to a minute). That is accepted at this stage because
-// what the internal requests do is safe to repeat: point writes are keyed
-// by (dataSourceId, timestamp), usage shipments carry absolute counts that
-// only grow, delivery records carry attempt numbers that only grow, and
-// forwarded creates carry the ids their proposer chose, so a second one is
-// refused as a conflict. The exceptions: a forwarded update (rename, pause,
-// plan change) replayed after a later update of the same resource undoes
-// that one; and a TriggerAlert for a rule with a cooldown of 0 is recorded
-// again (the FSM does not deduplicate events by id; an ordinary retry after
-// a timeout does the same). An attacker who can capture internal traffic can also
-// read it, so the answer to that threat is TLS between nodes; the nonce is
-// in the header so that a receiver can add a set of nonces seen in the
-// window (rate × 2 × skew entries) without a change of format.
+// Verify keeps no state; a Verifier, which the internal handlers use, also
+// accepts each nonce only once. It remembers the nonces of the signatures
+// it accepted until their timestamps leave the skew window (the window is
+// two-sided, so a nonce is kept up to a minute by default), grouped by
+// second so that a whole second is forgotten at once, and at most
+// MaxNonces of them: when full it refuses new requests (ErrTooManyNonces)
+// rather than forget a nonce that could still be replayed. Only genuine
+// signatures are remembered, so only a cluster member can fill it. Every
+// attempt of a node-to-node call is signed afresh, so a retry is never
+// taken for a replay.
+//
+// The nonce set lives in memory, so a restarted node does not know what it
+// accepted before; its Verifier therefore refuses signatures made in a
+// second before it was created, which costs a peer whose clock lags at
+// most that lag's worth of refused (and retried) calls after a restart.
+//
+// What the Verifier does not stop: a signature does not name the node it
+// was meant for, so a request captured on its way to one node can be sent
+// once to another within the window. TLS between nodes closes that, as it
+// keeps the requests from being captured at all.
 package nodeauth

@@ -16,4 +16,11 @@ var (
 	// ErrNoKey: the verifying node has no key, so nothing can verify; the
 	// cluster key is not configured.
 	ErrNoKey = errors.New("no cluster key configured")
+	// ErrReplayed: the signature is genuine and recent, but a Verifier has
+	// already accepted a request carrying its nonce.
+	ErrReplayed = errors.New("node signature already used")
+	// ErrTooManyNonces: the Verifier holds as many unexpired nonces as it
+	// may, so it refuses new requests until some expire rather than grow
+	// without bound or forget nonces that could still be replayed.
+	ErrTooManyNonces = errors.New("too many node signatures in the replay window")
 )

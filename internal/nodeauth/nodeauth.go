@@ -89,28 +89,35 @@ func writeField(h hash.Hash, s string) {
 // resolution). Otherwise it returns an error wrapping ErrNoKey, ErrMissing,
 // ErrMalformed, ErrBadSignature or ErrExpired. The signature is checked
 // before the time, so only a holder of the key can learn that a timestamp
-// was refused.
+// was refused. Verify keeps no state: a Verifier also refuses replays.
 func Verify(key []byte, header, method, target string, body []byte, now time.Time, skew time.Duration) error {
+	_, _, err := verify(key, header, method, target, body, now, skew)
+	return err
+}
+
+// verify is Verify that also returns, for a genuine signature, its
+// timestamp and nonce.
+func verify(key []byte, header, method, target string, body []byte, now time.Time, skew time.Duration) (int64, string, error) {
 	if len(key) == 0 {
-		return ErrNoKey
+		return 0, "", ErrNoKey
 	}
 	if header == "" {
-		return ErrMissing
+		return 0, "", ErrMissing
 	}
 	ts, unix, nonce, sig, err := parse(header)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	if !hmac.Equal(sig, mac(key, method, target, ts, nonce, body)) {
-		return ErrBadSignature
+		return 0, "", ErrBadSignature
 	}
 	if skew <= 0 {
 		skew = DefaultSkew
 	}
 	if d := now.Sub(time.Unix(unix, 0)); d > skew || d < -skew {
-		return fmt.Errorf("%w: signed at %d, %s from this node's clock (allowed %s)", ErrExpired, unix, d.Round(time.Second), skew)
+		return 0, "", fmt.Errorf("%w: signed at %d, %s from this node's clock (allowed %s)", ErrExpired, unix, d.Round(time.Second), skew)
 	}
-	return nil
+	return unix, nonce, nil
 }
 
 // parse splits a v1 header, accepting only the canonical form Sign writes.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -156,7 +157,7 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-var sentinels = []error{ErrNoKey, ErrMissing, ErrMalformed, ErrBadSignature, ErrExpired}
+var sentinels = []error{ErrNoKey, ErrMissing, ErrMalformed, ErrBadSignature, ErrExpired, ErrReplayed, ErrTooManyNonces}
 
 func flipHex(c byte) string {
 	if c == '0' {
@@ -245,6 +246,16 @@ func FuzzVerify(f *testing.F) {
 		if err := Verify(testKey, h, method, target, append(bytes.Clone(body), 0), at, 0); !errors.Is(err, ErrBadSignature) {
 			t.Fatalf("signature verified with a longer body: %v", err)
 		}
+		// A Verifier takes it once.
+		c := &clock{t: at.Add(-time.Minute)} // made before the signature
+		v := NewVerifier(VerifierConfig{Key: testKey, Now: c.now})
+		c.set(at)
+		if err := v.Verify(h, method, target, body); err != nil {
+			t.Fatalf("Verifier refused own signature %q: %v", h, err)
+		}
+		if err := v.Verify(h, method, target, body); !errors.Is(err, ErrReplayed) {
+			t.Fatalf("Verifier took %q twice: %v", h, err)
+		}
 	})
 }
 
@@ -265,4 +276,26 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkVerifier is BenchmarkVerify plus the replay check, from parallel
+// callers as the internal handlers are; the difference is the nonce set's
+// cost.
+func BenchmarkVerifier(b *testing.B) {
+	body := bytes.Repeat([]byte("x"), 4096)
+	headers := make([]string, b.N)
+	for i := range headers {
+		headers[i] = Sign(testKey, "POST", "/internal/points", body, now)
+	}
+	v := NewVerifier(VerifierConfig{Key: testKey, Now: func() time.Time { return now }, MaxNonces: max(b.N, 1)})
+	var next atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := v.Verify(headers[next.Add(1)-1], "POST", "/internal/points", body); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
