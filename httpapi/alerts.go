@@ -34,8 +34,14 @@ import (
 //     trimmed); parsedCondition always has field and value (null for no
 //     data) and durationMinutes only when the condition has a duration;
 //   - webhookUrl is an absolute http or https URL with a host, at most 2048
-//     characters; any host is allowed, private addresses included, since
-//     webhooks often run next to the server;
+//     characters. A literal address the webhook egress policy refuses
+//     (loopback, link-local, unspecified, the node's own ports, or as the
+//     operator set it) is a 400 detail at webhookUrl, on POST and PATCH;
+//     a name is checked when the webhook is dialled. Private addresses are
+//     allowed by default, since webhooks often run next to the server;
+//   - read keys see a rule's webhookUrl, which often holds a secret in its
+//     path or query, reduced to scheme://host[:port]; admin and write keys
+//     (which may set it) see it whole;
 //   - cooldownMinutes is an integer 0..1440 (0: every matching write fires);
 //   - secret is 1..256 characters, used as given (not trimmed). It is never
 //     shown: rules carry "hasSecret" instead. PATCH with "secret": "" removes it;
@@ -52,7 +58,12 @@ import (
 //     server keeps the last 1000 per rule). payload is the webhook body as
 //     delivered; in delivery, lastStatus (HTTP status of the last attempt)
 //     and lastError are null until there is one, and attempts counts the
-//     recorded attempts.
+//     recorded attempts. state "blocked" means the egress policy refused the
+//     address (not retried). Only admin keys see lastStatus and the raw
+//     lastError: to a bucket key, which may have written the webhookUrl,
+//     they would tell what answers on an internal address (connection
+//     refused, 401, EOF). Bucket keys get lastStatus null and lastError
+//     "delivery failed" or "blocked by egress policy".
 
 // Alert rule field limits.
 const (
@@ -96,6 +107,30 @@ type conditionView struct {
 	Operator        string   `json:"operator"`
 	Value           *float64 `json:"value"`
 	DurationMinutes int      `json:"durationMinutes,omitempty"`
+}
+
+// alertViewFor returns how the caller sees rules: read keys see the
+// webhook URL reduced to scheme and host. Write keys may set the URL, so
+// they see it whole.
+func alertViewFor(c *call) func(store.AlertRule) alertView {
+	if t := c.principal.Type; t == store.KeyAdmin || t == store.KeyWrite {
+		return viewAlert
+	}
+	return func(a store.AlertRule) alertView {
+		v := viewAlert(a)
+		v.WebhookURL = urlOrigin(v.WebhookURL)
+		return v
+	}
+}
+
+// urlOrigin keeps a URL's scheme and host (with port): no user, path,
+// query or fragment.
+func urlOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func viewAlert(a store.AlertRule) alertView {
@@ -153,6 +188,32 @@ func viewEvent(e store.AlertEvent) eventView {
 	return v
 }
 
+// Delivery errors bucket keys see instead of the raw ones.
+const (
+	deliveryErrorGeneric = "delivery failed"
+	deliveryErrorBlocked = "blocked by egress policy"
+)
+
+// eventViewFor returns how the caller sees events: bucket keys get no
+// status and a generic error.
+func eventViewFor(c *call) func(store.AlertEvent) eventView {
+	if c.principal.Type == store.KeyAdmin {
+		return viewEvent
+	}
+	return func(e store.AlertEvent) eventView {
+		v := viewEvent(e)
+		v.Delivery.LastStatus = nil
+		if v.Delivery.LastError != nil {
+			msg := deliveryErrorGeneric
+			if e.Delivery.State == store.DeliveryBlocked {
+				msg = deliveryErrorBlocked
+			}
+			v.Delivery.LastError = &msg
+		}
+		return v
+	}
+}
+
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
@@ -188,7 +249,7 @@ func (s *Server) createAlert(c *call) error {
 	rule.Name, _ = bd.text("name", true, 1, maxNameLen)
 	cond, condName, _ := readCondition(bd, true)
 	rule.Condition, rule.Parsed = cond.text, cond.parsed
-	rule.WebhookURL, _ = readWebhookURL(bd, true)
+	rule.WebhookURL, _ = s.readWebhookURL(bd, true)
 	if n, ok := bd.integer("cooldownMinutes", false, 0, maxCooldownMinutes); ok {
 		rule.CooldownMinutes = n
 	}
@@ -209,7 +270,7 @@ func (s *Server) createAlert(c *call) error {
 	if _, err := s.apply(store.CreateAlert{Rule: rule}); err != nil {
 		return err
 	}
-	writeData(c.ctx, fasthttp.StatusCreated, viewAlert(rule))
+	writeData(c.ctx, fasthttp.StatusCreated, alertViewFor(c)(rule))
 	return nil
 }
 
@@ -218,7 +279,7 @@ func (s *Server) listAlerts(c *call) error {
 	if err != nil {
 		return err
 	}
-	return listPage(c, func(offset, limit int) ([]store.AlertRule, int) { return s.cfg.Meta.Alerts(b.ID, offset, limit) }, viewAlert)
+	return listPage(c, func(offset, limit int) ([]store.AlertRule, int) { return s.cfg.Meta.Alerts(b.ID, offset, limit) }, alertViewFor(c))
 }
 
 // alertAccess loads the rule the path names, enforcing the permission
@@ -243,7 +304,7 @@ func (s *Server) getAlert(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeData(c.ctx, fasthttp.StatusOK, viewAlert(rule))
+	writeData(c.ctx, fasthttp.StatusOK, alertViewFor(c)(rule))
 	return nil
 }
 
@@ -271,7 +332,7 @@ func (s *Server) updateAlert(c *call) error {
 		if cond, name, ok := readCondition(r, false); ok {
 			cmd.Condition, cmd.Parsed, condName = &cond.text, &cond.parsed, name
 		}
-		if v, ok := readWebhookURL(r, false); ok {
+		if v, ok := s.readWebhookURL(r, false); ok {
 			cmd.WebhookURL = &v
 		}
 		if v, ok := r.integer("cooldownMinutes", false, 0, maxCooldownMinutes); ok {
@@ -299,7 +360,7 @@ func (s *Server) updateAlert(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeData(c.ctx, fasthttp.StatusOK, viewAlert(res.(store.AlertRule)))
+	writeData(c.ctx, fasthttp.StatusOK, alertViewFor(c)(res.(store.AlertRule)))
 	return nil
 }
 
@@ -327,9 +388,10 @@ func (s *Server) listAlertEvents(c *call) error {
 		return aerr
 	}
 	events, total := s.cfg.Meta.Events(rule.ID, p.offset, p.limit)
+	view := eventViewFor(c)
 	views := make([]eventView, len(events))
 	for i, e := range events {
-		views[i] = viewEvent(e)
+		views[i] = view(e)
 	}
 	writeListRaw(c.ctx, views, p, total)
 	return nil
@@ -389,18 +451,25 @@ func readCondition(b *body, required bool) (parsedText, string, bool) {
 	return parsedText{text: text, parsed: parsed}, name, true
 }
 
-// readWebhookURL reads an absolute http(s) URL with a host.
-func readWebhookURL(b *body, required bool) (string, bool) {
-	s, ok := b.text("webhookUrl", required, 1, maxWebhookURLLen)
+// readWebhookURL reads an absolute http(s) URL with a host whose address,
+// if literal, the webhook egress policy allows.
+func (s *Server) readWebhookURL(b *body, required bool) (string, bool) {
+	raw, ok := b.text("webhookUrl", required, 1, maxWebhookURLLen)
 	if !ok {
 		return "", false
 	}
-	u, err := url.Parse(s)
+	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		b.fail([]any{"webhookUrl"}, "webhookUrl must be an http(s) URL")
 		return "", false
 	}
-	return s, true
+	if p := s.cfg.WebhookPolicy; p != nil {
+		if err := p.CheckURL(u); err != nil {
+			b.fail([]any{"webhookUrl"}, "webhookUrl is %s", err.Error())
+			return "", false
+		}
+	}
+	return raw, true
 }
 
 // readSecret reads the signing secret as given: white space is part of it.

@@ -750,7 +750,7 @@ func specComponents() specMap {
 						"description": "<field> (is greater than|exceeds|is above|is less than|drops below|is below|equals|is equal to|is not equal to|is at least|is at most) <number> [for <N> minutes|hours], " +
 							"or no data [received] for <N> minutes|hours."},
 					"naturalLanguageQuery": specMap{"type": "string", "maxLength": 500, "description": "Another name for condition (condition wins)."},
-					"webhookUrl":           specMap{"type": "string", "format": "uri", "maxLength": 2048, "description": "Absolute http or https URL."},
+					"webhookUrl":           specMap{"type": "string", "format": "uri", "maxLength": 2048, "description": "Absolute http or https URL. A literal address the webhook egress policy refuses (loopback, link-local, unspecified, the node's own ports) is a 400; a name is checked when dialled."},
 					"cooldownMinutes":      specMap{"type": "integer", "minimum": 0, "maximum": 1440, "default": 5},
 					"secret":               specMap{"type": "string", "minLength": 1, "maxLength": 256, "description": "Signs deliveries (X-Dakkio-Signature); never shown.", "writeOnly": true},
 				}, "bucketId", "dataSourceId", "name", "webhookUrl")
@@ -769,15 +769,15 @@ func specComponents() specMap {
 			"AlertRule": specAllRequired(specMap{
 				"_id": specRef("ObjectId"), "bucketId": specRef("ObjectId"), "dataSourceId": specRef("ObjectId"),
 				"name": specMap{"type": "string"}, "condition": specMap{"type": "string"}, "parsedCondition": specRef("ParsedCondition"),
-				"webhookUrl": specMap{"type": "string"}, "status": specEnum("", "active", "paused"),
+				"webhookUrl": specMap{"type": "string", "description": "Whole for admin and write keys; scheme://host[:port] for read keys."}, "status": specEnum("", "active", "paused"),
 				"cooldownMinutes": specMap{"type": "integer"}, "hasSecret": specMap{"type": "boolean"},
 				"lastTriggeredAt": specNullableTime(""), "createdAt": specRef("Timestamp"), "updatedAt": specRef("Timestamp"),
 			}),
 			"AlertDeleted": specAllRequired(specMap{"deletedAlert": idName}),
 			"Delivery": specAllRequired(specMap{
-				"state": specEnum("", "pending", "delivered", "failed"), "attempts": specMap{"type": "integer"},
-				"lastAttemptAt": specNullableTime(""), "lastStatus": specNullable("integer", "HTTP status of the last attempt."),
-				"lastError": specNullable("string", ""), "nextAttemptAt": specNullableTime(""), "deliveredAt": specNullableTime(""),
+				"state": specEnum("blocked: the webhook egress policy refused the address; not retried.", "pending", "delivered", "failed", "blocked"), "attempts": specMap{"type": "integer"},
+				"lastAttemptAt": specNullableTime(""), "lastStatus": specNullable("integer", "HTTP status of the last attempt; admin keys only, null for bucket keys."),
+				"lastError": specNullable("string", "Why the last attempt failed; bucket keys get \"delivery failed\" or \"blocked by egress policy\"."), "nextAttemptAt": specNullableTime(""), "deliveredAt": specNullableTime(""),
 			}),
 			"AlertEvent": specAllRequired(specMap{
 				"_id": specRef("ObjectId"), "alertId": specRef("ObjectId"), "value": specNullable("number", "null for nodata."),

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/store"
@@ -164,6 +165,9 @@ type Config struct {
 	NodeCertRequired bool
 	// MaxBodyBytes caps request bodies; larger ones get 413. Default 10 MiB.
 	MaxBodyBytes int
+	// WebhookPolicy, if set, refuses alert rules whose webhookUrl is a
+	// literal address it blocks (names are checked when dialled).
+	WebhookPolicy *egress.Policy
 	// ApplyTimeout bounds a metadata write. Default 10s.
 	ApplyTimeout time.Duration
 	// Now is the clock; default time.Now.

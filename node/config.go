@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/store"
@@ -52,6 +53,14 @@ type Config struct {
 	WebhookBackoff time.Duration
 	// NoDataInterval is how often no-data alert rules are checked. Default 15s.
 	NoDataInterval time.Duration
+	// WebhookDenyCIDRs are ranges (CIDRs or single addresses) alert
+	// webhooks may not reach, beside the default: loopback, link-local and
+	// unspecified addresses (internal/egress).
+	WebhookDenyCIDRs []string
+	// WebhookAllowCIDRs are ranges webhooks may reach even inside a deny
+	// range; the most specific range decides. The node's own ports stay
+	// refused on its own addresses.
+	WebhookAllowCIDRs []string
 	// Join lists gossip addresses of nodes already in the cluster.
 	Join []string
 	// BootstrapExpect is how many servers must see each other before a new
@@ -234,6 +243,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Replication.validate(); err != nil {
 		return err
+	}
+	if _, err := egress.ParsePrefixes(c.WebhookDenyCIDRs); err != nil {
+		return fmt.Errorf("webhook-deny-cidrs: %w", err)
+	}
+	if _, err := egress.ParsePrefixes(c.WebhookAllowCIDRs); err != nil {
+		return fmt.Errorf("webhook-allow-cidrs: %w", err)
 	}
 	return nil
 }

@@ -133,8 +133,9 @@ func New(cfg Config) (*Node, error) {
 		Peers:        func() int { return len(n.serverIDs()) },
 		CountLocally: chaosBug == "count-locally",
 	})
+	webhookPolicy := n.webhookPolicy()
 	n.alerts, err = alerting.New(alerting.Config{
-		State: n.state, Points: routedPoints{n: n, local: pts}, Apply: n.Apply, Now: cfg.Now,
+		State: n.state, Points: routedPoints{n: n, local: pts}, Apply: n.Apply, Now: cfg.Now, Egress: webhookPolicy,
 		BaseBackoff: cfg.WebhookBackoff, NoDataInterval: cfg.NoDataInterval, Logger: cfg.Logger,
 		// One replica of a bucket, the first live one, evaluates its rules
 		// and watches for silence as writes reach it; events go through
@@ -164,6 +165,7 @@ func New(cfg Config) (*Node, error) {
 		Usage:            n.meter,
 		Limiter:          n,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
+		WebhookPolicy:    webhookPolicy,
 		Now:              cfg.Now,
 		Logger:           cfg.Logger,
 	})

@@ -20,6 +20,9 @@ const (
 	DeliveryPending   = "pending"
 	DeliveryDelivered = "delivered"
 	DeliveryFailed    = "failed"
+	// DeliveryBlocked: the node's egress policy refused the webhook's
+	// address; not retried.
+	DeliveryBlocked = "blocked"
 )
 
 // AlertRule watches one data source and calls a webhook.
@@ -42,7 +45,7 @@ type AlertRule struct {
 
 // Delivery is the state of an event's webhook delivery.
 type Delivery struct {
-	State         string     `json:"state"` // pending, delivered, failed
+	State         string     `json:"state"` // pending, delivered, failed, blocked
 	Attempts      int        `json:"attempts"`
 	LastAttemptAt *time.Time `json:"lastAttemptAt"`
 	LastStatus    int        `json:"lastStatus,omitempty"` // HTTP status of the last attempt

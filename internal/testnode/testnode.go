@@ -72,6 +72,9 @@ func Start(t testing.TB, opts ...func(*node.Config)) *Node {
 		OperatorToken:   secret.New(secret.OperatorPrefix),
 		FastRaft:        true,
 		Logger:          Logger(),
+		// Tests' webhook receivers listen on loopback, which the default
+		// egress policy refuses; a test of the default sets this to nil.
+		WebhookAllowCIDRs: LoopbackCIDRs,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -93,6 +96,9 @@ func Start(t testing.TB, opts ...func(*node.Config)) *Node {
 	})
 	return newNode(t, n, cfg)
 }
+
+// LoopbackCIDRs are the ranges test nodes allow webhooks to reach.
+var LoopbackCIDRs = []string{"127.0.0.0/8", "::1/128"}
 
 // Logger discards logs unless DAKKIO_TEST_LOG is set, keeping test output
 // readable while leaving a switch for debugging.
@@ -118,6 +124,7 @@ func StartCluster(t testing.TB, size int, opts ...func(i int, cfg *node.Config))
 			HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", GossipAddr: "127.0.0.1:0",
 			BootstrapExpect: size, ClusterKey: clusterKey,
 			InitialAdminKey: adminKey, OperatorToken: opToken, FastRaft: true, Logger: Logger(),
+			WebhookAllowCIDRs: LoopbackCIDRs,
 		}
 		if i > 0 {
 			cfg.Join = []string{nodes[0].GossipAddr()}

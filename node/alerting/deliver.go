@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -37,13 +38,23 @@ const (
 )
 
 // webhookClient returns c (or a new client) restricted to http(s) redirects
-// that keep the POST.
-func webhookClient(c *http.Client, timeout time.Duration) *http.Client {
+// that keep the POST and, with a policy, to the addresses it allows.
+func webhookClient(c *http.Client, timeout time.Duration, policy *egress.Policy) *http.Client {
 	var out http.Client
 	if c != nil {
 		out = *c
 	} else {
 		out.Timeout = timeout
+	}
+	if policy != nil {
+		t, _ := out.Transport.(*http.Transport) // Config.Validate allows no other
+		if t == nil {
+			out.Transport = policy.Transport()
+		} else {
+			t = t.Clone()
+			policy.Restrict(t)
+			out.Transport = t
+		}
 	}
 	inner := out.CheckRedirect
 	out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
@@ -52,6 +63,11 @@ func webhookClient(c *http.Client, timeout time.Duration) *http.Client {
 		}
 		if !httpScheme(req.URL) {
 			return fmt.Errorf("redirect to a %q URL refused: only http and https", req.URL.Scheme)
+		}
+		// The dialer checks every address; a literal one is refused here
+		// already, with the redirect named in the error.
+		if err := checkLiteralHost(policy, req.URL); err != nil {
+			return fmt.Errorf("redirect not followed: %w", err)
 		}
 		// 301-303 turn the POST into a GET without the body: a 2xx to that
 		// would not mean the webhook was received.
@@ -72,6 +88,14 @@ func webhookClient(c *http.Client, timeout time.Duration) *http.Client {
 }
 
 func httpScheme(u *url.URL) bool { return u.Scheme == "http" || u.Scheme == "https" }
+
+// checkLiteralHost checks u's host against policy when it is an IP address.
+func checkLiteralHost(policy *egress.Policy, u *url.URL) error {
+	if policy == nil {
+		return nil
+	}
+	return policy.CheckURL(u)
+}
 
 // Sign returns the X-Dakkio-Signature value of body under secret.
 func Sign(secret string, body []byte) string {
@@ -222,11 +246,17 @@ func (e *Engine) attempt(ctx context.Context, r store.AlertRule, ev store.AlertE
 	d.LastStatus = status
 	d.LastError = ""
 	delivered := err == nil
-	if delivered {
+	switch {
+	case delivered:
 		d.State = store.DeliveryDelivered
 		d.DeliveredAt = &now
 		d.NextAttemptAt = nil
-	} else {
+	case errors.Is(err, egress.ErrBlocked):
+		// The policy will refuse it again: no retries.
+		d.LastError = truncate(err.Error(), maxErrorLen)
+		d.State = store.DeliveryBlocked
+		d.NextAttemptAt = nil
+	default:
 		d.LastError = truncate(err.Error(), maxErrorLen)
 		if d.Attempts >= e.cfg.MaxAttempts {
 			d.State = store.DeliveryFailed
@@ -255,6 +285,8 @@ func (e *Engine) attempt(ctx context.Context, r store.AlertRule, ev store.AlertE
 	}
 	switch {
 	case delivered:
+	case d.State == store.DeliveryBlocked:
+		e.log.Warn("webhook delivery blocked by the egress policy", "alert", ev.AlertID, "event", ev.ID, "err", err)
 	case d.State == store.DeliveryFailed:
 		e.log.Warn("webhook delivery failed for good", "alert", ev.AlertID, "event", ev.ID, "attempts", d.Attempts, "err", err)
 	default:
@@ -272,6 +304,9 @@ func (e *Engine) post(ctx context.Context, r store.AlertRule, ev store.AlertEven
 	}
 	if !httpScheme(u) || u.Host == "" {
 		return 0, errors.New("webhook URL must be an absolute http or https URL")
+	}
+	if err := checkLiteralHost(e.cfg.Egress, u); err != nil {
+		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()

@@ -36,4 +36,9 @@
 // The events of one rule are delivered in order: a rule's next event waits
 // until the one before it is delivered or has failed for good. Rules are
 // delivered concurrently.
+//
+// With Config.Egress, every address a delivery dials, redirects included,
+// passes the egress policy (internal/egress) once resolved; a refused one
+// ends the delivery "blocked", without retries, since the policy would
+// refuse it again.
 package alerting

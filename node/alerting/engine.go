@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -36,6 +37,11 @@ type Config struct {
 	// are followed only to http and https URLs and only when they keep the
 	// POST, whatever the client's own CheckRedirect says.
 	Client *http.Client
+	// Egress, if set, is checked on every address a delivery dials and on
+	// every redirect's literal host; a refused delivery ends "blocked"
+	// without retries. The client's Transport must then be nil or an
+	// *http.Transport, which gets the policy's dialer and no proxy.
+	Egress *egress.Policy
 	// Timeout bounds one delivery attempt. Default 10s.
 	Timeout time.Duration
 	// BaseBackoff is the delay before the first retry; it doubles with each
@@ -112,6 +118,10 @@ func (c *Config) Validate() error {
 		return errors.New("alerting: Points is required")
 	case c.Apply == nil:
 		return errors.New("alerting: Apply is required")
+	case c.Egress != nil && c.Client != nil && c.Client.Transport != nil:
+		if _, ok := c.Client.Transport.(*http.Transport); !ok {
+			return errors.New("alerting: with Egress, Client.Transport must be an *http.Transport")
+		}
 	}
 	return nil
 }
@@ -150,7 +160,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "alerting"),
-		client:   webhookClient(cfg.Client, cfg.Timeout),
+		client:   webhookClient(cfg.Client, cfg.Timeout, cfg.Egress),
 		started:  cfg.Now(),
 		arrivals: map[string]time.Time{},
 		runs:     map[string]*runState{},
