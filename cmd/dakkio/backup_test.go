@@ -48,7 +48,7 @@ func fillForBackup(t *testing.T, ctx context.Context, admin *client.Client, perS
 			d.sources[bucket.ID] = append(d.sources[bucket.ID], src.ID)
 			if b == 0 && s == 0 {
 				must[*client.AlertRule](t, "create alert")(admin.CreateAlert(ctx, client.CreateAlertRequest{BucketID: bucket.ID, DataSourceID: src.ID,
-					Name: "too hot", Condition: "temperature exceeds 1000", WebhookURL: "http://192.0.2.1:9/hook"})) // never fires; loopback would be refused
+					Name: "too hot", Condition: "temperature exceeds 1000", WebhookURL: "http://receiver.invalid/hook"})) // never fires; .invalid never resolves, and loopback would be refused
 			}
 			for from := 0; from < perSource; from += 1000 {
 				var pts []client.PointInput
