@@ -152,14 +152,15 @@ func New(cfg Config) (*Node, error) {
 		NodeKey:  n.rpcKey(),
 		// With TLS, the listener verifies client certificates against the
 		// cluster's CA; node calls must present one.
-		NodeCertRequired: tlsConf != nil,
-		Points:           routedPoints{n: n, local: pts},
-		Node:             n,
-		Usage:            n.meter,
-		Limiter:          n,
-		MaxBodyBytes:     cfg.MaxBodyBytes,
-		Now:              cfg.Now,
-		Logger:           cfg.Logger,
+		NodeCertRequired:     tlsConf != nil,
+		Points:               routedPoints{n: n, local: pts},
+		Node:                 n,
+		Usage:                n.meter,
+		Limiter:              n,
+		MaxBodyBytes:         cfg.MaxBodyBytes,
+		OperatorTokenRotated: n.dropStaleTokenFile,
+		Now:                  cfg.Now,
+		Logger:               cfg.Logger,
 	})
 	if err != nil {
 		r.Close()
@@ -219,6 +220,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := waitFor(ctx, func() bool { return n.ReadBarrier(ctx) == nil }); err != nil {
 		return fmt.Errorf("catching up with the leader: %w", err)
 	}
+	n.checkOperatorToken()
 	n.meter.Start()
 	n.alerts.Start()
 	if n.members != nil {
