@@ -152,15 +152,17 @@ func New(cfg Config) (*Node, error) {
 		NodeKey:  n.rpcKey(),
 		// With TLS, the listener verifies client certificates against the
 		// cluster's CA; node calls must present one.
-		NodeCertRequired:     tlsConf != nil,
-		Points:               routedPoints{n: n, local: pts},
-		Node:                 n,
-		Usage:                n.meter,
-		Limiter:              n,
-		MaxBodyBytes:         cfg.MaxBodyBytes,
+		NodeCertRequired: tlsConf != nil,
+		Points:           routedPoints{n: n, local: pts},
+		Node:             n,
+		Usage:            n.meter,
+		Limiter:          n,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		Now:              cfg.Now,
+		Logger:           cfg.Logger,
+
+		// The token file of the first start holds a refused token then.
 		OperatorTokenRotated: n.dropStaleTokenFile,
-		Now:                  cfg.Now,
-		Logger:               cfg.Logger,
 	})
 	if err != nil {
 		r.Close()
