@@ -86,6 +86,39 @@ func (c *Client) CreateAdminKey(ctx context.Context, orgID, name string) (*Creat
 	return callFor[CreatedKey](ctx, c, http.MethodPost, "/api/operator/orgs/"+url.PathEscape(orgID)+"/keys", body)
 }
 
+// ListAdminKeys lists an organization's admin keys, never the keys
+// themselves (operator token).
+func (c *Client) ListAdminKeys(ctx context.Context, orgID string, page Page) (*List[AdminKey], error) {
+	return callFor[List[AdminKey]](ctx, c, http.MethodGet, orgPath(orgID)+"/keys"+page.query(), nil)
+}
+
+// RevokeAdminKey revokes an organization's admin key (operator token):
+// every node refuses it within the key lease. A key of another
+// organization is a 404.
+func (c *Client) RevokeAdminKey(ctx context.Context, orgID, keyID string) (*DeletedKey, error) {
+	out, err := callFor[struct {
+		DeletedKey DeletedKey `json:"deletedKey"`
+	}](ctx, c, http.MethodDelete, orgPath(orgID)+"/keys/"+url.PathEscape(keyID), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &out.DeletedKey, nil
+}
+
+// RotateOperatorToken replaces the cluster's operator token and returns
+// the new one, shown only in this answer (operator token). Every node
+// refuses the old token within the key lease, this client included: use
+// WithOperatorToken(new) from here on.
+func (c *Client) RotateOperatorToken(ctx context.Context) (string, error) {
+	out, err := callFor[struct {
+		Token string `json:"token"`
+	}](ctx, c, http.MethodPost, "/api/operator/token", nil)
+	if err != nil {
+		return "", err
+	}
+	return out.Token, nil
+}
+
 // ClusterStatus returns the nodes, the leader and the Raft state as the
 // answering node sees them (operator token).
 func (c *Client) ClusterStatus(ctx context.Context) (*ClusterStatus, error) {
@@ -118,3 +151,5 @@ func callFor[T any](ctx context.Context, c *Client, method, path string, reqBody
 }
 
 func bucketPath(id string) string { return "/api/buckets/" + url.PathEscape(id) }
+
+func orgPath(id string) string { return "/api/operator/orgs/" + url.PathEscape(id) }

@@ -58,6 +58,14 @@ func (c *Client) WithAPIKey(key string) *Client {
 	return &cp
 }
 
+// WithOperatorToken returns a copy of c that sends token as the operator
+// token, such as the one RotateOperatorToken returned.
+func (c *Client) WithOperatorToken(token string) *Client {
+	cp := *c
+	cp.operatorToken = token
+	return &cp
+}
+
 // BaseURL returns the base URL the client sends requests to.
 func (c *Client) BaseURL() string { return c.baseURL }
 

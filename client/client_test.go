@@ -112,6 +112,12 @@ func TestRequests(t *testing.T) {
 			"POST", "/api/operator/orgs/o1/keys", "", `{}`, true},
 		{"cluster status", func(c *client.Client) error { _, err := c.ClusterStatus(ctx); return err },
 			"GET", "/api/operator/cluster", "", "", true},
+		{"list admin keys", func(c *client.Client) error { _, err := c.ListAdminKeys(ctx, "o1", client.Page{Limit: 2}); return err },
+			"GET", "/api/operator/orgs/o1/keys", "limit=2", "", true},
+		{"revoke admin key", func(c *client.Client) error { _, err := c.RevokeAdminKey(ctx, "o1", "k1"); return err },
+			"DELETE", "/api/operator/orgs/o1/keys/k1", "", "", true},
+		{"rotate operator token", func(c *client.Client) error { _, err := c.RotateOperatorToken(ctx); return err },
+			"POST", "/api/operator/token", "", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

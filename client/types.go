@@ -75,6 +75,18 @@ type APIKey struct {
 	LastUsedAt *time.Time `json:"lastUsedAt"`
 }
 
+// AdminKey is an organization's admin key as the operator lists it; the
+// secret itself is never returned again.
+type AdminKey struct {
+	ID             string     `json:"_id"`
+	Name           string     `json:"name"`
+	Type           string     `json:"type"`
+	KeyPrefix      string     `json:"keyPrefix"`
+	OrganizationID string     `json:"organizationId"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	LastUsedAt     *time.Time `json:"lastUsedAt"`
+}
+
 // CreatedKey is a freshly created key; Key is shown in this answer only.
 type CreatedKey struct {
 	ID             string    `json:"_id"`

@@ -31,6 +31,8 @@ const (
 	cmdRebalance
 	cmdReplicaCaughtUp
 	cmdRestoreState
+	cmdDeleteAdminKey
+	cmdRotateOperatorToken
 )
 
 // encodeCommand returns a log entry: the type byte, then the command as JSON.
@@ -75,6 +77,10 @@ func encodeCommand(cmd any) ([]byte, error) {
 		t = cmdReplicaCaughtUp
 	case store.RestoreState:
 		t = cmdRestoreState
+	case store.DeleteAdminKey:
+		t = cmdDeleteAdminKey
+	case store.RotateOperatorToken:
+		t = cmdRotateOperatorToken
 	default:
 		return nil, fmt.Errorf("cannot encode %T: %w", cmd, ErrUnknownCommand)
 	}
@@ -137,6 +143,10 @@ func decodeCommand(entry []byte) (any, error) {
 		return decodeInto[store.ReplicaCaughtUp](body)
 	case cmdRestoreState:
 		return decodeInto[store.RestoreState](body)
+	case cmdDeleteAdminKey:
+		return decodeInto[store.DeleteAdminKey](body)
+	case cmdRotateOperatorToken:
+		return decodeInto[store.RotateOperatorToken](body)
 	}
 	return nil, fmt.Errorf("type byte %d: %w", entry[0], ErrUnknownCommand)
 }

@@ -127,6 +127,11 @@ func (f *fsm) apply(cmd any) Applied {
 		return Applied{Err: s.ApplyReplicaCaughtUp(c)}
 	case store.RestoreState:
 		return Applied{Err: s.ApplyRestoreState(c)}
+	case store.DeleteAdminKey:
+		k, err := s.ApplyDeleteAdminKey(c)
+		return Applied{Value: k, Err: err}
+	case store.RotateOperatorToken:
+		return Applied{Err: s.ApplyRotateOperatorToken(c)}
 	}
 	return Applied{Err: fmt.Errorf("fsm has no apply for %T: %w", cmd, ErrUnknownCommand)}
 }

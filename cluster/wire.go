@@ -75,7 +75,7 @@ func resultType(cmd any) (reflect.Type, error) {
 	switch cmd.(type) {
 	case store.UpdateOrg:
 		return reflect.TypeFor[store.Org](), nil
-	case store.DeleteKey:
+	case store.DeleteKey, store.DeleteAdminKey:
 		return reflect.TypeFor[store.APIKey](), nil
 	case store.UpdateBucket:
 		return reflect.TypeFor[store.Bucket](), nil

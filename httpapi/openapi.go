@@ -322,6 +322,21 @@ func specEndpoints() []specEndpoint {
 			body: specBody(specRef("AdminKeyCreate"), false,
 				specExample{"named", "A named key", specMap{"name": "ci"}}),
 			status: 201, data: specRef("AdminKey"), errors: []int{400, 404}},
+		{method: "GET", path: "/api/operator/orgs/{id}/keys", id: "listAdminKeys", tag: "Operator", auth: operator,
+			summary: "List an organization's admin keys", description: "Never the keys themselves.",
+			params: append([]specMap{specIDParam("id", "organization")}, specPageParams...),
+			status: 200, data: specRef("AdminKeyListed"), list: true, errors: []int{400, 404}},
+		{method: "DELETE", path: "/api/operator/orgs/{id}/keys/{keyId}", id: "revokeAdminKey", tag: "Operator", auth: operator,
+			summary: "Revoke an admin key",
+			description: "Every node refuses the key (401) within the key lease of this answer, as for a bucket key. " +
+				"A key of another organization, or a bucket key, is 404. The organization's last admin key may go too: create another with POST .../keys.",
+			params: []specMap{specIDParam("id", "organization"), specIDParam("keyId", "key")},
+			status: 200, data: specRef("AdminKeyRevoked"), errors: []int{400, 404}},
+		{method: "POST", path: "/api/operator/token", id: "rotateOperatorToken", tag: "Operator", auth: operator,
+			summary: "Rotate the operator token",
+			description: "Makes a new operator token, shown only in this answer, and keeps its hash in the cluster's metadata. " +
+				"Every node refuses the old token (401) within the key lease of this answer. The node that answers deletes its <data-dir>/operator-token, which held the old one.",
+			status: 200, data: specRef("OperatorToken")},
 		{method: "GET", path: "/api/operator/cluster", id: "clusterStatus", tag: "Operator", auth: operator,
 			summary: "Cluster status", description: "Nodes, leader, Raft state and bucket placement, as this node sees them.",
 			status: 200, data: specRef("ClusterStatus")},
@@ -537,7 +552,7 @@ func specComponents() specMap {
 				"description": "An API key: `dakkio_a_` (admin, the organization), `dakkio_w_` (write, one bucket) or `dakkio_r_` (read, one bucket), followed by 32 to 256 letters and digits. " +
 					"Missing, malformed, unknown or revoked: 401."},
 			"operatorToken": specMap{"type": "apiKey", "in": "header", "name": "X-Operator-Token",
-				"description": "The cluster's operator token, set on its first start (DAKKIO_OPERATOR_TOKEN or <data-dir>/operator-token)."},
+				"description": "The cluster's operator token, set on its first start (DAKKIO_OPERATOR_TOKEN or <data-dir>/operator-token) and changed only by POST /api/operator/token."},
 		},
 		"parameters": specMap{
 			"limit": specMap{"name": "limit", "in": "query", "required": false, "description": "Page size; out of range is 400.",
@@ -849,6 +864,16 @@ func specComponents() specMap {
 				"key": specString("The full key: shown in this answer only."), "keyPrefix": specMap{"type": "string"},
 				"organizationId": specRef("ObjectId"), "createdAt": specRef("Timestamp"),
 			}),
+			"AdminKeyListed": specAllRequired(specMap{
+				"_id": specRef("ObjectId"), "name": specMap{"type": "string"}, "type": specMap{"type": "string", "const": "admin"},
+				"keyPrefix": specString("The key's first 12 characters."), "organizationId": specRef("ObjectId"),
+				"createdAt": specRef("Timestamp"), "lastUsedAt": specNullableTime("The last call authenticated by the key; null if never used."),
+			}),
+			"AdminKeyRevoked": specAllRequired(specMap{"deletedKey": specAllRequired(specMap{
+				"_id": specRef("ObjectId"), "name": specMap{"type": "string"}, "type": specMap{"type": "string", "const": "admin"},
+			})}),
+			"OperatorToken": specAllRequired(specMap{"token": specMap{"type": "string", "pattern": "^dakkio_op_[A-Za-z0-9]{40}$",
+				"description": "The new operator token: shown in this answer only."}}),
 			"OrgCreated": specAllRequired(specMap{"organization": specRef("Organization"), "adminKey": specRef("AdminKey")}),
 			"ClusterStatus": specObject(specMap{
 				"nodeId": specString("The node answering."), "leaderId": specString("Empty when no leader is known."),

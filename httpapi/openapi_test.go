@@ -617,12 +617,21 @@ func checkRealAnswers(t *testing.T, n *testnode.Node, doc map[string]any, sc *sc
 	call("GET /api/operator/orgs", nil, "none", nil, 401)
 	call("PATCH /api/operator/orgs/{id}", map[string]string{"id": org}, "operator", map[string]any{"plan": "enterprise"}, 200)
 	call("POST /api/operator/orgs/{id}/keys", map[string]string{"id": org}, "operator", map[string]any{"name": "ci"}, 201)
+	ak := id(call("POST /api/operator/orgs/{id}/keys", map[string]string{"id": org}, "operator", map[string]any{"name": "revoke-me"}, 201))
+	call("GET /api/operator/orgs/{id}/keys", map[string]string{"id": org}, "operator", nil, 200)
+	call("GET /api/operator/orgs/{id}/keys", map[string]string{"id": "000000000000000000000000"}, "operator", nil, 404)
+	call("DELETE /api/operator/orgs/{id}/keys/{keyId}", map[string]string{"id": org, "keyId": ak}, "operator", nil, 200)
+	call("DELETE /api/operator/orgs/{id}/keys/{keyId}", map[string]string{"id": org, "keyId": ak}, "operator", nil, 404)
+	call("DELETE /api/operator/orgs/{id}/keys/{keyId}", map[string]string{"id": org, "keyId": "nope"}, "operator", nil, 400)
 	call("GET /api/operator/cluster", nil, "operator", nil, 200)
 	call("DELETE /api/operator/cluster/nodes/{id}", map[string]string{"id": "no-such-node"}, "operator", nil, 404)
 
 	call("DELETE /api/alerts/{id}", ap, "admin", nil, 200)
 	call("DELETE /api/buckets/{bucketId}/keys/{keyId}", map[string]string{"bucketId": b, "keyId": created.Data.ID}, "admin", nil, 200)
 	call("DELETE /api/buckets/{id}", bp, "admin", nil, 200)
+	// Last: the node's operator token is refused from here on.
+	call("POST /api/operator/token", nil, "operator", nil, 200)
+	call("POST /api/operator/token", nil, "operator", nil, 401)
 
 	// New endpoints need a step above; say which have none yet.
 	var missed []string

@@ -102,5 +102,18 @@ func matchParts(pattern, segs []string, p *params) bool {
 // the leader first. Cluster status is exempt: it must answer when there is
 // no leader, to tell so.
 func (r *Route) linearizable() bool {
-	return r.Method == "GET" && (r.access == apiKey || r.access == operator) && r.Pattern != "/api/operator/cluster"
+	return r.Method == "GET" && (r.access == apiKey || r.access == operator) && r.Pattern != clusterStatusPath
+}
+
+// clusterStatusPath is the one credentialed route that answers without a
+// leader: it must tell what is wrong when most is.
+const clusterStatusPath = "/api/operator/cluster"
+
+// leased reports whether the route's credentials are checked only while
+// the node holds its key lease (Node.KeyLease): API keys, and the operator
+// token, so that a revoked key or a rotated token is refused by every node
+// within the lease. Cluster status is exempt, as from linearizable reads;
+// it shows topology only.
+func (r *Route) leased() bool {
+	return r.access == apiKey || r.access == operator && r.Pattern != clusterStatusPath
 }

@@ -41,6 +41,8 @@ type Metadata interface {
 	Events(alertID string, offset, limit int) ([]store.AlertEvent, int)
 	// AdminKeyCount returns how many admin keys the organization has.
 	AdminKeyCount(orgID string) int
+	// AdminKeys returns a page of the organization's admin keys and their total.
+	AdminKeys(orgID string, offset, limit int) ([]store.APIKey, int)
 	// OrgAlertStats counts the organization's rules and their triggers since
 	// a time, and returns the newest trigger (nil if none).
 	OrgAlertStats(orgID string, since time.Time) (rules, triggeredSince int, last *time.Time)
@@ -173,6 +175,9 @@ type Config struct {
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// OperatorTokenRotated, if set, is called after this node served a
+	// rotation of the operator token (to drop a token file gone stale).
+	OperatorTokenRotated func()
 	// Metrics, if set, is the registry GET /metrics serves; the server adds
 	// its request, point and rate-limit counters to it.
 	Metrics *prometheus.Registry
@@ -271,6 +276,9 @@ func (s *Server) registerRoutes() {
 	r.add("GET", "/api/operator/orgs", operator, s.listOrgs)
 	r.add("PATCH", "/api/operator/orgs/:id", operator, s.updateOrg)
 	r.add("POST", "/api/operator/orgs/:id/keys", operator, s.createAdminKey)
+	r.add("GET", "/api/operator/orgs/:id/keys", operator, s.listAdminKeys)
+	r.add("DELETE", "/api/operator/orgs/:id/keys/:keyId", operator, s.revokeAdminKey)
+	r.add("POST", "/api/operator/token", operator, s.rotateOperatorToken)
 	r.add("GET", "/api/operator/cluster", operator, s.clusterStatus)
 	r.add("DELETE", "/api/operator/cluster/nodes/:id", operator, s.removeNode)
 	r.add("POST", "/api/operator/cluster/rebalance", operator, s.rebalance)
@@ -334,6 +342,17 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Node is starting or stopping; retry later"})
 		return
 	}
+	if route.leased() {
+		if err := s.cfg.Node.KeyLease(); err != nil {
+			what := "API keys"
+			if route.access == operator {
+				what = "the operator token"
+			}
+			writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
+				Message: "This node cannot confirm " + what + " now (" + err.Error() + "); retry or use another node"})
+			return
+		}
+	}
 	switch route.access {
 	case node:
 		if s.cfg.NodeKey == nil || s.cfg.Internal == nil {
@@ -351,11 +370,6 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	case apiKey:
-		if err := s.cfg.Node.KeyLease(); err != nil {
-			writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
-				Message: "This node cannot confirm API keys now (" + err.Error() + "); retry or use another node"})
-			return
-		}
 		key := ctx.Request.Header.Peek("X-API-Key")
 		if !secret.WellFormed(string(key)) {
 			writeError(ctx, errUnauthorized)

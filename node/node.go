@@ -168,6 +168,9 @@ func New(cfg Config) (*Node, error) {
 		WebhookPolicy:    webhookPolicy,
 		Now:              cfg.Now,
 		Logger:           cfg.Logger,
+
+		// The token file of the first start holds a refused token then.
+		OperatorTokenRotated: n.dropStaleTokenFile,
 	})
 	if err != nil {
 		r.Close()
@@ -227,6 +230,7 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := waitFor(ctx, func() bool { return n.ReadBarrier(ctx) == nil }); err != nil {
 		return fmt.Errorf("catching up with the leader: %w", err)
 	}
+	n.checkOperatorToken()
 	n.meter.Start()
 	n.alerts.Start()
 	if n.members != nil {

@@ -179,6 +179,16 @@ func (m syncedMeta) Authenticate(keyHash string) (store.Principal, bool) {
 	return p, ok
 }
 
+// CheckOperatorToken catches up before it refuses a token, so a token
+// rotated through another node works here at once.
+func (m syncedMeta) CheckOperatorToken(tokenHash string) bool {
+	if m.State.CheckOperatorToken(tokenHash) {
+		return true
+	}
+	caught, _ := m.catchUp()
+	return caught && m.State.CheckOperatorToken(tokenHash)
+}
+
 func (m syncedMeta) Org(id string) (store.Org, error) {
 	return lookUp(m, func() (store.Org, error) { return m.State.Org(id) })
 }

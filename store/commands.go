@@ -93,3 +93,16 @@ type SetUsage struct {
 	Counts   map[string]int64     `json:"counts"`
 	KeysUsed map[string]time.Time `json:"keysUsed,omitempty"`
 }
+
+// DeleteAdminKey revokes an organization's admin key. It may be the
+// organization's last: the operator can make another.
+type DeleteAdminKey struct {
+	OrgID string `json:"orgId"`
+	KeyID string `json:"keyId"`
+}
+
+// RotateOperatorToken replaces the operator token: only its hash travels
+// through the log, and the old token is refused from the apply on.
+type RotateOperatorToken struct {
+	TokenHash string `json:"tokenHash"`
+}

@@ -10,8 +10,9 @@ const usage = `dakkio: a clustered time-series data platform
 
 Usage:
   dakkio serve [flags]      run a node (no flags: single node on :8080, data in ./data)
-  dakkio org <command>      manage organizations (create, list, update, key)
+  dakkio org <command>      manage organizations (create, list, update, key, keys, revoke-key)
   dakkio cluster <command>  inspect and manage the cluster (status, remove, rebalance)
+  dakkio operator <command> manage the operator token (rotate-token)
   dakkio backup --out FILE  save the cluster's metadata and points to FILE
   dakkio restore --in FILE  restore a backup into a fresh cluster
   dakkio help               show this text
@@ -35,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return orgCommand(args[1:], stdout, stderr)
 	case "cluster":
 		return clusterCommand(args[1:], stdout, stderr)
+	case "operator":
+		return operatorCommand(args[1:], stdout, stderr)
 	case "backup":
 		return backupCommand(args[1:], stdout, stderr)
 	case "restore":

@@ -26,9 +26,20 @@ const orgUsage = `Usage:
   dakkio org create --name NAME [--plan free|pro|enterprise]
   dakkio org list [--limit N] [--offset N]
   dakkio org update ORG-ID [--name NAME] [--plan free|pro|enterprise]
-  dakkio org key ORG-ID [--name NAME]
+  dakkio org key ORG-ID [--name NAME]              create another admin key
+  dakkio org keys ORG-ID [--limit N] [--offset N]  list its admin keys (never the keys themselves)
+  dakkio org revoke-key ORG-ID KEY-ID              revoke an admin key on every node
 ` + operatorFlagsUsage + `
 Run 'dakkio org <command> --help' for the flags of a command.
+`
+
+const operatorUsage = `Usage:
+  dakkio operator rotate-token   replace the operator token; the new one is printed once
+` + operatorFlagsUsage + `
+Every node refuses the old token within the key lease. The node that answers
+deletes its <data-dir>/operator-token, which held the old one: pass the new
+token with --token or DAKKIO_OPERATOR_TOKEN from then on. A node's
+DAKKIO_OPERATOR_TOKEN counts only at the cluster's first start.
 `
 
 const clusterUsage = `Usage:
@@ -55,10 +66,19 @@ const operatorTimeout = 30 * time.Second
 // call failed, 2 bad usage.
 func orgCommand(args []string, stdout, stderr io.Writer) int {
 	return dispatchOperator("org", orgUsage, map[string]func([]string, io.Writer, io.Writer) int{
-		"create": orgCreate,
-		"list":   orgList,
-		"update": orgUpdate,
-		"key":    orgKey,
+		"create":     orgCreate,
+		"list":       orgList,
+		"update":     orgUpdate,
+		"key":        orgKey,
+		"keys":       orgKeys,
+		"revoke-key": orgRevokeKey,
+	}, args, stdout, stderr)
+}
+
+// operatorCommand runs 'dakkio operator ...' with orgCommand's exit codes.
+func operatorCommand(args []string, stdout, stderr io.Writer) int {
+	return dispatchOperator("operator", operatorUsage, map[string]func([]string, io.Writer, io.Writer) int{
+		"rotate-token": operatorRotateToken,
 	}, args, stdout, stderr)
 }
 
@@ -212,6 +232,84 @@ func orgKey(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func orgKeys(args []string, stdout, stderr io.Writer) int {
+	o := newOperatorCmd("org keys", "ORG-ID [--limit N] [--offset N]", stdout, stderr)
+	var page client.Page
+	o.fs.IntVar(&page.Limit, "limit", 0, "keys per page, 1..1000 (server default: 100)")
+	o.fs.IntVar(&page.Offset, "offset", 0, "keys to skip")
+	if code, ok := o.parse(args, "ORG-ID"); !ok {
+		return code
+	}
+	c, code, ok := o.client()
+	if !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), operatorTimeout)
+	defer cancel()
+	l, err := c.ListAdminKeys(ctx, o.pos[0], page)
+	if err != nil {
+		return o.fail(err)
+	}
+	if o.json {
+		return o.printJSON(l)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tLAST USED")
+	for _, k := range l.Data {
+		used := "never"
+		if k.LastUsedAt != nil {
+			used = k.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.KeyPrefix, k.CreatedAt.UTC().Format(time.RFC3339), used)
+	}
+	tw.Flush()
+	if p := l.Pagination; p.HasMore {
+		fmt.Fprintf(stderr, "showing %d of %d; next page: --offset %d\n", len(l.Data), p.Total, p.Offset+len(l.Data))
+	}
+	return 0
+}
+
+func orgRevokeKey(args []string, stdout, stderr io.Writer) int {
+	o := newOperatorCmd("org revoke-key", "ORG-ID KEY-ID", stdout, stderr)
+	if code, ok := o.parse(args, "ORG-ID", "KEY-ID"); !ok {
+		return code
+	}
+	c, code, ok := o.client()
+	if !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), operatorTimeout)
+	defer cancel()
+	k, err := c.RevokeAdminKey(ctx, o.pos[0], o.pos[1])
+	if err != nil {
+		return o.fail(err)
+	}
+	if o.json {
+		return o.printJSON(k)
+	}
+	fmt.Fprintf(stdout, "revoked admin key %s (%s); every node refuses it within the key lease\n", k.ID, k.Name)
+	return 0
+}
+
+// rotatedToken is what 'operator rotate-token --json' prints.
+type rotatedToken struct {
+	Token string `json:"token"`
+}
+
+func operatorRotateToken(args []string, stdout, stderr io.Writer) int {
+	o, res, code, ok := callOperator("operator rotate-token", args, stdout, stderr, func(c *client.Client, ctx context.Context) (*rotatedToken, error) {
+		tok, err := c.RotateOperatorToken(ctx)
+		return &rotatedToken{tok}, err
+	})
+	if !ok {
+		return code
+	}
+	o.printKV("Operator token", res.Token)
+	fmt.Fprintln(stdout, "\nThe operator token is shown only once: store it now. The old one is refused from now on;\n"+
+		"pass this one with --token or DAKKIO_OPERATOR_TOKEN.")
+	return 0
+}
+
 // callOperator runs an operator command that takes no argument: one call,
 // its answer printed as JSON with --json. It returns the answer and true
 // when the caller is to print it, else the exit code.
@@ -362,11 +460,11 @@ func newOperatorCmd(name, synopsis string, stdout, stderr io.Writer) *operatorCm
 	return o
 }
 
-// parse parses args, which may mix flags with the positional argument named
-// posName (none when empty) in any order. When it returns ok false the
+// parse parses args, which may mix flags with the positional arguments
+// named posNames (none when empty) in any order. When it returns ok false the
 // command must exit with code: 0 after --help, 2 after a usage error (already
 // reported).
-func (o *operatorCmd) parse(args []string, posName string) (code int, ok bool) {
+func (o *operatorCmd) parse(args []string, posNames ...string) (code int, ok bool) {
 	for {
 		if err := o.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -381,13 +479,11 @@ func (o *operatorCmd) parse(args []string, posName string) (code int, ok bool) {
 		o.pos = append(o.pos, args[0])
 		args = args[1:]
 	}
-	want := 0
-	if posName != "" {
-		want = 1
-	}
+	posNames = slices.DeleteFunc(posNames, func(n string) bool { return n == "" })
+	want := len(posNames)
 	switch {
 	case len(o.pos) < want:
-		return o.usageError("missing " + posName), false
+		return o.usageError("missing " + posNames[len(o.pos)]), false
 	case len(o.pos) > want:
 		return o.usageError(fmt.Sprintf("unexpected argument %q", o.pos[want])), false
 	}

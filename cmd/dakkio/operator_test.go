@@ -96,8 +96,15 @@ const (
 	listBody = `{"data":[{"_id":"65a000000000000000000001","name":"default","plan":"enterprise","createdAt":"2024-01-15T10:30:00Z"},
 		{"_id":"65a000000000000000000009","name":"acme","plan":"free","createdAt":"2024-01-16T00:00:00Z"}],
 		"metadata":{},"pagination":{"limit":2,"offset":0,"total":5,"hasMore":true}}`
-	removedBody = `{"data":{"removedNode":"node3"},"metadata":{}}`
-	clusterBody = `{"data":{"nodeId":"node1","leaderId":"node1",
+	removedBody   = `{"data":{"removedNode":"node3"},"metadata":{}}`
+	adminKeysBody = `{"data":[{"_id":"65a000000000000000000002","name":"admin","type":"admin","keyPrefix":"dakkio_a_SEC",
+		"organizationId":"65a000000000000000000001","createdAt":"2024-01-15T10:30:00Z","lastUsedAt":"2024-02-01T08:00:00Z"},
+		{"_id":"65a000000000000000000003","name":"ci","type":"admin","keyPrefix":"dakkio_a_OTH",
+		"organizationId":"65a000000000000000000001","createdAt":"2024-01-16T10:30:00Z","lastUsedAt":null}],
+		"metadata":{},"pagination":{"limit":100,"offset":0,"total":2,"hasMore":false}}`
+	revokedKeyBody = `{"data":{"deletedKey":{"_id":"65a000000000000000000003","name":"ci","type":"admin"}},"metadata":{}}`
+	tokenBody      = `{"data":{"token":"dakkio_op_NEWTOKENNEWTOKENNEWTOKENNEWTOKENNEWTOKEN"},"metadata":{}}`
+	clusterBody    = `{"data":{"nodeId":"node1","leaderId":"node1",
 		"nodes":[{"nodeId":"node1","httpAddress":"127.0.0.1:8080","raftAddress":"127.0.0.1:8300","state":"Leader","voter":true,"healthy":true},
 		         {"nodeId":"node2","httpAddress":"","raftAddress":"127.0.0.1:8301","state":"Follower","voter":false,"healthy":false}],
 		"raft":{"nodeId":"node1","raftAddress":"127.0.0.1:8300","state":"Leader","leaderId":"node1","leaderAddress":"127.0.0.1:8300",
@@ -227,6 +234,21 @@ func TestOperatorRequests(t *testing.T) {
 			out: []string{"dakkio_a_OTHERKEYOTHERKEYOTHERKEYOTHERKEY"},
 		},
 		{
+			name: "org keys", cmd: orgCommand, args: []string{"keys", "65a000000000000000000001", "--limit", "5"},
+			status: 200, resp: adminKeysBody, method: "GET", path: "/api/operator/orgs/65a000000000000000000001/keys", query: "limit=5",
+			out: []string{"ID", "NAME", "PREFIX", "LAST USED", "65a000000000000000000003", "ci", "dakkio_a_OTH", "never", "2024-02-01T08:00:00Z"},
+		},
+		{
+			name: "org revoke-key", cmd: orgCommand, args: []string{"revoke-key", "65a000000000000000000001", "65a000000000000000000003"},
+			status: 200, resp: revokedKeyBody, method: "DELETE", path: "/api/operator/orgs/65a000000000000000000001/keys/65a000000000000000000003",
+			out: []string{"revoked admin key 65a000000000000000000003 (ci)"},
+		},
+		{
+			name: "operator rotate-token", cmd: operatorCommand, args: []string{"rotate-token"},
+			status: 200, resp: tokenBody, method: "POST", path: "/api/operator/token",
+			out: []string{"dakkio_op_NEWTOKENNEWTOKENNEWTOKENNEWTOKENNEWTOKEN", "only once"},
+		},
+		{
 			name: "cluster status", cmd: clusterCommand, args: []string{"status"},
 			status: 200, resp: clusterBody, method: "GET", path: "/api/operator/cluster",
 			out: []string{"NODE", "HTTP", "RAFT", "STATE", "VOTER", "HEALTHY", "node2", "127.0.0.1:8301", "Follower",
@@ -309,6 +331,13 @@ func TestOperatorUsageErrors(t *testing.T) {
 		{"update without fields", orgCommand, []string{"update", "65a000000000000000000001"}, 2},
 		{"update two ids", orgCommand, []string{"update", "a", "b", "--plan", "pro"}, 2},
 		{"key without id", orgCommand, []string{"key"}, 2},
+		{"keys without id", orgCommand, []string{"keys"}, 2},
+		{"revoke-key without key id", orgCommand, []string{"revoke-key", "65a000000000000000000001"}, 2},
+		{"revoke-key three ids", orgCommand, []string{"revoke-key", "a", "b", "c"}, 2},
+		{"operator alone", operatorCommand, nil, 2},
+		{"operator unknown", operatorCommand, []string{"rotate"}, 2},
+		{"operator help", operatorCommand, []string{"help"}, 0},
+		{"rotate-token argument", operatorCommand, []string{"rotate-token", "now"}, 2},
 		{"cluster alone", clusterCommand, nil, 2},
 		{"cluster unknown", clusterCommand, []string{"explode"}, 2},
 		{"cluster status argument", clusterCommand, []string{"status", "now"}, 2},
