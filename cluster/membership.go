@@ -74,10 +74,9 @@ type MembershipConfig struct {
 	// AdvertiseAddr is the host:port other nodes dial. Optional: defaults to
 	// the bound address (or a private IP when bound to all interfaces).
 	AdvertiseAddr string
-	// ClusterKey is the shared secret; gossip is encrypted (AES-GCM) with its
-	// SHA-256, so use a long random secret. Empty means unencrypted gossip,
-	// acceptable only for a single node: anyone who can reach the gossip
-	// port could join.
+	// ClusterKey is the shared secret; gossip is encrypted and authenticated
+	// (AES-GCM) with its SHA-256, so use a long random secret. Required (at
+	// least 16 characters): gossip never runs unencrypted.
 	ClusterKey string
 	// Join lists seed gossip addresses. If set, a background goroutine keeps
 	// trying them until one answers or Close.
@@ -155,6 +154,10 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 	if cfg.Meta.ID == "" || cfg.BindAddr == "" {
 		return nil, errors.New("cluster: Meta.ID and BindAddr are required")
 	}
+	if len(cfg.ClusterKey) < 16 {
+		// Unencrypted gossip would let anyone who reaches the port join.
+		return nil, fmt.Errorf("cluster: gossip needs a cluster key of at least 16 characters: %w", ErrNoKey)
+	}
 	if cfg.ReapAfter <= 0 {
 		cfg.ReapAfter = defaultReapAfter
 	}
@@ -209,10 +212,8 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 			return nil, fmt.Errorf("cannot use gossip advertise address %q: %w", cfg.AdvertiseAddr, err)
 		}
 	}
-	if cfg.ClusterKey != "" {
-		key := sha256.Sum256([]byte(cfg.ClusterKey))
-		mc.SecretKey = key[:]
-	}
+	key := sha256.Sum256([]byte(cfg.ClusterKey))
+	mc.SecretKey = key[:]
 	d := &gossipDelegate{m: m}
 	mc.Delegate = d
 	mc.Events = d
@@ -260,9 +261,6 @@ func splitIPPort(addr string) (string, int, error) {
 func (m *Membership) Join(ctx context.Context, seeds []string) error {
 	if len(seeds) == 0 {
 		return nil
-	}
-	if m.cfg.ClusterKey == "" {
-		m.log.Warn("joining a cluster with unencrypted gossip: set a cluster key")
 	}
 	backoff, maxBackoff := time.Second, 10*time.Second
 	if m.cfg.Fast {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"reflect"
@@ -176,10 +178,31 @@ func TestMembershipCloseStopsJoining(t *testing.T) {
 	}
 }
 
+// TestMembershipRefusesUnencryptedGossip: a plain memberlist node, with no
+// key at all, cannot join, and NewMembership will not start without a key.
+func TestMembershipRefusesUnencryptedGossip(t *testing.T) {
+	nodes := startGossipCluster(t, 2)
+	mc := memberlist.DefaultLocalConfig()
+	mc.Name, mc.BindAddr, mc.BindPort = "n9", "127.0.0.1", 0
+	mc.Logger = log.New(io.Discard, "", 0)
+	intruder, err := memberlist.Create(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intruder.Shutdown()
+	if n, err := intruder.Join([]string{nodes[0].GossipAddr(), nodes[1].GossipAddr()}); err == nil || n > 0 {
+		t.Fatalf("an unencrypted node joined %d members (err %v)", n, err)
+	}
+	for _, m := range nodes {
+		if _, seen := memberOf(m, "n9"); seen {
+			t.Fatalf("%s sees the unencrypted node", m.cfg.Meta.ID)
+		}
+	}
+}
+
 func TestMembershipWrongClusterKey(t *testing.T) {
 	for _, tc := range []struct{ name, key string }{
 		{"other key", "another cluster key"},
-		{"no key", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nodes := startGossipCluster(t, 2)
@@ -386,9 +409,11 @@ func TestMembershipConfigErrors(t *testing.T) {
 	}{
 		{"no id", MembershipConfig{BindAddr: "127.0.0.1:0"}, "required"},
 		{"no bind address", MembershipConfig{Meta: NodeMeta{ID: "n1"}}, "required"},
-		{"meta too large", MembershipConfig{Meta: NodeMeta{ID: "n1", HTTPAddr: strings.Repeat("h", 600)}, BindAddr: "127.0.0.1:0"}, "bytes"},
-		{"bad bind address", MembershipConfig{Meta: NodeMeta{ID: "n1"}, BindAddr: "127.0.0.1"}, "gossip address"},
-		{"advertise without host", MembershipConfig{Meta: NodeMeta{ID: "n1"}, BindAddr: "127.0.0.1:0", AdvertiseAddr: ":7946"}, "advertise"},
+		{"meta too large", MembershipConfig{Meta: NodeMeta{ID: "n1", HTTPAddr: strings.Repeat("h", 600)}, BindAddr: "127.0.0.1:0", ClusterKey: "test cluster key"}, "bytes"},
+		{"bad bind address", MembershipConfig{Meta: NodeMeta{ID: "n1"}, BindAddr: "127.0.0.1", ClusterKey: "test cluster key"}, "gossip address"},
+		{"advertise without host", MembershipConfig{Meta: NodeMeta{ID: "n1"}, BindAddr: "127.0.0.1:0", AdvertiseAddr: ":7946", ClusterKey: "test cluster key"}, "advertise"},
+		{"no cluster key", MembershipConfig{Meta: NodeMeta{ID: "n1"}, BindAddr: "127.0.0.1:0"}, "cluster key"},
+		{"short cluster key", MembershipConfig{Meta: NodeMeta{ID: "n1"}, BindAddr: "127.0.0.1:0", ClusterKey: "short"}, "cluster key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Logger = testLogger()
