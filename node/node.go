@@ -158,6 +158,7 @@ func New(cfg Config) (*Node, error) {
 		Usage:            n.meter,
 		Limiter:          n,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
+		Limits:           cfg.HTTPLimits,
 		Now:              cfg.Now,
 		Logger:           cfg.Logger,
 	})
