@@ -46,24 +46,35 @@ var bodyBufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const keepBufferBytes = 1 << 20
 
+// reserveBody counts the request's body against the bound of bodies in
+// flight, before it is read: its declared size, or the maximum when it is
+// chunked. release gives it back once the handler is done.
+func (s *Server) reserveBody(ctx *fasthttp.RequestCtx) (release func(), aerr *apiError) {
+	declared := ctx.Request.Header.ContentLength()
+	if declared == 0 || ctx.RequestBodyStream() == nil {
+		return func() {}, nil
+	}
+	n := int64(s.cfg.MaxBodyBytes) // chunked: the size is not known yet
+	if declared > 0 {
+		n = int64(declared)
+	}
+	if !s.bodies.take(n) {
+		ctx.Response.Header.Set("Retry-After", "1")
+		ctx.SetConnectionClose() // the unread body must not be parsed as a request
+		return func() {}, errBodiesInFlight
+	}
+	return func() { s.bodies.give(n) }, nil
+}
+
 // readBody reads the request's body, at most MaxBodyBytes, and makes it the
-// request's body for the handlers (ctx.PostBody). Its bytes count against
-// the budget until release, which must be called once the handler is done.
+// request's body for the handlers (ctx.PostBody). release returns its buffer
+// once the handler is done.
 func (s *Server) readBody(ctx *fasthttp.RequestCtx) (release func(), aerr *apiError) {
 	declared := ctx.Request.Header.ContentLength()
 	stream := ctx.RequestBodyStream()
 	if declared == 0 || stream == nil {
 		ctx.Request.SetBodyRaw(nil)
 		return func() {}, nil
-	}
-	reserve := int64(s.cfg.MaxBodyBytes) // chunked: the size is not known yet
-	if declared > 0 {
-		reserve = int64(declared)
-	}
-	if !s.bodies.take(reserve) {
-		ctx.Response.Header.Set("Retry-After", "1")
-		ctx.SetConnectionClose() // the unread body must not be parsed as a request
-		return func() {}, errBodiesInFlight
 	}
 	buf := bodyBufferPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -72,7 +83,6 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) (release func(), aerr *apiEr
 		if buf.Cap() <= keepBufferBytes {
 			bodyBufferPool.Put(buf)
 		}
-		s.bodies.give(reserve)
 	}
 	if declared > 0 {
 		buf.Grow(declared)

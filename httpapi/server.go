@@ -352,8 +352,16 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 	}
 	// Public routes take no body: theirs is left unread.
 	if route.access != public {
-		release, aerr := s.readBody(ctx)
+		release, aerr := s.reserveBody(ctx)
 		defer release()
+		if aerr == nil && route.access == apiKey {
+			aerr = s.chargeQuota(c)
+		}
+		if aerr == nil {
+			var done func()
+			done, aerr = s.readBody(ctx)
+			defer done()
+		}
 		if aerr != nil {
 			writeError(ctx, aerr)
 			return
@@ -383,8 +391,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 }
 
 // checkCredentials checks, from the headers alone, that the caller may use
-// a route of access a, and for an API key counts the call against its
-// organization's quota. It runs before the body is read, so that no one
+// a route of access a. It runs before the body is read, so that no one
 // without credentials can make the node buffer anything.
 func (s *Server) checkCredentials(c *call, a access) *apiError {
 	ctx := c.ctx
@@ -415,19 +422,25 @@ func (s *Server) checkCredentials(c *call, a access) *apiError {
 			return errUnauthorized
 		}
 		c.principal = p
-		q, ok := s.cfg.Limiter.Allow(p.OrgID)
-		setQuotaHeaders(ctx, q)
-		if !ok {
-			s.countRateLimited()
-			return rateLimited(ctx, q, s.now())
-		}
-		s.cfg.Usage.Touch(p.KeyID, s.now())
 	case operator:
 		tok := ctx.Request.Header.Peek("X-Operator-Token")
 		if len(tok) == 0 || !s.cfg.Meta.CheckOperatorToken(secret.Hash(string(tok))) {
 			return errBadOperator
 		}
 	}
+	return nil
+}
+
+// chargeQuota counts an API-key call against its organization's quota, or
+// refuses it with 429 once the quota is spent.
+func (s *Server) chargeQuota(c *call) *apiError {
+	q, ok := s.cfg.Limiter.Allow(c.principal.OrgID)
+	setQuotaHeaders(c.ctx, q)
+	if !ok {
+		s.countRateLimited()
+		return rateLimited(c.ctx, q, s.now())
+	}
+	s.cfg.Usage.Touch(c.principal.KeyID, s.now())
 	return nil
 }
 
