@@ -63,6 +63,9 @@ var (
 	errNoWrite      = forbidden("API key does not have write permission")
 	errOtherBucket  = forbidden("API key does not have access to this bucket")
 	errTooLarge     = &apiError{Status: fasthttp.StatusRequestEntityTooLarge, Type: typeTooLarge, Message: "Request body exceeds the maximum size"}
+	// errBodiesInFlight: the bound of request bodies in flight is reached.
+	errBodiesInFlight = &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
+		Message: "Too many request bodies in flight on this node; retry shortly"}
 )
 
 // errorTable maps the business errors of store, and ErrUnavailable, to the

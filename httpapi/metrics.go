@@ -60,9 +60,33 @@ func (s *Server) observe(ctx *fasthttp.RequestCtx) {
 	if route == "" {
 		route = "unmatched" // bounded: never the raw path
 	}
-	method := string(ctx.Method())
+	s.count(ctx, route, start)
+}
+
+// count adds an answered request to the counters.
+func (s *Server) count(ctx *fasthttp.RequestCtx, route string, start time.Time) {
+	method := methodLabel(ctx.Method())
 	s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(ctx.Response.StatusCode())).Inc()
 	s.metrics.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+}
+
+// methodLabel is the method as a label: anyone may send any method, so
+// those the API does not know share one series.
+func methodLabel(m []byte) string {
+	switch string(m) {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return string(m)
+	}
+	return "other"
+}
+
+// countTransportError counts a request fasthttp answered without calling
+// the handler (malformed, or too slow); it has no meaningful duration.
+// No-op without metrics.
+func (s *Server) countTransportError(ctx *fasthttp.RequestCtx) {
+	if s.metrics != nil {
+		s.metrics.requests.WithLabelValues("unmatched", methodLabel(ctx.Method()), strconv.Itoa(ctx.Response.StatusCode())).Inc()
+	}
 }
 
 // countIngested, countReturned and countRateLimited are no-ops without metrics.

@@ -170,6 +170,8 @@ type Config struct {
 	// WebhookPolicy, if set, refuses alert rules whose webhookUrl is a
 	// literal address it blocks (names are checked when dialled).
 	WebhookPolicy *egress.Policy
+	// Limits bound connections, their timeouts and the bodies in flight.
+	Limits Limits
 	// ApplyTimeout bounds a metadata write. Default 10s.
 	ApplyTimeout time.Duration
 	// Now is the clock; default time.Now.
@@ -192,6 +194,7 @@ type Server struct {
 	metrics *apiMetrics // nil without Config.Metrics
 	// nodeAuth checks the signatures of node calls and refuses replays.
 	nodeAuth *nodeauth.Verifier
+	bodies  bodyBudget
 }
 
 // New returns a Server ready to Serve.
@@ -201,6 +204,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 10 << 20
+	}
+	cfg.Limits.setDefaults()
+	if err := cfg.Limits.Validate(cfg.MaxBodyBytes); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	if cfg.ApplyTimeout == 0 {
 		cfg.ApplyTimeout = 10 * time.Second
@@ -213,6 +220,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"),
 		nodeAuth: nodeauth.NewVerifier(nodeauth.VerifierConfig{Key: cfg.NodeKey})}
+	s.bodies.limit = cfg.Limits.MaxBodyBytesInFlight
 	handler := s.dispatch
 	if cfg.Metrics != nil {
 		m, err := newAPIMetrics(cfg.Metrics)
@@ -223,12 +231,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.registerRoutes()
 	s.http = &fasthttp.Server{
-		Handler:                      handler,
-		ErrorHandler:                 s.transportError,
-		MaxRequestBodySize:           cfg.MaxBodyBytes,
-		ReadTimeout:                  60 * time.Second,
+		Handler:            handler,
+		ErrorHandler:       s.transportError,
+		MaxRequestBodySize: cfg.MaxBodyBytes,
+		// Bodies are read by dispatch once the credentials are checked.
+		StreamRequestBody: true,
+		// ReadTimeout runs from a request's first byte to the end of its
+		// headers; HeaderReceived then gives the body its own time.
+		ReadTimeout:                  cfg.Limits.ReadHeaderTimeout,
+		HeaderReceived:               s.headerReceived,
 		WriteTimeout:                 60 * time.Second,
-		IdleTimeout:                  120 * time.Second,
+		IdleTimeout:                  cfg.Limits.IdleTimeout,
+		MaxConnsPerIP:                cfg.Limits.fasthttpMaxConnsPerIP(),
 		Name:                         "dakkio",
 		NoDefaultContentType:         true,
 		DisablePreParseMultipartForm: true,
@@ -323,6 +337,14 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		}
 	}()
 	route, ps, allowed := s.routes.match(string(ctx.Method()), string(ctx.Path()))
+	if route != nil && s.metrics != nil {
+		ctx.SetUserValue(routeKey, route.Pattern)
+	}
+	if s.bodyTooLarge(ctx) {
+		ctx.SetConnectionClose() // the body is never read
+		writeError(ctx, errTooLarge)
+		return
+	}
 	if route == nil {
 		if len(allowed) > 0 {
 			ctx.Response.Header.Set("Allow", strings.Join(allowed, ", "))
@@ -331,9 +353,6 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		}
 		writeError(ctx, notFound("Route not found"))
 		return
-	}
-	if s.metrics != nil {
-		ctx.SetUserValue(routeKey, route.Pattern)
 	}
 	c := &call{ctx: ctx, params: ps}
 	// Node-to-node calls are served from the start: a leader still starting
@@ -353,46 +372,32 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	switch route.access {
-	case node:
-		if s.cfg.NodeKey == nil || s.cfg.Internal == nil {
-			writeError(ctx, notFound("Route not found"))
+	if aerr := s.checkCredentials(c, route.access); aerr != nil {
+		writeError(ctx, aerr)
+		return
+	}
+	// Public routes take no body: theirs is left unread.
+	if route.access != public {
+		release, aerr := s.reserveBody(ctx)
+		defer release()
+		if aerr == nil && route.access == apiKey {
+			aerr = s.chargeQuota(c)
+		}
+		if aerr == nil {
+			var done func()
+			done, aerr = s.readBody(ctx)
+			defer done()
+		}
+		if aerr != nil {
+			writeError(ctx, aerr)
 			return
 		}
-		if s.cfg.NodeCertRequired {
-			if st := ctx.TLSConnectionState(); st == nil || len(st.VerifiedChains) == 0 {
-				writeError(ctx, &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Node calls need a client certificate of the cluster"})
-				return
-			}
-		}
+	}
+	if route.access == node {
+		// The signature covers the body, so it is checked once the body
+		// is read; checkCredentials has made sure it is one.
 		if err := s.checkNodeSignature(ctx); err != nil {
 			writeError(ctx, err)
-			return
-		}
-	case apiKey:
-		key := ctx.Request.Header.Peek("X-API-Key")
-		if !secret.WellFormed(string(key)) {
-			writeError(ctx, errUnauthorized)
-			return
-		}
-		p, ok := s.cfg.Meta.Authenticate(secret.Hash(string(key)))
-		if !ok {
-			writeError(ctx, errUnauthorized)
-			return
-		}
-		c.principal = p
-		q, ok := s.cfg.Limiter.Allow(p.OrgID)
-		setQuotaHeaders(ctx, q)
-		if !ok {
-			s.countRateLimited()
-			writeError(ctx, rateLimited(ctx, q, s.now()))
-			return
-		}
-		s.cfg.Usage.Touch(p.KeyID, s.now())
-	case operator:
-		tok := ctx.Request.Header.Peek("X-Operator-Token")
-		if len(tok) == 0 || !s.cfg.Meta.CheckOperatorToken(secret.Hash(string(tok))) {
-			writeError(ctx, errBadOperator)
 			return
 		}
 	}
@@ -432,6 +437,62 @@ func (s *Server) checkNodeSignature(ctx *fasthttp.RequestCtx) *apiError {
 	}
 }
 
+// checkCredentials checks, from the headers alone, that the caller may use
+// a route of access a. It runs before the body is read, so that no one
+// without credentials can make the node buffer anything.
+func (s *Server) checkCredentials(c *call, a access) *apiError {
+	ctx := c.ctx
+	switch a {
+	case node:
+		if s.cfg.NodeKey == nil || s.cfg.Internal == nil {
+			return notFound("Route not found")
+		}
+		if s.cfg.NodeCertRequired {
+			if st := ctx.TLSConnectionState(); st == nil || len(st.VerifiedChains) == 0 {
+				return &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Node calls need a client certificate of the cluster"}
+			}
+		}
+		if !nodeauth.WellFormed(string(ctx.Request.Header.Peek(nodeauth.HeaderName))) {
+			return &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid node signature"}
+		}
+	case apiKey:
+		key := ctx.Request.Header.Peek("X-API-Key")
+		if !secret.WellFormed(string(key)) {
+			return errUnauthorized
+		}
+		p, ok := s.cfg.Meta.Authenticate(secret.Hash(string(key)))
+		if !ok {
+			return errUnauthorized
+		}
+		c.principal = p
+	case operator:
+		tok := ctx.Request.Header.Peek("X-Operator-Token")
+		if len(tok) == 0 || !s.cfg.Meta.CheckOperatorToken(secret.Hash(string(tok))) {
+			return errBadOperator
+		}
+	}
+	return nil
+}
+
+// chargeQuota counts an API-key call against its organization's quota, or
+// refuses it with 429 once the quota is spent.
+func (s *Server) chargeQuota(c *call) *apiError {
+	q, ok := s.cfg.Limiter.Allow(c.principal.OrgID)
+	setQuotaHeaders(c.ctx, q)
+	if !ok {
+		s.countRateLimited()
+		return rateLimited(c.ctx, q, s.now())
+	}
+	s.cfg.Usage.Touch(c.principal.KeyID, s.now())
+	return nil
+}
+
+// headerReceived gives each request's body its own read deadline, once the
+// headers came within theirs.
+func (s *Server) headerReceived(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return fasthttp.RequestConfig{ReadTimeout: s.cfg.Limits.BodyReadTimeout}
+}
+
 // setQuotaHeaders puts the organization's quota on the response: every
 // answer to an authenticated call carries them, -1 meaning unlimited.
 func setQuotaHeaders(ctx *fasthttp.RequestCtx, q Quota) {
@@ -455,11 +516,16 @@ func rateLimited(ctx *fasthttp.RequestCtx, q Quota, now time.Time) *apiError {
 // transportError answers requests fasthttp could not read: too large, or
 // malformed at the HTTP level.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	defer s.countTransportError(ctx)
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeError(ctx, errTooLarge)
-		return
+	case errors.As(err, &ne) && ne.Timeout():
+		writeError(ctx, &apiError{Status: fasthttp.StatusBadRequest, Type: typeBadRequest, Message: "Request not received in time"})
+	default:
+		writeError(ctx, &apiError{Status: fasthttp.StatusBadRequest, Type: typeBadRequest, Message: "Malformed HTTP request"})
 	}
-	writeError(ctx, &apiError{Status: fasthttp.StatusBadRequest, Type: typeBadRequest, Message: "Malformed HTTP request"})
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }

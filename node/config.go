@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/secret"
@@ -35,6 +36,9 @@ type Config struct {
 	OperatorToken string
 	// MaxBodyBytes caps request bodies. Default 10 MiB.
 	MaxBodyBytes int
+	// HTTPLimits bound the API's connections, their timeouts and the request
+	// bodies in flight (--http-* flags); zero fields take httpapi's defaults.
+	HTTPLimits httpapi.Limits
 	// KeyCacheBytes sizes the API-key cache. Default 32 MiB.
 	KeyCacheBytes int
 	// SyncWrites fsyncs every points commit before acknowledging it, so that
@@ -240,6 +244,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return errors.New("max body size must be at least 1 KiB")
+	}
+	if err := c.HTTPLimits.Validate(c.MaxBodyBytes); err != nil {
+		return err
 	}
 	if err := c.Replication.validate(); err != nil {
 		return err

@@ -166,6 +166,7 @@ func New(cfg Config) (*Node, error) {
 		Limiter:          n,
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		WebhookPolicy:    webhookPolicy,
+		Limits:           cfg.HTTPLimits,
 		Now:              cfg.Now,
 		Logger:           cfg.Logger,
 

@@ -43,10 +43,12 @@ func parseTarget(raw string) (target, error) {
 // client returns a client holding at most one keep-alive connection.
 func (t target) client() *fasthttp.HostClient {
 	return &fasthttp.HostClient{
-		Addr:                     t.addr,
-		IsTLS:                    t.tls,
-		MaxConns:                 1,
-		MaxIdleConnDuration:      time.Minute,
+		Addr:     t.addr,
+		IsTLS:    t.tls,
+		MaxConns: 1,
+		// Below the node's --http-idle-timeout (60s by default): a POST on
+		// a connection the node has just closed is not retried.
+		MaxIdleConnDuration:      30 * time.Second,
 		ReadTimeout:              2 * time.Minute,
 		WriteTimeout:             time.Minute,
 		NoDefaultUserAgentHeader: true,

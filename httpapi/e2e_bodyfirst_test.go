@@ -1,0 +1,205 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/internal/testnode"
+	"github.com/dakkio/dakkio/node"
+)
+
+// Credentials are checked from the headers before the body is read: these
+// tests send the headers of a large upload and only a small part of its
+// body, then wait for the answer. A server that read the body first would
+// wait for the rest and never answer.
+
+// hostOf is the host:port of a node's URL.
+func hostOf(n *testnode.Node) string { return strings.TrimPrefix(n.URL, "http://") }
+
+// rawExchange opens a connection to addr, writes head (request line and
+// headers, without the blank line) and then body, and returns the answer
+// read within timeout. Write errors are ignored: the server may refuse the
+// request and close before the body is all sent.
+func rawExchange(t *testing.T, addr, head string, body []byte, timeout time.Duration) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	_, _ = conn.Write([]byte(head + "\r\n\r\n"))
+	_, _ = conn.Write(body)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s: no answer within %s: %v", strings.SplitN(head, "\r\n", 2)[0], timeout, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, out
+}
+
+// wantRawError checks a raw answer's status and error envelope.
+func wantRawError(t *testing.T, resp *http.Response, body []byte, status int, typ string) {
+	t.Helper()
+	var env struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, status, body)
+	}
+	if err := json.Unmarshal(body, &env); err != nil || env.Error != typ || env.Message == "" {
+		t.Fatalf("body = %s, want the error envelope of %q", body, typ)
+	}
+}
+
+// TestUnauthenticatedBodyIsNotRead: a 10 MiB upload without valid
+// credentials, of which 64 KiB are sent, is refused with 401 at once, on
+// the public, operator and internal routes.
+func TestUnauthenticatedBodyIsNotRead(t *testing.T) {
+	n := testnode.Start(t, func(c *node.Config) { c.ClusterKey = "a-cluster-key-of-some-length" })
+	part := bytes.Repeat([]byte("x"), 64<<10)
+	upload := func(path, header string) string {
+		return fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d%s", path, 10<<20, header)
+	}
+	cases := []struct{ name, head string }{
+		{"no key", upload("/api/data", "")},
+		{"malformed key", upload("/api/data", "\r\nX-API-Key: nope")},
+		{"wrong prefix", upload("/api/data", "\r\nX-API-Key: "+secret.New(secret.OperatorPrefix))},
+		{"unknown key", upload("/api/data/batch", "\r\nX-API-Key: "+secret.New(secret.AdminPrefix))},
+		{"bad operator token", upload("/api/operator/restore/points", "\r\nX-Operator-Token: "+secret.New(secret.OperatorPrefix))},
+		{"no node signature", upload("/internal/write", "")},
+		{"malformed node signature", upload("/internal/apply", "\r\n"+nodeauth.HeaderName+": v1 t=1,n=00,s=00")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := rawExchange(t, hostOf(n), tc.head, part, 5*time.Second)
+			wantRawError(t, resp, body, http.StatusUnauthorized, "Unauthorized")
+		})
+	}
+}
+
+// TestBodiesInFlightAreBounded: while held uploads fill the bound of body
+// bytes in flight, another authenticated upload gets 503 with Retry-After,
+// without its body being read; once they end, uploads pass again. Bodies
+// over the maximum are still 413: declared ones before the credentials are
+// looked at, chunked ones once they grow past it.
+func TestBodiesInFlightAreBounded(t *testing.T) {
+	n := testnode.Start(t, func(c *node.Config) {
+		c.MaxBodyBytes = 1 << 20
+		c.HTTPLimits.MaxBodyBytesInFlight = 2 << 20
+	})
+	head := func(size int) string {
+		return fmt.Sprintf("POST /api/data HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Length: %d", n.AdminKey, size)
+	}
+	// Two uploads of 1 MiB, held after their first 64 KiB, fill the bound.
+	var held []net.Conn
+	for range 2 {
+		conn, err := net.Dial("tcp", hostOf(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+		defer conn.Close()
+		if _, err := conn.Write([]byte(head(1<<20) + "\r\n\r\n" + strings.Repeat(" ", 64<<10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another upload is refused; poll until both held ones have reserved.
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for ; ; <-tick.C {
+		resp, body := rawExchange(t, hostOf(n), head(100<<10), bytes.Repeat([]byte(" "), 100<<10), 5*time.Second)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			wantRawError(t, resp, body, http.StatusServiceUnavailable, "Service Unavailable")
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with 2 MiB of bodies in flight, an upload got %d, want 503; body %s", resp.StatusCode, body)
+		}
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	// The bound frees up once the held uploads are gone.
+	for ; ; <-tick.C {
+		resp, body := rawExchange(t, hostOf(n), head(2), []byte("{}"), 5*time.Second)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("after the held uploads closed: status %d, want 400 (validation); body %s", resp.StatusCode, body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bound of bodies in flight was not given back when the uploads closed")
+		}
+	}
+
+	// The server reads the first 8 KiB of a body before it answers.
+	resp, body := rawExchange(t, hostOf(n), "POST /api/data HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577", make([]byte, 16<<10), 5*time.Second)
+	wantRawError(t, resp, body, http.StatusRequestEntityTooLarge, "Payload Too Large")
+	var chunked bytes.Buffer
+	for range 260 {
+		fmt.Fprintf(&chunked, "1000\r\n%s\r\n", strings.Repeat(" ", 0x1000))
+	}
+	chunked.WriteString("0\r\n\r\n")
+	resp, body = rawExchange(t, hostOf(n), "POST /api/data HTTP/1.1\r\nHost: x\r\nX-API-Key: "+n.AdminKey+"\r\nTransfer-Encoding: chunked", chunked.Bytes(), 5*time.Second)
+	wantRawError(t, resp, body, http.StatusRequestEntityTooLarge, "Payload Too Large")
+}
+
+// TestMetricsBoundMethodsAndCountEveryStatus: an unknown method is counted
+// as "other", never under its own name, and 413s are counted.
+func TestMetricsBoundMethodsAndCountEveryStatus(t *testing.T) {
+	n := testnode.Start(t, func(c *node.Config) { c.MaxBodyBytes = 64 << 10 })
+	for _, m := range []string{"FOO", "XYZZY"} {
+		resp, _ := rawExchange(t, hostOf(n), m+" /api/data HTTP/1.1\r\nHost: x", nil, 5*time.Second)
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("%s /api/data: status %d, want 405", m, resp.StatusCode)
+		}
+	}
+	resp, _ := rawExchange(t, hostOf(n), "POST /api/data HTTP/1.1\r\nHost: x\r\nContent-Length: 70000", make([]byte, 16<<10), 5*time.Second)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized body: status %d, want 413", resp.StatusCode)
+	}
+	mresp, err := n.HTTP.Get(n.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mresp.Body.Close()
+	text, _ := io.ReadAll(mresp.Body)
+	var requests []string
+	for _, line := range strings.Split(string(text), "\n") {
+		if strings.HasPrefix(line, "dakkio_http_requests_total{") {
+			requests = append(requests, line)
+		}
+	}
+	all := strings.Join(requests, "\n")
+	for _, bad := range []string{`method="FOO"`, `method="XYZZY"`} {
+		if strings.Contains(all, bad) {
+			t.Errorf("a series carries %s; unknown methods must share method=\"other\":\n%s", bad, all)
+		}
+	}
+	for _, want := range []string{
+		`dakkio_http_requests_total{method="other",route="unmatched",status="405"} 2`,
+		`dakkio_http_requests_total{method="POST",route="/api/data",status="413"} 1`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing %s in:\n%s", want, all)
+		}
+	}
+}
