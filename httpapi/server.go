@@ -194,7 +194,7 @@ type Server struct {
 	metrics *apiMetrics // nil without Config.Metrics
 	// nodeAuth checks the signatures of node calls and refuses replays.
 	nodeAuth *nodeauth.Verifier
-	bodies  bodyBudget
+	bodies   bodyBudget
 }
 
 // New returns a Server ready to Serve.
