@@ -66,11 +66,15 @@ func (s *Server) revokeAdminKey(c *call) error {
 // in this answer only; the cluster keeps its hash.
 func (s *Server) rotateOperatorToken(c *call) error {
 	token := secret.New(secret.OperatorPrefix)
+	// Saved before it is applied: should this answer be lost after the
+	// entry commits, the operator still finds the token on this node.
+	if s.cfg.SaveOperatorToken != nil {
+		if err := s.cfg.SaveOperatorToken(token); err != nil {
+			return err
+		}
+	}
 	if _, err := s.apply(store.RotateOperatorToken{TokenHash: secret.Hash(token)}); err != nil {
 		return err
-	}
-	if s.cfg.OperatorTokenRotated != nil {
-		s.cfg.OperatorTokenRotated()
 	}
 	writeData(c.ctx, fasthttp.StatusOK, map[string]string{"token": token})
 	return nil

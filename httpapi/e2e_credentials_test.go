@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"errors"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -190,7 +188,8 @@ func adminOrgID(t testing.TB, n *testnode.Node) string {
 
 // TestE2ERotateOperatorToken: the old token is refused by every operator
 // endpoint from the answer on, the new one works, and the token file the
-// node wrote at first start, which held the old token, is gone.
+// node wrote at first start now holds the new token (mode 0600), so an
+// answer lost on its way does not lock the operator out.
 func TestE2ERotateOperatorToken(t *testing.T) {
 	t.Parallel()
 	n := testnode.Start(t, func(c *node.Config) { c.OperatorToken = "" })
@@ -208,8 +207,11 @@ func TestE2ERotateOperatorToken(t *testing.T) {
 	}
 	wantOperator(t, n, first, http.StatusUnauthorized)
 	wantOperator(t, n, second, http.StatusOK)
-	if _, err := os.Stat(tokenFile); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the token file holding the old token is still there after the rotation: %v", err)
+	if b, err := os.ReadFile(tokenFile); err != nil || strings.TrimSpace(string(b)) != second {
+		t.Errorf("after the rotation the token file holds %q (%v), want the new token", b, err)
+	}
+	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode: %v (%v), want 0600", fi.Mode(), err)
 	}
 	r := send(t, n.Operator.WithOperatorToken(first), "POST", "/api/operator/token", nil, nil)
 	wantError(t, r, http.StatusUnauthorized, "Unauthorized", "Invalid or missing operator token")

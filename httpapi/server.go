@@ -177,9 +177,10 @@ type Config struct {
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// OperatorTokenRotated, if set, is called after this node served a
-	// rotation of the operator token (to drop a token file gone stale).
-	OperatorTokenRotated func()
+	// SaveOperatorToken, if set, keeps a new operator token where the
+	// operator can find it, before the rotation is applied; an error
+	// refuses the rotation.
+	SaveOperatorToken func(token string) error
 	// Metrics, if set, is the registry GET /metrics serves; the server adds
 	// its request, point and rate-limit counters to it.
 	Metrics *prometheus.Registry

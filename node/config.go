@@ -272,17 +272,26 @@ func credential(given, dir, file string, make func() string) (value string, path
 		return string(trimNewline(b)), path, nil
 	}
 	value = make()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(value+"\n"), 0o600); err != nil {
-		return "", "", fmt.Errorf("cannot write %q: %w", tmp, err)
-	}
-	if err := syncFile(tmp); err != nil {
+	if err := writeSecretFile(path, value); err != nil {
 		return "", "", err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", "", fmt.Errorf("cannot write %q: %w", path, err)
-	}
 	return value, path, nil
+}
+
+// writeSecretFile replaces path with value, mode 0600, synced, so that a
+// crash leaves the old file or the new one, never a torn one.
+func writeSecretFile(path, value string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(value+"\n"), 0o600); err != nil {
+		return fmt.Errorf("cannot write %q: %w", tmp, err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("cannot write %q: %w", path, err)
+	}
+	return nil
 }
 
 func trimNewline(b []byte) []byte {

@@ -171,7 +171,7 @@ func New(cfg Config) (*Node, error) {
 		Logger:           cfg.Logger,
 
 		// The token file of the first start holds a refused token then.
-		OperatorTokenRotated: n.dropStaleTokenFile,
+		SaveOperatorToken:    n.saveOperatorToken,
 	})
 	if err != nil {
 		r.Close()

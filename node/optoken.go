@@ -1,8 +1,7 @@
 package node
 
 import (
-	"errors"
-	"io/fs"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,15 +32,18 @@ func (n *Node) checkOperatorToken() {
 	}
 }
 
-// dropStaleTokenFile removes this node's operator token file after it
-// served a rotation: the file held the first token, now refused, and the
-// new one is shown to the caller only.
-func (n *Node) dropStaleTokenFile() {
+// saveOperatorToken writes a token this node is about to rotate in to its
+// operator token file (mode 0600, replacing the old token), as the first
+// start does: an answer lost on its way to the operator must not lock
+// them out. Should the rotation then fail, the file holds a token the
+// cluster does not accept and checkOperatorToken says so at the next
+// start; the old token, which the operator just used, still works.
+func (n *Node) saveOperatorToken(token string) error {
 	path := filepath.Join(n.cfg.DataDir, OperatorTokenFile)
-	switch err := os.Remove(path); {
-	case err == nil:
-		n.log.Info("operator token rotated; removed the file holding the old one", "file", path)
-	case !errors.Is(err, fs.ErrNotExist):
-		n.log.Warn("operator token rotated, but the file holding the old one cannot be removed; delete it", "file", path, "err", err)
+	if err := writeSecretFile(path, token); err != nil {
+		n.log.Error("cannot save the rotated operator token; rotation refused", "file", path, "err", err)
+		return fmt.Errorf("cannot save the new operator token: %w", err)
 	}
+	n.log.Info("operator token rotating; the new one is in the token file", "file", path)
+	return nil
 }
