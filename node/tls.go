@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/dakkio/dakkio/httpapi"
 )
 
 // TLS, when Config.TLSCertFile is set:
@@ -98,13 +100,24 @@ func (n *Node) listenHTTP() (net.Listener, error) {
 
 // peerClient is the HTTP client for other nodes' internal routes.
 func (n *Node) peerClient() *http.Client {
-	hc := &http.Client{Timeout: 15 * time.Second}
-	if peer := n.tlsConf.peerConfig(); peer != nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = peer.Clone()
-		hc.Transport = tr
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Idle connections are dropped well before the other node's idle
+	// timeout (--http-idle-timeout, the same on every node) would close
+	// them under a request: Go does not resend a POST on a connection
+	// closed that way.
+	idle := n.cfg.HTTPLimits.IdleTimeout
+	if idle <= 0 {
+		idle = httpapi.DefaultIdleTimeout
 	}
-	return hc
+	tr.IdleConnTimeout = min(30*time.Second, idle/2)
+	tr.MaxIdleConnsPerHost = 32
+	// Far below the other node's per-client cap (--http-max-conns-per-ip),
+	// which node-to-node calls share with every client on this host.
+	tr.MaxConnsPerHost = 128
+	if peer := n.tlsConf.peerConfig(); peer != nil {
+		tr.TLSClientConfig = peer.Clone()
+	}
+	return &http.Client{Timeout: 15 * time.Second, Transport: tr}
 }
 
 // peerURL is the URL of path on the node whose API listens on addr.

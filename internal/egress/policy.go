@@ -12,8 +12,11 @@ import (
 
 // DefaultDeny are the ranges refused unless an allow range lifts them:
 // loopback, link-local (the cloud metadata services at 169.254.169.254
-// among them) and the unspecified addresses, which reach the local machine.
-// IPv4-mapped IPv6 addresses are checked as the IPv4 address they map.
+// among them) and the unspecified addresses, which reach the local machine;
+// the metadata services that live elsewhere (AWS's IPv6 one, Alibaba's);
+// and the NAT64 and 6to4 forms of loopback and link-local addresses, which
+// a translating gateway turns back into them. IPv4-mapped IPv6 addresses
+// are checked as the IPv4 address they map.
 var DefaultDeny = []netip.Prefix{
 	netip.MustParsePrefix("127.0.0.0/8"),
 	netip.MustParsePrefix("::1/128"),
@@ -21,6 +24,12 @@ var DefaultDeny = []netip.Prefix{
 	netip.MustParsePrefix("fe80::/10"),
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("::/128"),
+	netip.MustParsePrefix("fd00:ec2::254/128"),
+	netip.MustParsePrefix("100.100.100.200/32"),
+	netip.MustParsePrefix("64:ff9b::7f00:0/104"), // NAT64 of 127.0.0.0/8
+	netip.MustParsePrefix("64:ff9b::a9fe:0/112"), // NAT64 of 169.254.0.0/16
+	netip.MustParsePrefix("2002:7f00::/24"),      // 6to4 of 127.0.0.0/8
+	netip.MustParsePrefix("2002:a9fe::/32"),      // 6to4 of 169.254.0.0/16
 }
 
 // Config configures a Policy. Every field is optional.
