@@ -4,7 +4,7 @@ BIN     ?= bin/dakkio
 PKGS    ?= ./...
 FUZZTIME ?= 10s
 
-.PHONY: help build run test fmt vet fuzz bench clean
+.PHONY: help build run deps test fmt vet fuzz bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,7 +15,10 @@ build: ## build bin/dakkio (static, no cgo)
 run: build ## run a single node: HTTP on :8080, data in ./data
 	./$(BIN) serve
 
-test: vet ## gofmt check, go vet, then every test with the race detector
+deps: ## install (as root with apt) or name the programs the tests drive (scripts/test-deps.sh)
+	@scripts/test-deps.sh
+
+test: deps vet ## gofmt check, go vet, then every test with the race detector
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
