@@ -58,6 +58,9 @@ type writeReq struct {
 const (
 	maxGroupPoints = 16 << 10
 	maxHotHours    = 4096
+	// The cache's points, decoded (about 200 bytes each with 3 fields):
+	// past either bound it keeps only the hours just written.
+	maxHotPoints = 256 << 10
 )
 
 // Badger's memory: memtables (each an arena of memTableSize, up to
@@ -398,6 +401,13 @@ func (db *DB) commitGroup(group []*writeReq) error {
 		info.maxTS = max(info.maxTS, add[len(add)-1].TS)
 		infos[s] = info
 	}
+	// A late write to an hour its source has left (read back from disk)
+	// is retired too, or such hours would pile up in the cache.
+	for hk, h := range written {
+		if h.hour < hourOf(infos[h.s].maxTS) {
+			retired = append(retired, hk)
+		}
+	}
 	// Compactions change no data, so the small ones ride in this
 	// transaction: one commit (one fsync with SyncWrites) instead of one
 	// each. They take each hour as it stands at the end of the group.
@@ -467,7 +477,7 @@ func (db *DB) commitGroup(group []*writeReq) error {
 			delete(db.hot, hk)
 		}
 	}
-	if len(db.hot) > maxHotHours {
+	if len(db.hot) > maxHotHours || db.hotPoints() > maxHotPoints {
 		for _, h := range db.hot {
 			if _, ok := written[string(h.s.key(tagBlock, h.hour))]; !ok {
 				db.compactHour(h)
@@ -522,6 +532,15 @@ func compact(txn *badger.Txn, h *hotHour, pieces int) error {
 	}
 	h.pieces = 1
 	return nil
+}
+
+// hotPoints counts the cached hours' points.
+func (db *DB) hotPoints() int {
+	n := 0
+	for _, h := range db.hot {
+		n += len(h.b)
+	}
+	return n
 }
 
 func (db *DB) hotHourOf(written map[string]*hotHour, hk string) *hotHour {

@@ -15,7 +15,7 @@ import (
 // sources move on (both compactions folded into the group commit). After
 // every write, and after a reopen, the counts, the hourly rollups and the
 // raw points equal a model, and no hour is stored in more than maxPieces
-// blocks.
+// blocks; hours the source has left are not cached.
 func TestFoldedCompactionsKeepPointsAndRollups(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -92,6 +92,14 @@ func TestFoldedCompactionsKeepPointsAndRollups(t *testing.T) {
 		}
 		write(hour, 1+rng.IntN(40))
 		check(db, "write "+time.Duration(i).String())
+	}
+	// Late writes to hours the source has left do not stay cached: the
+	// cache holds the source's current hour only.
+	db.writeMu.Lock()
+	hot := len(db.hot)
+	db.writeMu.Unlock()
+	if hot != 1 {
+		t.Errorf("%d hours cached, want 1", hot)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
