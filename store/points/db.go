@@ -390,10 +390,11 @@ func (db *DB) commitGroup(group []*writeReq) error {
 		if !ok {
 			info = db.info(s)
 		}
-		// The source has moved on to a later hour: compact the hour before
-		// and stop caching it, so the cache holds about one hour a source
-		// (a late point for it is read back from disk).
-		if last := hourOf(info.maxTS); info.count > 0 && last < hour {
+		// The source has moved on to a later hour: the hours before its
+		// last two are compacted and no longer cached, so the cache holds
+		// about two hours a source (the previous one for late writes from
+		// concurrent clients; a later point is read back from disk).
+		if last := hourOf(info.maxTS); info.count > 0 && last < hour-hourNS {
 			retired = append(retired, string(s.key(tagBlock, last)))
 		}
 		info.count += int64(len(add) - replaced)
@@ -401,10 +402,13 @@ func (db *DB) commitGroup(group []*writeReq) error {
 		info.maxTS = max(info.maxTS, add[len(add)-1].TS)
 		infos[s] = info
 	}
-	// A late write to an hour its source has left (read back from disk)
-	// is retired too, or such hours would pile up in the cache.
+	for s, info := range infos {
+		retired = append(retired, string(s.key(tagBlock, hourOf(info.maxTS)-2*hourNS)))
+	}
+	// A late write to an older hour (read back from disk) is retired too,
+	// or such hours would pile up in the cache.
 	for hk, h := range written {
-		if h.hour < hourOf(infos[h.s].maxTS) {
+		if h.hour < hourOf(infos[h.s].maxTS)-hourNS {
 			retired = append(retired, hk)
 		}
 	}
