@@ -65,7 +65,10 @@ const (
 
 // Badger's memory: memtables (each an arena of memTableSize, up to
 // numMemtables of them while flushes catch up), the block cache and the
-// table index and bloom filter cache.
+// table index and bloom filter cache. Badger's transaction limit is 15% of
+// memTableSize (4.8 MiB) but counts a value over its 1 MiB value threshold
+// as a pointer, so even a batch of 1000 points with the largest metadata
+// fits (TestE2ELargestBatchIsStored).
 const (
 	memTableSize   = 32 << 20
 	numMemtables   = 3
