@@ -63,15 +63,15 @@ const (
 	maxHotPoints = 256 << 10
 )
 
-// Badger's memory: memtables (each an arena of memTableSize, up to
-// numMemtables of them while flushes catch up), the block cache and the
-// table index and bloom filter cache. Badger's transaction limit is 15% of
-// memTableSize (4.8 MiB) but counts a value over its 1 MiB value threshold
-// as a pointer, so even a batch of 1000 points with the largest metadata
-// fits (TestE2ELargestBatchIsStored).
+// Badger's memory: memtables (each an arena of memTableSize, a second one
+// while the first is flushed), the block cache and the table index and
+// bloom filter cache. memTableSize also sets Badger's transaction limit,
+// 15% of it (9.6 MiB, counting values under 1 MiB whole): the largest
+// batch the API takes, 1000 points with 8 KiB of metadata each over many
+// sources, must fit (TestE2ELargestBatchIsStored).
 const (
-	memTableSize   = 32 << 20
-	numMemtables   = 3
+	memTableSize   = 64 << 20
+	numMemtables   = 2
 	blockCacheSize = 32 << 20
 	indexCacheSize = 32 << 20
 )
@@ -286,11 +286,13 @@ func (c *commitScratch) reset() {
 
 // Compactions folded into a group commit's own transaction: an hour is
 // folded only while its encoding is this small and the group's folded
-// bytes stay under the second bound, far below Badger's transaction limit;
+// bytes and entries stay under the other bounds, far below Badger's
+// transaction limits;
 // bigger ones are compacted after the commit, each in its own transaction.
 const (
-	maxFoldedHour  = 256 << 10
-	maxFoldedGroup = 1 << 20
+	maxFoldedHour    = 256 << 10
+	maxFoldedGroup   = 1 << 20
+	maxFoldedEntries = 4096 // Badger also limits a transaction's entries
 )
 
 func (db *DB) commitGroup(group []*writeReq) error {
@@ -419,10 +421,10 @@ func (db *DB) commitGroup(group []*writeReq) error {
 	// transaction: one commit (one fsync with SyncWrites) instead of one
 	// each. They take each hour as it stands at the end of the group.
 	folded := map[string]bool{}
-	var foldedBytes int
+	var foldedBytes, foldedEntries int
 	fold := func(hk string) error {
 		h := db.hotHourOf(written, hk)
-		if h == nil || h.pieces <= 1 || folded[hk] || foldedBytes >= maxFoldedGroup {
+		if h == nil || h.pieces <= 1 || folded[hk] || foldedBytes >= maxFoldedGroup || foldedEntries+h.pieces > maxFoldedEntries {
 			return nil
 		}
 		sc.block = encodeBlock(sc.block[:0], h.b)
@@ -440,6 +442,7 @@ func (db *DB) commitGroup(group []*writeReq) error {
 		}
 		folded[hk] = true
 		foldedBytes += len(sc.block)
+		foldedEntries += h.pieces
 		return nil
 	}
 	for _, hk := range compactions {
