@@ -287,8 +287,8 @@ func (c *commitScratch) reset() {
 // Compactions folded into a group commit's own transaction: an hour is
 // folded only while its encoding is this small and the group's folded
 // bytes and entries stay under the other bounds, far below Badger's
-// transaction limits;
-// bigger ones are compacted after the commit, each in its own transaction.
+// transaction limits; bigger ones are compacted after the commit, each in
+// its own transaction.
 const (
 	maxFoldedHour    = 256 << 10
 	maxFoldedGroup   = 1 << 20
