@@ -279,6 +279,8 @@ func pointsError(err error) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.Is(err, points.ErrBadQuery):
 		return validationError("Invalid query: " + err.Error())
+	case errors.Is(err, points.ErrTooLarge):
+		return &apiError{Status: fasthttp.StatusRequestEntityTooLarge, Type: typeTooLarge, Message: "Batch too large to store at once; send it in smaller batches"}
 	}
 	return err
 }

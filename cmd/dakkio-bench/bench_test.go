@@ -29,6 +29,13 @@ func TestParseFlags(t *testing.T) {
 		{"no cluster points", []string{"--binary", "b", "--cluster-points", "0"}, "--cluster-points", nil},
 		{"server's consistency", []string{"--binary", "b", "--consistency", ""}, "", func(c config) bool { return c.consistency == "" }},
 		{"bad consistency", []string{"--binary", "b", "--consistency", "most"}, "--consistency", nil},
+		{"node flags", []string{"--binary", "b", "--sync-writes", "--node-args", " --memory-limit  512MiB ", "--rules", "100"}, "",
+			func(c config) bool {
+				f := c.nodeFlags()
+				return c.rules == 100 && len(f) == 3 && f[0] == "--sync-writes" && f[1] == "--memory-limit" && f[2] == "512MiB"
+			}},
+		{"--sync-writes with --addr", []string{"--addr", "http://h:1", "--key", "k", "--sync-writes"}, "go with --binary", nil},
+		{"negative rules", []string{"--binary", "b", "--rules", "-1"}, "--rules", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +69,7 @@ func TestQuickRun(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	args := []string{"--binary", bin, "--tmp-dir", t.TempDir(), "--sources", "10", "--days", "1",
-		"--max-points", "20000", "--cluster-points", "5000", "--queries", "2"}
+		"--max-points", "20000", "--cluster-points", "5000", "--queries", "2", "--rules", "2", "--idle", "1s"}
 	if code := run("dakkio-bench", args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -73,6 +80,9 @@ func TestQuickRun(t *testing.T) {
 		`(?m)^ingest values +[0-9,]+ values/s`,
 		`(?m)^cluster ingest values +[0-9,]+ values/s`,
 		`(?m)^cluster / single ingest +[0-9.]+ \(`,
+		`(?m)^node peak RSS, ingest and settle +[0-9.]+ MiB \(anon`,
+		`(?m)^write amplification, ingest to settle +[0-9.]+ \(`,
+		`(?m)^alert rules on the bucket +2 `,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("report lacks %q:\n%s", want, out)

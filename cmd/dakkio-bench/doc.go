@@ -41,6 +41,24 @@
 // names that node's data directory; there the newest points may still sit in
 // memtable files rather than .sst files, and other buckets count too.
 //
+// With --binary the bench also watches the single node's process (Linux
+// /proc): its resident memory every second from the start of the ingest to
+// the settle (VmRSS, split into anonymous and file-backed pages; the table
+// gives the peak, against the target of 384 MiB, and the RSS every 10 s),
+// its RSS again after --idle of no load (default 30s: an idle node gives
+// memory back), and the bytes it wrote to storage, /proc/<pid>/io
+// write_bytes from the start of the ingest to the settle, and from its
+// rusage over its whole life (the flush and compactions on stop included).
+// Write amplification is those bytes over the points' own bytes: 8 for a
+// point's time and 8 for each of its values (32 bytes a point with 3
+// fields); keys, source IDs and JSON do not count. --sync-writes starts the
+// single node with --sync-writes; --node-args adds other serve flags to it.
+// --rules N creates N alert rules on the bucket before the ingest, spread
+// over the sources, whose condition ("temperature is greater than
+// 1000000000") no reading meets and whose webhook (http://receiver.invalid/x)
+// is therefore never called: the difference to a run without is the cost
+// of evaluating rules on the write path.
+//
 // The cluster phase (with --binary, unless --cluster=false) follows once the
 // single node has stopped: three `dakkio serve` on free 127.0.0.1 ports,
 // each with its own directory, a generated cluster key, --bootstrap-expect 3
@@ -59,6 +77,8 @@
 //	make bench BENCH_FLAGS='--sources 10 --days 2' # a quick run
 //	make bench BENCH_FLAGS='--max-points 200000'   # CI smoke: both phases, seconds
 //	make bench BENCH_FLAGS='--max-points 5000000'  # 5 M points in each phase
+//	make bench BENCH_FLAGS='--cluster=false --max-points 4000000 --sync-writes'
+//	make bench BENCH_FLAGS='--cluster=false --max-points 4000000 --rules 100'
 //	go run ./cmd/dakkio-bench --addr http://127.0.0.1:8080 --key dakkio_a_...
 //
 // --max-points caps the ingest of both phases to the workload's last ticks

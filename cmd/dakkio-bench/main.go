@@ -33,6 +33,7 @@ const (
 	// The cluster's ingest rate over the single node's, all on one machine:
 	// each point is stored three times and crosses the loopback twice more.
 	targetClusterRatio = 0.3
+	targetPeakRSS      = 384 << 20
 )
 
 // Timeouts for the node's lifecycle.
@@ -57,6 +58,12 @@ type config struct {
 	cluster, clusterOnly bool
 	clusterPoints        int64
 	consistency          string
+	// The single node's: --sync-writes, extra serve flags, alert rules on
+	// the bucket, and the idle time after which its RSS is read again.
+	syncWrites bool
+	nodeArgs   []string
+	rules      int
+	idle       time.Duration
 }
 
 func main() {
@@ -107,6 +114,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.cluster, "cluster", true, "with --binary: after the single node, ingest into a local 3-node cluster (replication factor 3) and compare the rates")
 	fs.BoolVar(&c.clusterOnly, "cluster-only", false, "with --binary: the cluster's ingest only, no single node")
 	fs.Int64Var(&c.clusterPoints, "cluster-points", 5_000_000, "points the cluster ingests: the workload's last ticks, like --max-points, which caps this too")
+	fs.BoolVar(&c.syncWrites, "sync-writes", false, "with --binary: start the single node with --sync-writes (fsync every group commit)")
+	nodeArgs := fs.String("node-args", "", "with --binary: more `flags` for the single node's serve, space-separated (e.g. \"--memory-limit 512MiB\")")
+	fs.IntVar(&c.rules, "rules", 0, "alert rules to create on the bucket before the ingest (never met; their webhook is never called)")
+	fs.DurationVar(&c.idle, "idle", 30*time.Second, "with --binary: after the ingest settles, how long the node idles before its RSS is read again (0: not read)")
 	fs.StringVar(&c.consistency, "consistency", "quorum", "the cluster's writes ask ?consistency= this: one, quorum or all (empty: the nodes' --write-consistency)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: dakkio-bench --binary bin/dakkio [flags]\n       dakkio-bench --addr URL --key ADMINKEY [--data-dir DIR] [flags]\n\nFlags:\n")
@@ -141,6 +152,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return fail("--cluster and --cluster-only go with --binary: the bench starts the cluster itself")
 	case c.clusterOnly && !c.cluster:
 		return fail("--cluster-only with --cluster=false leaves nothing to run")
+	case c.addr != "" && (c.syncWrites || *nodeArgs != ""):
+		return fail("--sync-writes and --node-args go with --binary: the bench starts the node")
+	case c.rules < 0 || c.idle < 0:
+		return fail("--rules and --idle must not be negative")
 	case c.clusterPoints < 1:
 		return fail("--cluster-points must be at least 1")
 	case c.consistency != "" && c.consistency != "one" && c.consistency != "quorum" && c.consistency != "all":
@@ -149,6 +164,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.addr != "" {
 		c.cluster = false
 	}
+	c.nodeArgs = strings.Fields(*nodeArgs)
 	return c, nil
 }
 
@@ -183,6 +199,14 @@ type singleReport struct {
 	sst, all           int64
 	stopTook, restTook time.Duration
 	queries            []queryResult
+	// With --binary: the node's memory during the ingest and settle, after
+	// idling, and the bytes it wrote to disk meanwhile (-1: unknown).
+	mem       []memSample
+	idleMem   procMem
+	idleTook  time.Duration
+	wrote     int64
+	wroteLife int64 // start to stop, the flush on stop included
+	rulesMade int
 }
 
 // run runs the single node's phase, then the cluster's, each stopping its
@@ -230,6 +254,7 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 			return nil, fmt.Errorf("cannot make the node's directory: %w", err)
 		}
 		node = &nodeProc{
+			extra:    cfg.nodeFlags(),
 			binary:   cfg.binary,
 			dataDir:  filepath.Join(dir, "data"),
 			adminKey: secret.New(secret.AdminPrefix),
@@ -270,7 +295,25 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &singleReport{w: w, started: node != nil}
+	r := &singleReport{w: w, started: node != nil, wrote: -1, wroteLife: -1}
+	if cfg.rules > 0 {
+		b.logf("creating %d alert rules on bucket %s", cfg.rules, bucketID)
+		if err := makeRules(ctx, api, bucketID, w, cfg.rules); err != nil {
+			return nil, err
+		}
+		r.rulesMade = cfg.rules
+	}
+	var mem *memSampler
+	var wrote0 int64
+	if node != nil {
+		pid := node.cmd.Process.Pid
+		mem = startMemSampler(pid, time.Second)
+		if n, ok := readWriteBytes(pid); ok {
+			wrote0 = n
+		} else {
+			wrote0 = -1
+		}
+	}
 	b.logf("ingesting %s points (%d sources × %s ticks) into bucket %s", count(w.points()), len(w.sources), count(w.ticks), bucketID)
 	g := newGenerator(w, bucketID, cfg.seed)
 	cpu0 := cpuTime()
@@ -281,6 +324,23 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	b.logf("ingested in %v; waiting for dataPointCount to reach %s", r.ingest.elapsed.Round(time.Millisecond), count(r.ingest.points))
 	if r.settle, err = waitSettled(ctx, api, bucketID, r.ingest.points, cfg.settleTimeout); err != nil {
 		return nil, err
+	}
+	if node != nil {
+		r.mem = mem.stop()
+		if n, ok := readWriteBytes(node.cmd.Process.Pid); ok && wrote0 >= 0 {
+			r.wrote = n - wrote0
+		}
+		if cfg.idle > 0 {
+			b.logf("idling %v, then reading the node's RSS", cfg.idle)
+			t0 := time.Now()
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(cfg.idle):
+			}
+			r.idleMem, _ = readProcMem(node.cmd.Process.Pid)
+			r.idleTook = time.Since(t0)
+		}
 	}
 
 	switch {
@@ -297,6 +357,7 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 		}
 		r.diskMeasured = true
 		r.nodeCPU = node.cpu
+		r.wroteLife = node.wrote
 		t0 := time.Now()
 		if err := node.start(); err != nil {
 			return nil, err
@@ -475,6 +536,9 @@ func (b *bench) print(r *report) {
 	}
 	if s := r.single; s != nil {
 		if s.started {
+			if flags := cfg.nodeFlags(); len(flags) > 0 {
+				fmt.Fprintf(b.out, "         node flags: %s\n", strings.Join(flags, " "))
+			}
 			fmt.Fprintf(b.out, "single:  %s serve, started by the bench on the same %d cores; queries ran on it restarted, ingest idle\n", cfg.binary, runtime.NumCPU())
 		} else {
 			fmt.Fprintf(b.out, "single:  %s\n", cfg.addr)
@@ -551,6 +615,26 @@ func (b *bench) singleRows(row func(measure, result, p50, p99, target, status st
 		row("node's CPU, start to flush", fmt.Sprintf("%s (%.2f × the ingest time, %.1f µs/point)", seconds(r.nodeCPU), r.nodeCPU.Seconds()/secs, r.nodeCPU.Seconds()*1e6/float64(r.ingest.points)), "", "", "", "")
 	}
 	row("settle (stats count every point)", seconds(r.settle), "", "", "", "")
+	if r.rulesMade > 0 || r.started {
+		row("alert rules on the bucket", strconv.Itoa(r.rulesMade), "", "", "", "")
+	}
+	if len(r.mem) > 0 {
+		p := peak(r.mem)
+		row("node peak RSS, ingest and settle", fmt.Sprintf("%s (anon %s, file %s) at %ds", mib(p.m.rss), mib(p.m.anon), mib(p.m.file), int(p.at/time.Second)), "", "",
+			"≤ "+mib(targetPeakRSS), verdict(p.m.rss <= targetPeakRSS))
+		row("node RSS over the ingest (s MiB)", timeline(r.mem, 10*time.Second), "", "", "", "")
+	}
+	if r.idleMem.rss > 0 {
+		row(fmt.Sprintf("node RSS after %s idle", seconds(r.idleTook)), fmt.Sprintf("%s (anon %s, file %s)", mib(r.idleMem.rss), mib(r.idleMem.anon), mib(r.idleMem.file)), "", "", "", "")
+	}
+	if r.wrote >= 0 {
+		// The points' own bytes: an 8-byte time and 8 bytes a value.
+		raw := r.ingest.points * int64(8+8*len(w.fields))
+		row("write amplification, ingest to settle", fmt.Sprintf("%.2f (%s written to disk for %s of points at 8 bytes a time and a value)", float64(r.wrote)/float64(raw), mib(r.wrote), mib(raw)), "", "", "", "")
+		if r.wroteLife > 0 {
+			row("write amplification, start to stop", fmt.Sprintf("%.2f (%s, the flush and compactions on stop included)", float64(r.wroteLife)/float64(raw), mib(r.wroteLife)), "", "", "", "")
+		}
+	}
 	if r.diskMeasured {
 		per := func(n int64) float64 { return float64(n) / float64(w.points()) }
 		target := fmt.Sprintf("≤ %g bytes/point", targetBytesPerPt)
@@ -674,4 +758,32 @@ func analyticsTarget(period string) time.Duration {
 		return targetAnalyticsP50
 	}
 	return 0
+}
+
+// nodeFlags are the serve flags the bench adds for the single node.
+func (c config) nodeFlags() []string {
+	var out []string
+	if c.syncWrites {
+		out = append(out, "--sync-writes")
+	}
+	return append(out, c.nodeArgs...)
+}
+
+// makeRules creates n alert rules on the bucket, over its sources in turn,
+// whose condition no reading meets, so their webhook (on a reserved name
+// that never resolves) is never called: the cost measured is evaluation.
+func makeRules(ctx context.Context, api *client.Client, bucketID string, w *workload, n int) error {
+	f := w.fields[0].name
+	for i := range n {
+		_, err := api.CreateAlert(ctx, client.CreateAlertRequest{
+			BucketID: bucketID, DataSourceID: w.sources[i%len(w.sources)],
+			Name:       fmt.Sprintf("bench-rule-%03d", i+1),
+			Condition:  f + " is greater than 1000000000",
+			WebhookURL: "http://receiver.invalid/x",
+		})
+		if err != nil {
+			return fmt.Errorf("cannot create alert rule %d: %w", i+1, err)
+		}
+	}
+	return nil
 }

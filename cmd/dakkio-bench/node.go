@@ -25,6 +25,7 @@ type nodeProc struct {
 	raftAddr string
 	adminKey string
 	logPath  string
+	extra    []string // more serve flags
 
 	// In a cluster: the node's name, gossip address, the shared key, the
 	// servers to wait for and the gossip addresses to join.
@@ -39,6 +40,7 @@ type nodeProc struct {
 	exited chan struct{} // closed when the process has exited
 	err    error         // its exit status, once exited is closed
 	cpu    time.Duration // the CPU time it used, once exited is closed
+	wrote  int64         // bytes it wrote to storage (-1: unknown), once exited is closed
 }
 
 // start launches the node; it appends its output to logPath.
@@ -55,6 +57,7 @@ func (p *nodeProc) start() error {
 			args = append(args, "--join", strings.Join(p.join, ","))
 		}
 	}
+	args = append(args, p.extra...)
 	cmd := exec.Command(p.binary, args...)
 	cmd.Env = append(os.Environ(), "DAKKIO_INITIAL_ADMIN_KEY="+p.adminKey)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -67,6 +70,7 @@ func (p *nodeProc) start() error {
 		p.err = cmd.Wait()
 		if ps := cmd.ProcessState; ps != nil {
 			p.cpu = ps.UserTime() + ps.SystemTime()
+			p.wrote = blocksWritten(ps)
 		}
 		logf.Close()
 		close(p.exited)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"io/fs"
+	"os"
 	"syscall"
 	"time"
 )
@@ -24,4 +25,13 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// blocksWritten is the bytes an exited process wrote to storage over its
+// life, from its rusage (512-byte blocks); -1 where unknown.
+func blocksWritten(ps *os.ProcessState) int64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return ru.Oublock * 512
+	}
+	return -1
 }

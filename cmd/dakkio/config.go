@@ -141,6 +141,14 @@ func flagText(f *flag.Flag, v any) (string, error) {
 			return i, nil
 		}
 		return "", wrongType(v, "an integer")
+	case byteSize: // "256MiB" or a number of bytes
+		if i, ok := integer(v); ok {
+			return i, nil
+		}
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+		return "", wrongType(v, "a size such as \"256MiB\" or a number of bytes")
 	case float64:
 		if i, ok := integer(v); ok {
 			return i, nil

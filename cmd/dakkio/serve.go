@@ -34,6 +34,7 @@ type serveOptions struct {
 	join                           listFlag
 	logLevel, logFormat, debugAddr string
 	configPath                     string
+	memoryLimit                    byteSize
 }
 
 // serveFlags declares serve's flags. Each is also read from its environment
@@ -76,6 +77,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.PointsCompression, "points-compression", "snappy", "compression of points on disk: snappy, zstd (smaller, slower) or none")
 	fs.Var((*listFlag)(&cfg.WebhookDenyCIDRs), "webhook-deny-cidrs", "comma-separated `ranges` (CIDRs or addresses) alert webhooks may not reach, beside loopback, link-local and unspecified addresses")
 	fs.Var((*listFlag)(&cfg.WebhookAllowCIDRs), "webhook-allow-cidrs", "comma-separated `ranges` alert webhooks may reach even inside a denied range (the most specific range decides); the node's own ports stay refused")
+	_ = o.memoryLimit.Set(defaultMemoryLimit)
+	fs.Var(&o.memoryLimit, "memory-limit", "soft limit of the Go runtime's memory (like GOMEMLIMIT): bytes or a `size` such as 256MiB or 1GiB; 0 leaves GOMEMLIMIT's")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
@@ -140,6 +143,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	applyMemoryLimit(o.memoryLimit, logger)
 	n, err := node.New(cfg)
 	if err != nil {
 		logger.Error("cannot start node", "err", err)
@@ -147,6 +151,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go releaseWhenIdle(ctx)
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = n.Start(startCtx)
 	cancel()

@@ -27,6 +27,7 @@ type DB struct {
 	// conflict and "is this point new?" has one answer, which keeps counts exact.
 	writeMu sync.Mutex
 	hot     map[string]*hotHour // hours recently written; writeMu
+	scratch commitScratch       // writeMu
 
 	infoMu sync.RWMutex
 	series map[series]*seriesInfo
@@ -57,6 +58,22 @@ type writeReq struct {
 const (
 	maxGroupPoints = 16 << 10
 	maxHotHours    = 4096
+	// The cache's points, decoded (about 200 bytes each with 3 fields):
+	// past either bound it keeps only the hours just written.
+	maxHotPoints = 256 << 10
+)
+
+// Badger's memory: memtables (each an arena of memTableSize, a second one
+// while the first is flushed), the block cache and the table index and
+// bloom filter cache. memTableSize also sets Badger's transaction limit,
+// 15% of it (9.6 MiB, counting values under 1 MiB whole): the largest
+// batch the API takes, 1000 points with 8 KiB of metadata each over many
+// sources, must fit (TestE2ELargestBatchIsStored).
+const (
+	memTableSize   = 64 << 20
+	numMemtables   = 2
+	blockCacheSize = 32 << 20
+	indexCacheSize = 32 << 20
 )
 
 // Open opens (or creates) the store in cfg.Dir and starts its writer and
@@ -93,7 +110,13 @@ func Open(cfg Config) (*DB, error) {
 		WithNumVersionsToKeep(1).
 		WithCompression(compression).
 		WithZSTDCompressionLevel(1).
-		WithBlockCacheSize(64 << 20).
+		// Bounded memory, whatever the data stored: Badger's defaults
+		// (5 memtables of 64 MiB, every table index held in memory) alone
+		// exceed the node's memory budget.
+		WithMemTableSize(memTableSize).
+		WithNumMemtables(numMemtables).
+		WithBlockCacheSize(blockCacheSize).
+		WithIndexCacheSize(indexCacheSize).
 		WithCompactL0OnClose(true). // a stopped node leaves superseded blocks compacted away
 		WithLogger(badgerLogger{db.log.With("component", "badger")})
 	if cfg.InMemory {
@@ -234,23 +257,72 @@ type groupEntry struct {
 	p *Point
 }
 
+// commitScratch is the writer's reusable memory: one group commit's
+// sorting and run buffers, kept between commits so that the steady state
+// allocates only what it stores. Used under writeMu only.
+type commitScratch struct {
+	slot    map[series]int // a source's index in runs
+	runs    [][]*Point     // each source's points, in arrival order
+	order   []series
+	entries []groupEntry
+	add     []Point
+	block   []byte // one hour encoded for compaction
+}
+
+// reset drops the references to the last group's points, keeping capacity.
+func (c *commitScratch) reset() {
+	clear(c.slot)
+	for i := range c.runs {
+		clear(c.runs[i])
+		c.runs[i] = c.runs[i][:0]
+	}
+	c.runs = c.runs[:0]
+	c.order = c.order[:0]
+	clear(c.entries)
+	c.entries = c.entries[:0]
+	clear(c.add)
+	c.add = c.add[:0]
+}
+
+// Compactions folded into a group commit's own transaction: an hour is
+// folded only while its encoding is this small and the group's folded
+// bytes and entries stay under the other bounds, far below Badger's
+// transaction limits; bigger ones are compacted after the commit, each in
+// its own transaction.
+const (
+	maxFoldedHour    = 256 << 10
+	maxFoldedGroup   = 1 << 20
+	maxFoldedEntries = 4096 // Badger also limits a transaction's entries
+)
+
 func (db *DB) commitGroup(group []*writeReq) error {
+	sc := &db.scratch
+	defer sc.reset()
+	if sc.slot == nil {
+		sc.slot = map[series]int{}
+	}
 	// Group the points by source, in arrival order, then order each source's
 	// points by time (usually they already are), the later write last.
-	bySeries := map[series][]*Point{}
-	var order []series
 	for _, req := range group {
 		for i := range req.pts {
 			s := series{bucket: req.bucket, source: req.srcs[i]}
-			if _, ok := bySeries[s]; !ok {
-				order = append(order, s)
+			k, ok := sc.slot[s]
+			if !ok {
+				k = len(sc.runs)
+				sc.slot[s] = k
+				sc.order = append(sc.order, s)
+				if k < cap(sc.runs) {
+					sc.runs = sc.runs[:k+1]
+				} else {
+					sc.runs = append(sc.runs, nil)
+				}
 			}
-			bySeries[s] = append(bySeries[s], &req.pts[i])
+			sc.runs[k] = append(sc.runs[k], &req.pts[i])
 		}
 	}
-	var entries []groupEntry
-	for _, s := range order {
-		pts := bySeries[s]
+	entries := sc.entries
+	for k, s := range sc.order {
+		pts := sc.runs[k]
 		if !slices.IsSortedFunc(pts, func(a, b *Point) int { return cmp.Compare(a.TS, b.TS) }) {
 			slices.SortStableFunc(pts, func(a, b *Point) int { return cmp.Compare(a.TS, b.TS) })
 		}
@@ -258,6 +330,7 @@ func (db *DB) commitGroup(group []*writeReq) error {
 			entries = append(entries, groupEntry{s: s, p: p})
 		}
 	}
+	sc.entries = entries
 	// Cold hours are read outside the write transaction: its iterators would
 	// sort every pending write each time, and no hour read here was written
 	// earlier in this group (those come from the written map).
@@ -268,12 +341,13 @@ func (db *DB) commitGroup(group []*writeReq) error {
 	defer txn.Discard()
 	infos := map[series]seriesInfo{}
 	written := map[string]*hotHour{}
-	var retired, compactions []*hotHour
-	var add []Point
+	var retired []string // keys of hours their sources have moved on from
+	var compactions []string
 	for i := 0; i < len(entries); {
-		// One run: the points of one source in one hour.
+		// One run: the points of one source in one hour. add is scratch:
+		// everything below copies what it keeps.
 		s, hour := entries[i].s, hourOf(entries[i].p.TS)
-		add = make([]Point, 0, 16)
+		add := sc.add[:0]
 		for ; i < len(entries) && entries[i].s == s && hourOf(entries[i].p.TS) == hour; i++ {
 			if n := len(add); n > 0 && add[n-1].TS == entries[i].p.TS {
 				add[n-1] = *entries[i].p // same point again: the later write wins
@@ -281,6 +355,7 @@ func (db *DB) commitGroup(group []*writeReq) error {
 			}
 			add = append(add, *entries[i].p)
 		}
+		sc.add = add
 		hk := string(s.key(tagBlock, hour))
 		h, err := db.loadHour(read, written, s, hour)
 		if err != nil {
@@ -310,7 +385,7 @@ func (db *DB) commitGroup(group []*writeReq) error {
 			return fmt.Errorf("cannot write block: %w", err)
 		}
 		if next.pieces >= maxPieces {
-			compactions = append(compactions, next)
+			compactions = append(compactions, hk)
 		}
 		if err := txn.Set(s.key(tagRollup, hour), next.r.encode(nil)); err != nil {
 			return fmt.Errorf("cannot write rollup: %w", err)
@@ -320,19 +395,65 @@ func (db *DB) commitGroup(group []*writeReq) error {
 		if !ok {
 			info = db.info(s)
 		}
-		// The source has moved on to a later hour: compact the hour before
-		// and stop caching it, so the cache holds about one hour a source
-		// (a late point for it is read back from disk).
-		if last := hourOf(info.maxTS); info.count > 0 && last < hour {
-			lk := string(s.key(tagBlock, last))
-			if prev := db.hotHourOf(written, lk); prev != nil {
-				retired = append(retired, prev)
-			}
+		// The source has moved on to a later hour: the hours before its
+		// last two are compacted and no longer cached, so the cache holds
+		// about two hours a source (the previous one for late writes from
+		// concurrent clients; a later point is read back from disk).
+		if last := hourOf(info.maxTS); info.count > 0 && last < hour-hourNS {
+			retired = append(retired, string(s.key(tagBlock, last)))
 		}
 		info.count += int64(len(add) - replaced)
 		info.minTS = min(info.minTS, add[0].TS)
 		info.maxTS = max(info.maxTS, add[len(add)-1].TS)
 		infos[s] = info
+	}
+	for s, info := range infos {
+		retired = append(retired, string(s.key(tagBlock, hourOf(info.maxTS)-2*hourNS)))
+	}
+	// A late write to an older hour (read back from disk) is retired too,
+	// or such hours would pile up in the cache.
+	for hk, h := range written {
+		if h.hour < hourOf(infos[h.s].maxTS)-hourNS {
+			retired = append(retired, hk)
+		}
+	}
+	// Compactions change no data, so the small ones ride in this
+	// transaction: one commit (one fsync with SyncWrites) instead of one
+	// each. They take each hour as it stands at the end of the group.
+	folded := map[string]bool{}
+	var foldedBytes, foldedEntries int
+	fold := func(hk string) error {
+		h := db.hotHourOf(written, hk)
+		if h == nil || h.pieces <= 1 || folded[hk] || foldedBytes >= maxFoldedGroup || foldedEntries+h.pieces > maxFoldedEntries {
+			return nil
+		}
+		sc.block = encodeBlock(sc.block[:0], h.b)
+		if len(sc.block) > maxFoldedHour {
+			return nil
+		}
+		for seq := 1; seq < h.pieces; seq++ {
+			if err := txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
+				return fmt.Errorf("cannot compact block: %w", err)
+			}
+		}
+		// Badger keeps the value until the commit: it must not be scratch.
+		if err := txn.Set(h.s.blockKey(h.hour, 0), slices.Clone(sc.block)); err != nil {
+			return fmt.Errorf("cannot compact block: %w", err)
+		}
+		folded[hk] = true
+		foldedBytes += len(sc.block)
+		foldedEntries += h.pieces
+		return nil
+	}
+	for _, hk := range compactions {
+		if err := fold(hk); err != nil {
+			return err
+		}
+	}
+	for _, hk := range retired {
+		if err := fold(hk); err != nil {
+			return err
+		}
 	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("cannot commit points: %w", err)
@@ -347,21 +468,26 @@ func (db *DB) commitGroup(group []*writeReq) error {
 		*cur = info
 	}
 	db.infoMu.Unlock()
+	for hk := range folded {
+		db.hotHourOf(written, hk).pieces = 1
+	}
 	maps.Copy(db.hot, written)
 
 	// The points are committed and acknowledged whatever happens below:
-	// compaction changes no data, so it runs in transactions of its own,
-	// one hour each, and an hour whose compaction fails stays in pieces
-	// (reads merge them) until a later compaction.
-	for _, h := range compactions {
-		db.compactHour(h)
-	}
-	for _, h := range retired {
-		if db.compactHour(h) {
-			delete(db.hot, string(h.s.key(tagBlock, h.hour)))
+	// compaction changes no data, so the hours too big to fold run in
+	// transactions of their own, one hour each, and an hour whose
+	// compaction fails stays in pieces (reads merge them) until a later one.
+	for _, hk := range compactions {
+		if h := db.hot[hk]; h != nil {
+			db.compactHour(h)
 		}
 	}
-	if len(db.hot) > maxHotHours {
+	for _, hk := range retired {
+		if h := db.hot[hk]; h != nil && db.compactHour(h) {
+			delete(db.hot, hk)
+		}
+	}
+	if len(db.hot) > maxHotHours || db.hotPoints() > maxHotPoints {
 		for _, h := range db.hot {
 			if _, ok := written[string(h.s.key(tagBlock, h.hour))]; !ok {
 				db.compactHour(h)
@@ -416,6 +542,15 @@ func compact(txn *badger.Txn, h *hotHour, pieces int) error {
 	}
 	h.pieces = 1
 	return nil
+}
+
+// hotPoints counts the cached hours' points.
+func (db *DB) hotPoints() int {
+	n := 0
+	for _, h := range db.hot {
+		n += len(h.b)
+	}
+	return n
 }
 
 func (db *DB) hotHourOf(written map[string]*hotHour, hk string) *hotHour {
