@@ -418,8 +418,6 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-var errBadNodeSignature = &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid node signature"}
-
 // checkNodeSignature admits a node call whose signature covers its method,
 // path, query and claimed body hash, and whose nonce has not been used
 // before. It needs only the headers; it records the claimed hash in c, for
