@@ -81,6 +81,7 @@ func TestUnauthenticatedBodyIsNotRead(t *testing.T) {
 		{"bad operator token", upload("/api/operator/restore/points", "\r\nX-Operator-Token: "+secret.New(secret.OperatorPrefix))},
 		{"no node signature", upload("/internal/write", "")},
 		{"malformed node signature", upload("/internal/apply", "\r\n"+nodeauth.HeaderName+": v1 t=1,n=00,s=00")},
+		{"retired v1 node signature", upload("/internal/apply", "\r\n"+nodeauth.HeaderName+": v1 t=1700000000,n="+strings.Repeat("0", 32)+",s="+strings.Repeat("0", 64))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,6 +89,43 @@ func TestUnauthenticatedBodyIsNotRead(t *testing.T) {
 			wantRawError(t, resp, body, http.StatusUnauthorized, "Unauthorized")
 		})
 	}
+}
+
+// TestWrongKeyNodeCallBodyIsNotRead: a node call signed as a node signs
+// it, but with another cluster's key, is refused with 401 from its headers
+// alone: the 10 MiB it declares are never waited for nor counted against
+// the bodies in flight. A node call with a genuine signature whose body is
+// not the one it signed is refused once read.
+func TestWrongKeyNodeCallBodyIsNotRead(t *testing.T) {
+	const clusterKey = "a-cluster-key-of-some-length"
+	n := testnode.Start(t, func(c *node.Config) { c.ClusterKey = clusterKey })
+	// More than the 8 KiB fasthttp reads of a body before it calls the
+	// handler, far less than declared.
+	part := bytes.Repeat([]byte("x"), 16<<10)
+	wrongKey := nodeauth.DeriveKey("another-cluster-key-entirely", nodeauth.PurposeRPC)
+	for _, path := range []string{"/internal/apply", "/internal/write"} {
+		t.Run(path, func(t *testing.T) {
+			body := bytes.Repeat([]byte("x"), 10<<20)
+			sig := nodeauth.Sign(wrongKey, "POST", path, body, time.Now())
+			head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s: %s",
+				path, len(body), nodeauth.HeaderName, sig)
+			start := time.Now()
+			resp, out := rawExchange(t, hostOf(n), head, part, 3*time.Second)
+			wantRawError(t, resp, out, http.StatusUnauthorized, "Unauthorized")
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("401 after %s; it must not wait for the body", d)
+			}
+		})
+	}
+	t.Run("body other than signed", func(t *testing.T) {
+		key := nodeauth.DeriveKey(clusterKey, nodeauth.PurposeRPC)
+		signed, sent := []byte(`{"a":1}`), []byte(`{"a":2}`)
+		sig := nodeauth.Sign(key, "POST", "/internal/apply", signed, time.Now())
+		head := fmt.Sprintf("POST /internal/apply HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s: %s",
+			len(sent), nodeauth.HeaderName, sig)
+		resp, out := rawExchange(t, hostOf(n), head, sent, 5*time.Second)
+		wantRawError(t, resp, out, http.StatusUnauthorized, "Unauthorized")
+	})
 }
 
 // TestBodiesInFlightAreBounded: while held uploads fill the bound of body

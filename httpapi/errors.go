@@ -59,10 +59,13 @@ func notFound(msg string) *apiError {
 var (
 	errUnauthorized = &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid or missing API key"}
 	errBadOperator  = &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid or missing operator token"}
-	errAdminOnly    = forbidden("This endpoint requires an admin API key")
-	errNoWrite      = forbidden("API key does not have write permission")
-	errOtherBucket  = forbidden("API key does not have access to this bucket")
-	errTooLarge     = &apiError{Status: fasthttp.StatusRequestEntityTooLarge, Type: typeTooLarge, Message: "Request body exceeds the maximum size"}
+	// errBadNodeSignature: a node call whose signature, or whose body
+	// against the hash it signs, does not verify.
+	errBadNodeSignature = &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid node signature"}
+	errAdminOnly        = forbidden("This endpoint requires an admin API key")
+	errNoWrite          = forbidden("API key does not have write permission")
+	errOtherBucket      = forbidden("API key does not have access to this bucket")
+	errTooLarge         = &apiError{Status: fasthttp.StatusRequestEntityTooLarge, Type: typeTooLarge, Message: "Request body exceeds the maximum size"}
 	// errBodiesInFlight: the bound of request bodies in flight is reached.
 	errBodiesInFlight = &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
 		Message: "Too many request bodies in flight on this node; retry shortly"}

@@ -326,6 +326,9 @@ type call struct {
 	ctx       *fasthttp.RequestCtx
 	params    params
 	principal store.Principal
+	// bodySum is the body hash a node call's signature claims; the body
+	// is checked against it once read.
+	bodySum nodeauth.BodySum
 }
 
 func (c *call) param(name string) string { return c.params.get(name) }
@@ -395,10 +398,10 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	if route.access == node {
-		// The signature covers the body, so it is checked once the body
-		// is read; checkCredentials has made sure it is one.
-		if err := s.checkNodeSignature(ctx); err != nil {
-			writeError(ctx, err)
+		// checkCredentials verified the signature over the body hash it
+		// claims; the body read must be that one.
+		if err := c.bodySum.Check(ctx.PostBody()); err != nil {
+			writeError(ctx, errBadNodeSignature)
 			return
 		}
 	}
@@ -417,16 +420,20 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 }
 
 // checkNodeSignature admits a node call whose signature covers its method,
-// path, query and body, and whose nonce has not been used before.
-func (s *Server) checkNodeSignature(ctx *fasthttp.RequestCtx) *apiError {
+// path, query and claimed body hash, and whose nonce has not been used
+// before. It needs only the headers; it records the claimed hash in c, for
+// the body to be checked against once read.
+func (s *Server) checkNodeSignature(c *call) *apiError {
+	ctx := c.ctx
 	uri := ctx.URI()
 	// The target as sent: the raw path, not the decoded ctx.Path(), and
 	// the whole query.
 	target := nodeauth.Target(string(uri.PathOriginal()), string(uri.QueryString()))
 	sig := string(ctx.Request.Header.Peek(nodeauth.HeaderName))
-	err := s.nodeAuth.Verify(sig, string(ctx.Method()), target, ctx.PostBody())
+	sum, err := s.nodeAuth.VerifyHead(sig, string(ctx.Method()), target)
 	switch {
 	case err == nil:
+		c.bodySum = sum
 		return nil
 	case errors.Is(err, nodeauth.ErrReplayed):
 		return &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Node signature already used; sign every request afresh"}
@@ -434,7 +441,7 @@ func (s *Server) checkNodeSignature(ctx *fasthttp.RequestCtx) *apiError {
 		ctx.Response.Header.Set("Retry-After", "1")
 		return &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Too many node calls in the signature window; retry shortly"}
 	default:
-		return &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid node signature"}
+		return errBadNodeSignature
 	}
 }
 
@@ -453,8 +460,8 @@ func (s *Server) checkCredentials(c *call, a access) *apiError {
 				return &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Node calls need a client certificate of the cluster"}
 			}
 		}
-		if !nodeauth.WellFormed(string(ctx.Request.Header.Peek(nodeauth.HeaderName))) {
-			return &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Invalid node signature"}
+		if aerr := s.checkNodeSignature(c); aerr != nil {
+			return aerr
 		}
 	case apiKey:
 		key := ctx.Request.Header.Peek("X-API-Key")

@@ -5,12 +5,18 @@
 //
 // Header format (one line, in the header named HeaderName):
 //
-//	v1 t=<unix seconds>,n=<32 lowercase hex nonce>,s=<64 lowercase hex HMAC-SHA256>
+//	v2 t=<unix seconds>,n=<32 lowercase hex nonce>,b=<64 lowercase hex SHA-256(body)>,s=<64 lowercase hex HMAC-SHA256>
 //
 // where s is HMAC-SHA256, under a key from DeriveKey(clusterKey, PurposeRPC),
 // over these fields, each preceded by its length as 8 bytes big-endian:
 //
-//	"v1", method, target, t, n, SHA-256(body)
+//	"v2", method, target, t, n, b (the 32 bytes the header claims)
+//
+// The body's hash is in the header so that the receiver can check the
+// signature, the time and the nonce from the headers alone, before it reads
+// or buffers any of the body (Verifier.VerifyHead), and check the body
+// against the hash once read (BodySum.Check). v1, which carried no hash and
+// so could only be checked after the body was read, is no longer accepted.
 //
 // The target is Target(path, rawQuery): the path as sent, still escaped,
 // and "?" and the raw query when there is one. Senders sign with

@@ -1,15 +1,21 @@
 package nodeauth
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrMissing: the request carries no node signature.
 	ErrMissing = errors.New("missing node signature")
-	// ErrMalformed: the signature header is not in the v1 format.
+	// ErrMalformed: the signature header is not in the v2 format.
 	ErrMalformed = errors.New("malformed node signature")
 	// ErrBadSignature: the signature does not match the request under this
 	// node's key (another key, or a changed method, target or body).
 	ErrBadSignature = errors.New("bad node signature")
+	// ErrBodyMismatch: the signature is genuine but the body read is not
+	// the one whose hash it carries. It is also ErrBadSignature.
+	ErrBodyMismatch = fmt.Errorf("%w: body does not match its signed hash", ErrBadSignature)
 	// ErrExpired: the signature is genuine but its timestamp is further from
 	// this node's clock than the allowed skew (replay, or clocks apart).
 	ErrExpired = errors.New("node signature expired")

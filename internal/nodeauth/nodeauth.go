@@ -30,11 +30,26 @@ const (
 )
 
 const (
-	version      = "v1"
+	version      = "v2"
 	nonceLen     = 16 // bytes; 32 hex characters
 	sigLen       = sha256.Size
-	maxHeaderLen = 256 // a v1 header is about 120 bytes
+	maxHeaderLen = 256 // a v2 header is about 190 bytes
 )
+
+// BodySum is the SHA-256 of a request's body as its signature claims it.
+// The MAC covers the claim, so a receiver can check the signature from the
+// headers alone, before reading any of the body, and then check the body
+// against the claim with Check.
+type BodySum [sha256.Size]byte
+
+// Check returns nil if body is the one the signature was made over, else
+// ErrBodyMismatch (which is also ErrBadSignature).
+func (b BodySum) Check(body []byte) error {
+	if sha256.Sum256(body) != b {
+		return ErrBodyMismatch
+	}
+	return nil
+}
 
 // DeriveKey returns the key for one purpose: HMAC-SHA256 keyed with the
 // cluster key over the purpose. The result is 32 bytes, which memberlist
@@ -60,15 +75,16 @@ func Sign(key []byte, method, target string, body []byte, now time.Time) string 
 
 func sign(key []byte, method, target string, body []byte, unix int64, nonce string) string {
 	ts := strconv.FormatInt(unix, 10)
-	return version + " t=" + ts + ",n=" + nonce + ",s=" + hex.EncodeToString(mac(key, method, target, ts, nonce, body))
+	sum := BodySum(sha256.Sum256(body))
+	return version + " t=" + ts + ",n=" + nonce + ",b=" + hex.EncodeToString(sum[:]) +
+		",s=" + hex.EncodeToString(mac(key, method, target, ts, nonce, sum))
 }
 
 // mac is HMAC-SHA256 over the version, method, target, timestamp, nonce and
 // SHA-256 of the body, each preceded by its length, so that no two different
 // requests give the same input (a method ending in "\n/x" cannot stand for a
 // target starting with "/x").
-func mac(key []byte, method, target, ts, nonce string, body []byte) []byte {
-	bodySum := sha256.Sum256(body)
+func mac(key []byte, method, target, ts, nonce string, bodySum BodySum) []byte {
 	m := hmac.New(sha256.New, key)
 	for _, field := range []string{version, method, target, ts, nonce, string(bodySum[:])} {
 		writeField(m, field)
@@ -87,43 +103,48 @@ func writeField(h hash.Hash, s string) {
 // Sign with the same key, method, target and body, at a time no further from
 // now than skew (DefaultSkew when skew <= 0; timestamps have one-second
 // resolution). Otherwise it returns an error wrapping ErrNoKey, ErrMissing,
-// ErrMalformed, ErrBadSignature or ErrExpired. The signature is checked
-// before the time, so only a holder of the key can learn that a timestamp
-// was refused. Verify keeps no state: a Verifier also refuses replays.
+// ErrMalformed, ErrBadSignature (ErrBodyMismatch when only the body differs)
+// or ErrExpired. The signature is checked before the time, so only a holder
+// of the key can learn that a timestamp was refused. Verify keeps no state:
+// a Verifier also refuses replays.
 func Verify(key []byte, header, method, target string, body []byte, now time.Time, skew time.Duration) error {
-	_, _, err := verify(key, header, method, target, body, now, skew)
-	return err
+	_, _, sum, err := verifyHead(key, header, method, target, now, skew)
+	if err != nil {
+		return err
+	}
+	return sum.Check(body)
 }
 
-// verify is Verify that also returns, for a genuine signature, its
-// timestamp and nonce.
-func verify(key []byte, header, method, target string, body []byte, now time.Time, skew time.Duration) (int64, string, error) {
+// verifyHead checks the MAC over the body hash the header claims, and the
+// time, without the body. For a genuine signature it returns its
+// timestamp, nonce and claimed body hash.
+func verifyHead(key []byte, header, method, target string, now time.Time, skew time.Duration) (int64, string, BodySum, error) {
 	if len(key) == 0 {
-		return 0, "", ErrNoKey
+		return 0, "", BodySum{}, ErrNoKey
 	}
 	if header == "" {
-		return 0, "", ErrMissing
+		return 0, "", BodySum{}, ErrMissing
 	}
-	ts, unix, nonce, sig, err := parse(header)
+	ts, unix, nonce, sum, sig, err := parse(header)
 	if err != nil {
-		return 0, "", err
+		return 0, "", BodySum{}, err
 	}
-	if !hmac.Equal(sig, mac(key, method, target, ts, nonce, body)) {
-		return 0, "", ErrBadSignature
+	if !hmac.Equal(sig, mac(key, method, target, ts, nonce, sum)) {
+		return 0, "", BodySum{}, ErrBadSignature
 	}
 	if skew <= 0 {
 		skew = DefaultSkew
 	}
 	if d := now.Sub(time.Unix(unix, 0)); d > skew || d < -skew {
-		return 0, "", fmt.Errorf("%w: signed at %d, %s from this node's clock (allowed %s)", ErrExpired, unix, d.Round(time.Second), skew)
+		return 0, "", BodySum{}, fmt.Errorf("%w: signed at %d, %s from this node's clock (allowed %s)", ErrExpired, unix, d.Round(time.Second), skew)
 	}
-	return unix, nonce, nil
+	return unix, nonce, sum, nil
 }
 
-// parse splits a v1 header, accepting only the canonical form Sign writes.
-func parse(h string) (ts string, unix int64, nonce string, sig []byte, err error) {
-	malformed := func(what string) (string, int64, string, []byte, error) {
-		return "", 0, "", nil, fmt.Errorf("%w: %s", ErrMalformed, what)
+// parse splits a v2 header, accepting only the canonical form Sign writes.
+func parse(h string) (ts string, unix int64, nonce string, sum BodySum, sig []byte, err error) {
+	malformed := func(what string) (string, int64, string, BodySum, []byte, error) {
+		return "", 0, "", BodySum{}, nil, fmt.Errorf("%w: %s", ErrMalformed, what)
 	}
 	if len(h) > maxHeaderLen {
 		return malformed("header too long")
@@ -133,14 +154,15 @@ func parse(h string) (ts string, unix int64, nonce string, sig []byte, err error
 		return malformed("not a " + version + " signature")
 	}
 	fields := strings.Split(rest, ",")
-	if len(fields) != 3 {
-		return malformed("want the fields t, n and s")
+	if len(fields) != 4 {
+		return malformed("want the fields t, n, b and s")
 	}
 	ts, okT := strings.CutPrefix(fields[0], "t=")
 	nonce, okN := strings.CutPrefix(fields[1], "n=")
-	s, okS := strings.CutPrefix(fields[2], "s=")
-	if !okT || !okN || !okS {
-		return malformed("want the fields t, n and s")
+	b, okB := strings.CutPrefix(fields[2], "b=")
+	s, okS := strings.CutPrefix(fields[3], "s=")
+	if !okT || !okN || !okB || !okS {
+		return malformed("want the fields t, n, b and s")
 	}
 	unix, err = strconv.ParseInt(ts, 10, 64)
 	if err != nil || unix < 0 || strconv.FormatInt(unix, 10) != ts {
@@ -149,6 +171,12 @@ func parse(h string) (ts string, unix int64, nonce string, sig []byte, err error
 	if len(nonce) != 2*nonceLen || !isLowerHex(nonce) {
 		return malformed("bad nonce")
 	}
+	if len(b) != 2*len(sum) || !isLowerHex(b) {
+		return malformed("bad body hash encoding")
+	}
+	if _, err := hex.Decode(sum[:], []byte(b)); err != nil {
+		return malformed("bad body hash encoding")
+	}
 	if len(s) != 2*sigLen || !isLowerHex(s) {
 		return malformed("bad signature encoding")
 	}
@@ -156,7 +184,7 @@ func parse(h string) (ts string, unix int64, nonce string, sig []byte, err error
 	if err != nil {
 		return malformed("bad signature encoding")
 	}
-	return ts, unix, nonce, sig, nil
+	return ts, unix, nonce, sum, sig, nil
 }
 
 func isLowerHex(s string) bool {

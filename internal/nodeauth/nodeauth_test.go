@@ -2,6 +2,7 @@ package nodeauth
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"regexp"
@@ -23,18 +24,19 @@ const testNonce = "00112233445566778899aabbccddeeff"
 // Golden values, computed independently (Python hmac/hashlib) from the
 // format in doc.go.
 const (
-	goldenSig     = "5bf08bd67867db46441e40e95e0b5d47ff76270364505c143cd8e6fcf2f97bdc"
+	goldenBody    = "230d8358dc8e8890b4c58deeb62912ee2f20357ae92a5cc861b98e68fe31acb5" // SHA-256("body")
+	goldenSig     = "fc3f045157e1be63c8f1ac92520cf9689ca7dd5633741d7e9984cae2f1bf09b0"
 	goldenDerived = "e320148a602e0fd5a59681c42e439fa44e2ec3854b60cc23c8fcf108225e6693"
 )
 
-var headerRE = regexp.MustCompile(`^v1 t=[0-9]+,n=[0-9a-f]{32},s=[0-9a-f]{64}$`)
+var headerRE = regexp.MustCompile(`^v2 t=[0-9]+,n=[0-9a-f]{32},b=[0-9a-f]{64},s=[0-9a-f]{64}$`)
 
 func TestSignFormat(t *testing.T) {
 	h := Sign(testKey, "POST", "/internal/points?consistency=quorum", []byte(`{"a":1}`), now)
 	if !headerRE.MatchString(h) {
 		t.Fatalf("header %q does not match %s", h, headerRE)
 	}
-	if want := "v1 t=" + strconv.FormatInt(now.Unix(), 10) + ","; !strings.HasPrefix(h, want) {
+	if want := "v2 t=" + strconv.FormatInt(now.Unix(), 10) + ","; !strings.HasPrefix(h, want) {
 		t.Fatalf("header %q, want prefix %q", h, want)
 	}
 	if h2 := Sign(testKey, "POST", "/internal/points?consistency=quorum", []byte(`{"a":1}`), now); h2 == h {
@@ -45,7 +47,7 @@ func TestSignFormat(t *testing.T) {
 // TestSignGolden pins the MAC input: nodes of different versions must agree.
 func TestSignGolden(t *testing.T) {
 	got := sign([]byte("k"), "POST", "/internal/forward", []byte("body"), 1700000000, testNonce)
-	want := "v1 t=1700000000,n=" + testNonce + ",s=" + goldenSig
+	want := "v2 t=1700000000,n=" + testNonce + ",b=" + goldenBody + ",s=" + goldenSig
 	if got != want {
 		t.Fatalf("sign = %q\nwant %q", got, want)
 	}
@@ -57,7 +59,11 @@ func TestVerify(t *testing.T) {
 	good := Sign(testKey, method, target, body, now)
 	ts := strconv.FormatInt(now.Unix(), 10)
 	goodSig := good[strings.Index(good, ",s=")+3:]
-	goodNonce := good[strings.Index(good, ",n=")+3 : strings.Index(good, ",s=")]
+	goodNonce := good[strings.Index(good, ",n=")+3 : strings.Index(good, ",b=")]
+	goodBody := good[strings.Index(good, ",b=")+3 : strings.Index(good, ",s=")]
+	nb := ",n=" + goodNonce + ",b=" + goodBody // nonce and body hash, as signed
+	otherSum := sha256.Sum256([]byte(`{"bucket":"b2"}`))
+	otherBody := hex.EncodeToString(otherSum[:])
 	tests := []struct {
 		name   string
 		key    []byte // nil: testKey
@@ -80,24 +86,31 @@ func TestVerify(t *testing.T) {
 		{name: "nil key (from an empty cluster key)", nilKey: true, header: good, want: ErrNoKey},
 		{name: "missing", header: "", want: ErrMissing},
 
-		{name: "no version", header: strings.TrimPrefix(good, "v1 "), want: ErrMalformed},
-		{name: "v2", header: "v2" + strings.TrimPrefix(good, "v1"), want: ErrMalformed},
+		{name: "no version", header: strings.TrimPrefix(good, "v2 "), want: ErrMalformed},
+		{name: "v1 (no body hash)", header: "v1 t=" + ts + ",n=" + goodNonce + ",s=" + goodSig, want: ErrMalformed},
+		{name: "v1 label on v2 fields", header: "v1" + strings.TrimPrefix(good, "v2"), want: ErrMalformed},
+		{name: "v3", header: "v3" + strings.TrimPrefix(good, "v2"), want: ErrMalformed},
 		{name: "bearer token", header: "Bearer dakkio_a_abc", want: ErrMalformed},
-		{name: "only the version", header: "v1 ", want: ErrMalformed},
-		{name: "two spaces", header: "v1  " + strings.TrimPrefix(good, "v1 "), want: ErrMalformed},
+		{name: "only the version", header: "v2 ", want: ErrMalformed},
+		{name: "two spaces", header: "v2  " + strings.TrimPrefix(good, "v2 "), want: ErrMalformed},
 		{name: "trailing space", header: good + " ", want: ErrMalformed},
 		{name: "trailing comma", header: good + ",", want: ErrMalformed},
 		{name: "extra field", header: good + ",x=1", want: ErrMalformed},
-		{name: "missing signature", header: "v1 t=" + ts + ",n=" + goodNonce, want: ErrMalformed},
-		{name: "fields reordered", header: "v1 n=" + goodNonce + ",t=" + ts + ",s=" + goodSig, want: ErrMalformed},
-		{name: "timestamp with leading zero", header: "v1 t=0" + ts + ",n=" + goodNonce + ",s=" + goodSig, want: ErrMalformed},
-		{name: "timestamp with plus", header: "v1 t=+" + ts + ",n=" + goodNonce + ",s=" + goodSig, want: ErrMalformed},
-		{name: "negative timestamp", header: "v1 t=-1,n=" + goodNonce + ",s=" + goodSig, want: ErrMalformed},
-		{name: "timestamp not a number", header: "v1 t=now,n=" + goodNonce + ",s=" + goodSig, want: ErrMalformed},
-		{name: "timestamp overflows", header: "v1 t=99999999999999999999,n=" + goodNonce + ",s=" + goodSig, want: ErrMalformed},
-		{name: "short nonce", header: "v1 t=" + ts + ",n=abcd,s=" + goodSig, want: ErrMalformed},
-		{name: "nonce not hex", header: "v1 t=" + ts + ",n=" + strings.Repeat("z", 32) + ",s=" + goodSig, want: ErrMalformed},
-		{name: "upper-case signature", header: "v1 t=" + ts + ",n=" + goodNonce + ",s=" + strings.ToUpper(goodSig), want: ErrMalformed},
+		{name: "missing signature", header: "v2 t=" + ts + nb, want: ErrMalformed},
+		{name: "missing body hash", header: "v2 t=" + ts + ",n=" + goodNonce + ",s=" + goodSig, want: ErrMalformed},
+		{name: "fields reordered", header: "v2 n=" + goodNonce + ",t=" + ts + ",b=" + goodBody + ",s=" + goodSig, want: ErrMalformed},
+		{name: "body hash after signature", header: "v2 t=" + ts + ",n=" + goodNonce + ",s=" + goodSig + ",b=" + goodBody, want: ErrMalformed},
+		{name: "timestamp with leading zero", header: "v2 t=0" + ts + nb + ",s=" + goodSig, want: ErrMalformed},
+		{name: "timestamp with plus", header: "v2 t=+" + ts + nb + ",s=" + goodSig, want: ErrMalformed},
+		{name: "negative timestamp", header: "v2 t=-1" + nb + ",s=" + goodSig, want: ErrMalformed},
+		{name: "timestamp not a number", header: "v2 t=now" + nb + ",s=" + goodSig, want: ErrMalformed},
+		{name: "timestamp overflows", header: "v2 t=99999999999999999999" + nb + ",s=" + goodSig, want: ErrMalformed},
+		{name: "short nonce", header: "v2 t=" + ts + ",n=abcd,b=" + goodBody + ",s=" + goodSig, want: ErrMalformed},
+		{name: "nonce not hex", header: "v2 t=" + ts + ",n=" + strings.Repeat("z", 32) + ",b=" + goodBody + ",s=" + goodSig, want: ErrMalformed},
+		{name: "short body hash", header: "v2 t=" + ts + ",n=" + goodNonce + ",b=" + goodBody[2:] + ",s=" + goodSig, want: ErrMalformed},
+		{name: "upper-case body hash", header: "v2 t=" + ts + ",n=" + goodNonce + ",b=" + strings.ToUpper(goodBody) + ",s=" + goodSig, want: ErrMalformed},
+		{name: "body hash not hex", header: "v2 t=" + ts + ",n=" + goodNonce + ",b=" + strings.Repeat("z", 64) + ",s=" + goodSig, want: ErrMalformed},
+		{name: "upper-case signature", header: "v2 t=" + ts + nb + ",s=" + strings.ToUpper(goodSig), want: ErrMalformed},
 		{name: "short signature", header: strings.TrimSuffix(good, good[len(good)-2:]), want: ErrMalformed},
 		{name: "long signature", header: good + "00", want: ErrMalformed},
 		{name: "huge header", header: good + strings.Repeat("0", 1<<16), want: ErrMalformed},
@@ -109,8 +122,9 @@ func TestVerify(t *testing.T) {
 		{name: "no query", header: good, target: "/internal/forward", want: ErrBadSignature},
 		{name: "other body", header: good, body: []byte(`{"bucket":"b2"}`), want: ErrBadSignature},
 		{name: "empty body", header: good, body: []byte{}, want: ErrBadSignature},
-		{name: "other timestamp", header: "v1 t=" + strconv.FormatInt(now.Unix()+1, 10) + ",n=" + goodNonce + ",s=" + goodSig, want: ErrBadSignature},
-		{name: "other nonce", header: "v1 t=" + ts + ",n=" + strings.Repeat("0", 32) + ",s=" + goodSig, want: ErrBadSignature},
+		{name: "other timestamp", header: "v2 t=" + strconv.FormatInt(now.Unix()+1, 10) + nb + ",s=" + goodSig, want: ErrBadSignature},
+		{name: "other nonce", header: "v2 t=" + ts + ",n=" + strings.Repeat("0", 32) + ",b=" + goodBody + ",s=" + goodSig, want: ErrBadSignature},
+		{name: "other body with its hash claimed", header: "v2 t=" + ts + ",n=" + goodNonce + ",b=" + otherBody + ",s=" + goodSig, body: []byte(`{"bucket":"b2"}`), want: ErrBadSignature},
 		{name: "flipped signature bit", header: good[:len(good)-1] + flipHex(good[len(good)-1]), want: ErrBadSignature},
 		{name: "method moved into target", header: Sign(testKey, "POST\n/a", "b", body, now), method: "POST", target: "/a\nb", want: ErrBadSignature},
 
@@ -221,6 +235,7 @@ func FuzzVerify(f *testing.F) {
 		f.Add(strings.ToUpper(h), r.method, r.target, []byte(r.body), int64(-5))
 	}
 	f.Add("", "GET", "/", []byte(nil), int64(0))
+	f.Add("v2 t=0,n=,b=,s=", "GET", "/", []byte(nil), int64(0))
 	f.Add("v1 t=0,n=,s=", "GET", "/", []byte(nil), int64(0))
 	f.Fuzz(func(t *testing.T, header, method, target string, body []byte, dt int64) {
 		dt = max(-1e6, min(1e6, dt))
@@ -243,7 +258,7 @@ func FuzzVerify(f *testing.F) {
 		if err := Verify(otherKey, h, method, target, body, at, 0); !errors.Is(err, ErrBadSignature) {
 			t.Fatalf("signature verified under another key: %v", err)
 		}
-		if err := Verify(testKey, h, method, target, append(bytes.Clone(body), 0), at, 0); !errors.Is(err, ErrBadSignature) {
+		if err := Verify(testKey, h, method, target, append(bytes.Clone(body), 0), at, 0); !errors.Is(err, ErrBodyMismatch) {
 			t.Fatalf("signature verified with a longer body: %v", err)
 		}
 		// A Verifier takes it once.

@@ -75,22 +75,38 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 // request (method, target as built by Target, body) whose nonce this
 // Verifier has not accepted before; it then remembers the nonce. Otherwise
 // it returns an error wrapping one of Verify's, ErrReplayed or
-// ErrTooManyNonces. Only genuine signatures reach the nonce set, so only
-// holders of the key can fill it.
+// ErrTooManyNonces. It is VerifyHead and then Check of the body.
 func (v *Verifier) Verify(header, method, target string, body []byte) error {
-	now := v.now()
-	unix, nonceHex, err := verify(v.key, header, method, target, body, now, v.skew)
+	sum, err := v.VerifyHead(header, method, target)
 	if err != nil {
 		return err
 	}
+	return sum.Check(body)
+}
+
+// VerifyHead is Verify without the body: it checks the signature over the
+// body hash the header claims, the time, and the nonce, and remembers the
+// nonce. A receiver calls it before reading any of the body, so that no
+// one without the key can make it buffer one, and then checks the body it
+// reads with the returned BodySum's Check. Only genuine signatures reach
+// the nonce set, so only holders of the key can fill it.
+func (v *Verifier) VerifyHead(header, method, target string) (BodySum, error) {
+	now := v.now()
+	unix, nonceHex, sum, err := verifyHead(v.key, header, method, target, now, v.skew)
+	if err != nil {
+		return BodySum{}, err
+	}
 	if unix < v.since {
-		return fmt.Errorf("%w: signed at %d, before this node started at %d", ErrExpired, unix, v.since)
+		return BodySum{}, fmt.Errorf("%w: signed at %d, before this node started at %d", ErrExpired, unix, v.since)
 	}
 	var nonce [nonceLen]byte
 	if _, err := hex.Decode(nonce[:], []byte(nonceHex)); err != nil {
-		return ErrMalformed // parse has checked it; unreachable
+		return BodySum{}, ErrMalformed // parse has checked it; unreachable
 	}
-	return v.remember(unix, nonce, now)
+	if err := v.remember(unix, nonce, now); err != nil {
+		return BodySum{}, err
+	}
+	return sum, nil
 }
 
 // remember records nonce, signed at unix, unless it is already there.
