@@ -68,9 +68,6 @@ func (g *evalGate) wait(ctx context.Context) error {
 // counted in dakkio_alert_eval_dropped_total.
 func (n *Node) writeLive(ctx context.Context, bucketID string, pts []points.Point) error {
 	eval := n.alerts.NoteArrivals(bucketID, pts)
-	if chaosBug == "no-alert-queue" {
-		eval = nil
-	}
 	err := n.pts.WriteEval(ctx, bucketID, pts, eval, n.cfg.AlertQueueMaxBytes)
 	if errors.Is(err, points.ErrEvalQueueFull) {
 		if n.evalStats.dropped.Add(1)%1000 == 1 {
