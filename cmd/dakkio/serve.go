@@ -70,6 +70,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.PointsCompression, "points-compression", "snappy", "compression of points on disk: snappy, zstd (smaller, slower) or none")
 	fs.Var((*listFlag)(&cfg.WebhookDenyCIDRs), "webhook-deny-cidrs", "comma-separated `ranges` (CIDRs or addresses) alert webhooks may not reach, beside loopback, link-local and unspecified addresses")
 	fs.Var((*listFlag)(&cfg.WebhookAllowCIDRs), "webhook-allow-cidrs", "comma-separated `ranges` alert webhooks may reach even inside a denied range (the most specific range decides); the node's own ports stay refused")
+	fs.Int64Var(&cfg.AlertQueueMaxBytes, "alert-queue-max-bytes", node.DefaultAlertQueueMaxBytes, "bound of the queue of acknowledged points waiting for alert rule evaluation, in bytes (-1: none); beyond it writes are stored and acknowledged but not evaluated")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
