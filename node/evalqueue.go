@@ -110,30 +110,34 @@ func (n *Node) evaluateQueued() {
 			}
 			continue
 		}
+		// Done records are deleted together, one Badger commit per read of
+		// the queue (one fsync with --sync-writes): a crash before that
+		// commit only evaluates them again, which fires nothing twice.
 		failed := false
+		var done []uint64
 		for _, rec := range recs {
-			if err := n.evalGate.wait(ctx); err != nil {
-				return
+			if n.evalGate.wait(ctx) != nil {
+				break
 			}
 			ectx, ecancel := context.WithTimeout(ctx, evalTimeout)
 			err := n.alerts.Evaluate(ectx, rec.Bucket, rec.Points)
 			ecancel()
 			if err != nil {
-				if ctx.Err() != nil {
-					return
+				if ctx.Err() == nil {
+					n.evalStats.retries.Add(1)
+					n.log.Warn("alert evaluation failed; will retry", "bucket", rec.Bucket, "queued", rec.At, "err", err)
+					failed = true
 				}
-				n.evalStats.retries.Add(1)
-				n.log.Warn("alert evaluation failed; will retry", "bucket", rec.Bucket, "queued", rec.At, "err", err)
-				failed = true
 				break
 			}
-			if err := n.pts.EvalDone(rec.Seq); err != nil {
-				n.log.Error("cannot advance the alert evaluation queue", "err", err)
-				failed = true
-				break
-			}
-			after = rec.Seq
-			n.evalStats.evaluated.Add(1)
+			done = append(done, rec.Seq)
+		}
+		if err := n.pts.EvalDone(done...); err != nil {
+			n.log.Error("cannot advance the alert evaluation queue", "err", err)
+			failed = true
+		} else if len(done) > 0 {
+			after = done[len(done)-1]
+			n.evalStats.evaluated.Add(int64(len(done)))
 		}
 		if failed {
 			retry = n.evalPause(ctx, retry)

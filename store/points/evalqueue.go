@@ -2,6 +2,7 @@ package points
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -200,13 +201,18 @@ func (db *DB) EvalDone(seqs ...uint64) error {
 	}
 	q := &db.eval
 	q.mu.Lock()
-	q.items = slices.DeleteFunc(q.items, func(m evalMeta) bool {
-		if slices.Contains(seqs, m.seq) {
-			q.bytes -= m.size
-			return true
+	for _, s := range slices.Sorted(slices.Values(seqs)) {
+		i, found := slices.BinarySearchFunc(q.items, s, func(m evalMeta, s uint64) int { return cmp.Compare(m.seq, s) })
+		if !found {
+			continue
 		}
-		return false
-	})
+		q.bytes -= q.items[i].size
+		if i == 0 {
+			q.items = q.items[1:] // the usual case: done in order
+		} else {
+			q.items = slices.Delete(q.items, i, i+1)
+		}
+	}
 	q.mu.Unlock()
 	return nil
 }
