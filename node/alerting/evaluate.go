@@ -23,8 +23,9 @@ import (
 // source without rules costs one lookup. It returns once any triggers are
 // recorded in the log; it keeps nothing of ctx or pts.
 func (e *Engine) OnWrite(ctx context.Context, bucketID string, pts []points.Point) {
-	e.NoteArrivals(bucketID, pts)
-	_ = e.Evaluate(ctx, bucketID, pts) // logged where it failed
+	if eval := e.NoteArrivals(bucketID, pts); len(eval) > 0 {
+		_ = e.Evaluate(ctx, bucketID, eval) // logged where it failed
+	}
 }
 
 // NoteArrivals notes the arrival of pts for no-data rules, and returns the
@@ -61,7 +62,10 @@ func (e *Engine) NoteArrivals(bucketID string, pts []points.Point) []points.Poin
 }
 
 // Evaluate evaluates the threshold and duration rules of the sources of
-// pts, written to the bucket, as OnWrite does but without noting arrivals.
+// pts, written to the bucket, as OnWrite does but without noting arrivals,
+// and whether or not this node evaluates the bucket now: the caller chose
+// the points with NoteArrivals when they were written, and a point judged
+// by two nodes still triggers a rule once.
 // It returns an error when a trigger could not be recorded or a duration
 // rule could not read its points: evaluating the same points again later is
 // safe, since the log records an event of a rule and point once.
@@ -137,9 +141,6 @@ func (e *Engine) sourceRules(bucketID, sourceID string, now time.Time, note bool
 // evaluate applies one source's rules to its points of a write: pts[idx...],
 // or all of pts when idx is nil.
 func (e *Engine) evaluate(ctx context.Context, bucketID string, rules []store.AlertRule, pts []points.Point, idx []int) error {
-	if !e.cfg.IsEvaluator(bucketID) {
-		return nil
-	}
 	// The source's points in time order; a stable sort keeps a later write
 	// of the same time after the earlier, as the store does.
 	src := make([]*points.Point, 0, max(len(idx), 1))
