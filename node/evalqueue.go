@@ -119,6 +119,11 @@ func (n *Node) evaluateQueued() {
 			if n.evalGate.wait(ctx) != nil {
 				break
 			}
+			if rec.Err != nil {
+				n.log.Error("dropped an unreadable alert evaluation record", "err", rec.Err)
+				done = append(done, rec.Seq)
+				continue
+			}
 			ectx, ecancel := context.WithTimeout(ctx, evalTimeout)
 			err := n.alerts.Evaluate(ectx, rec.Bucket, rec.Points)
 			ecancel()

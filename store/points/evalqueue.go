@@ -31,6 +31,9 @@ type EvalRecord struct {
 	At     time.Time // when it was committed
 	Bucket string
 	Points []Point
+	// Err is set, and Points empty, when the record cannot be decoded; the
+	// consumer should drop it rather than stop on it.
+	Err error
 }
 
 // evalQueue is the in-memory view of the queued records: their count,
@@ -152,7 +155,7 @@ func (db *DB) loadEval() error {
 func (db *DB) EvalReady() <-chan struct{} { return db.eval.ready }
 
 // EvalQueue returns up to max queued records with a seq above after, oldest
-// first.
+// first. A record that cannot be decoded comes with Err set.
 func (db *DB) EvalQueue(after uint64, max int) ([]EvalRecord, error) {
 	var out []EvalRecord
 	err := db.bdb.View(func(txn *badger.Txn) error {
@@ -173,7 +176,7 @@ func (db *DB) EvalQueue(after uint64, max int) ([]EvalRecord, error) {
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("cannot read evaluation record %d: %w", rec.Seq, err)
+				rec.Points, rec.Err = nil, fmt.Errorf("cannot read evaluation record %d: %w", rec.Seq, err)
 			}
 			out = append(out, rec)
 		}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // The evaluation queue keeps, in commit order and across a reopen, what
@@ -138,5 +140,31 @@ func TestEvalQueueConcurrent(t *testing.T) {
 	}
 	if len(recs) != writers*each || len(seen) != writers*each {
 		t.Fatalf("%d records of %d distinct points, want %d", len(recs), len(seen), writers*each)
+	}
+}
+
+// A record that cannot be decoded is returned with Err, not as an error
+// that would stop the queue behind it.
+func TestEvalQueueBadRecord(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	db := openTest(t, t.TempDir(), &now)
+	defer db.Close()
+	p := []Point{{SourceID: srcA, TS: now.UnixNano(), Values: []Value{num("t", 1)}}}
+	if err := db.WriteEval(ctx, testBucket, p, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(evalKey(1), []byte("short")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteEval(ctx, testBucket, p, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := db.EvalQueue(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Err == nil || recs[1].Err != nil || len(recs[1].Points) != 1 {
+		t.Fatalf("records = %+v, want the bad one with Err, then the good one", recs)
 	}
 }
