@@ -81,7 +81,7 @@ func oneDeliveredEvent(t *testing.T, n *node.Node, admin *client.Client, h *hook
 // rule is acknowledged while the node cannot apply the trigger through
 // Raft, and the rule fires once when it can again. Before the evaluation
 // queue the write waited for the trigger: up to 10 s, then the trigger was
-// dropped ("write answered after 10.0s, want under 2s").
+// dropped ("write answered after 10.0s, want under 5s").
 func TestWriteAcknowledgedWhileTriggersCannotCommit(t *testing.T) {
 	n := testnode.Start(t, func(cfg *node.Config) { cfg.WebhookBackoff = 50 * time.Millisecond })
 	h := newHookCounter(t)
@@ -96,8 +96,8 @@ func TestWriteAcknowledgedWhileTriggersCannotCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took > 2*time.Second {
-		t.Fatalf("write answered after %.1fs, want under 2s", took.Seconds())
+	if took > 5*time.Second { // the trigger's own wait was 10 s; loaded CI machines are slow
+		t.Fatalf("write answered after %.1fs, want under 5s", took.Seconds())
 	}
 	if q, _, _ := n.AlertEvalLag(); q != 1 {
 		t.Fatalf("%d writes wait for evaluation while triggers cannot commit, want 1", q)
@@ -122,7 +122,7 @@ func TestWriteAcknowledgedWhileEvaluationIsHeld(t *testing.T) {
 		if i == 3 {
 			v = 20
 		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err := n.Admin.WritePoint(wctx, client.WritePointRequest{BucketID: bucket.ID, DataSourceID: src.ID, Timestamp: at.Add(time.Duration(i) * time.Second), Values: map[string]any{"v": v}})
 		cancel()
 		if err != nil {
