@@ -226,15 +226,27 @@ func (e alertEnv) get(t testing.TB, alertID string) obj {
 	return dataObj(t, asKey(t, e.n, e.n.AdminKey, "GET", "/api/alerts/"+alertID, nil), http.StatusOK)
 }
 
-// wantEventCount checks how many events a rule has. A write's triggers are
-// in the log before its answer, so this holds right after the write.
+// wantEventCount checks how many events a rule has once the node has
+// evaluated every write it acknowledged: evaluation follows the answer
+// (docs/api.md), and a write is queued for it before the answer, so an
+// empty queue means every earlier write was evaluated.
 func (e alertEnv) wantEventCount(t testing.TB, alertID string, want int) []obj {
 	t.Helper()
+	e.evaluated(t)
 	evs := e.events(t, alertID)
 	if len(evs) != want {
 		t.Fatalf("rule has %d events, want %d: %v", len(evs), want, evs)
 	}
 	return evs
+}
+
+// evaluated waits until the node has evaluated every write it acknowledged.
+func (e alertEnv) evaluated(t testing.TB) {
+	t.Helper()
+	eventually(t, "alert evaluation of the acknowledged writes", func() bool {
+		q, _, _ := e.n.AlertEvalLag()
+		return q == 0
+	})
 }
 
 // delivered waits until the rule's newest event is delivered and returns it.

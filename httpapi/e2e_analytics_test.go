@@ -249,6 +249,11 @@ func TestE2EAnalytics(t *testing.T) {
 	}
 	f.write(t, a.admin, side, sideSrc, sidePts)
 	f.write(t, foreignWrite, foreign, foreignSrc, []anaPoint{{ts: at(-time.Hour), values: map[string]any{"temperature": 1.5}}})
+	// Rules are evaluated after the answer: wait until every write is.
+	eventually(t, "alert evaluation of the writes", func() bool {
+		q, _, _ := f.n.AlertEvalLag()
+		return q == 0
+	})
 
 	t.Run("overview", func(t *testing.T) {
 		f.checkOverview(t, a)

@@ -12,4 +12,7 @@ import "os"
 //	stale-reads        metadata reads skip the read index
 //	keep-revoked-keys  a key, once seen, is accepted even after its delete
 //	count-locally      rate limits count this node's calls only
+//	hold-alerts        written points are queued for alert evaluation but never
+//	                   evaluated: a node that dies right after acknowledging
+//	                   (cmd/dakkio's TestSIGKILLAfterAckStillTriggersOnce)
 var chaosBug = os.Getenv("DAKKIO_CHAOS_BUG")

@@ -57,6 +57,10 @@ type Config struct {
 	WebhookBackoff time.Duration
 	// NoDataInterval is how often no-data alert rules are checked. Default 15s.
 	NoDataInterval time.Duration
+	// AlertQueueMaxBytes bounds the queue of written points waiting for
+	// alert evaluation (evalqueue.go); past it, writes are stored and
+	// acknowledged without being evaluated. Default 64 MiB; negative: no bound.
+	AlertQueueMaxBytes int64
 	// WebhookDenyCIDRs are ranges (CIDRs or single addresses) alert
 	// webhooks may not reach, beside the default: loopback, link-local and
 	// unspecified addresses (internal/egress).
@@ -163,6 +167,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.UsageInterval == 0 {
 		c.UsageInterval = time.Second
+	}
+	if c.AlertQueueMaxBytes == 0 {
+		c.AlertQueueMaxBytes = DefaultAlertQueueMaxBytes
 	}
 	c.Replication.setDefaults()
 	if c.DeadAfter == 0 {

@@ -40,13 +40,19 @@ var (
 	descReplicaWrites    = desc("replica_writes_total", "Replicated batches this node stored for other coordinators.")
 	descReads            = desc("replicated_reads_total", "Reads by event: failover (a replica failed or was out of sync), hedge (a slow replica), partial (answered partial).", "event")
 	descDiskBytes        = desc("disk_bytes", "Bytes on disk by store (points LSM and value log, hints).", "store")
+	descEvalQueued       = desc("alert_eval_queue_writes", "Written batches stored and acknowledged on this node that wait for alert rule evaluation.")
+	descEvalQueueBytes   = desc("alert_eval_queue_bytes", "Bytes of the batches waiting for alert rule evaluation.")
+	descEvalLag          = desc("alert_eval_lag_seconds", "How long the oldest batch waiting for alert rule evaluation has waited (0 when none waits).")
+	descEvalDone         = desc("alert_eval_writes_total", "Queued batches evaluated since start.")
+	descEvalRetries      = desc("alert_eval_retries_total", "Evaluations that failed (a trigger not recorded, points unreadable) and were retried, since start.")
+	descEvalDropped      = desc("alert_eval_dropped_total", "Batches stored without alert evaluation because the evaluation queue was full, since start.")
 )
 
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descRaftLastIndex, descRaftCommitIndex, descRaftAppliedIndex,
 		descRaftSkipped, descRaftServers, descGossipMembers, descHints, descHintBytes, descHintsDropped, descHintsReplayed, descRepairPasses,
 		descRepairRunning, descRepairBuckets, descRepairHours, descRepairPoints, descMovedAway, descCurrentAge, descBucketsBehind, descReplWrites,
-		descReplicaWrites, descReads, descDiskBytes} {
+		descReplicaWrites, descReads, descDiskBytes, descEvalQueued, descEvalQueueBytes, descEvalLag, descEvalDone, descEvalRetries, descEvalDropped} {
 		ch <- d
 	}
 }
@@ -73,6 +79,14 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRaftAppliedIndex, float64(rs.AppliedIndex))
 	counter(descRaftSkipped, float64(n.raft.SkippedEntries()))
 	gauge(descRaftServers, float64(len(n.serverIDs())))
+
+	queued, qbytes, lag := n.AlertEvalLag()
+	gauge(descEvalQueued, float64(queued))
+	gauge(descEvalQueueBytes, float64(qbytes))
+	gauge(descEvalLag, lag.Seconds())
+	counter(descEvalDone, float64(n.evalStats.evaluated.Load()))
+	counter(descEvalRetries, float64(n.evalStats.retries.Load()))
+	counter(descEvalDropped, float64(n.evalStats.dropped.Load()))
 
 	lsm, vlog := n.pts.DiskSize()
 	gauge(descDiskBytes, float64(lsm), "points_lsm")

@@ -52,6 +52,8 @@ type Node struct {
 	hints              *hintStore
 	repair             *repairer
 	metrics            replicationMetrics
+	evalStats          evalMetrics
+	evalGate           evalGate
 	defaultConsistency httpapi.Consistency
 	bg                 sync.WaitGroup // background loops, stopped by stopBG
 	stopBG             chan struct{}
@@ -234,6 +236,8 @@ func (n *Node) Start(ctx context.Context) error {
 	n.checkOperatorToken()
 	n.meter.Start()
 	n.alerts.Start()
+	n.bg.Add(1)
+	go n.evaluateQueued()
 	if n.members != nil {
 		// What exists now is behind until repaired; what is created from
 		// here on is born in sync (repair.go).

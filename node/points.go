@@ -69,11 +69,7 @@ func (r routedPoints) Write(ctx context.Context, bucketID string, pts []points.P
 		if chaosDrops(pts) {
 			return nil
 		}
-		if err := r.local.Write(ctx, bucketID, pts); err != nil {
-			return err
-		}
-		r.n.stored(ctx, bucketID, pts)
-		return nil
+		return r.n.writeLive(ctx, bucketID, pts)
 	}
 	targets := slices.Concat(p.Replicas, p.Pending)
 	return r.replicate(ctx, bucketID, targets, len(targets)-len(p.Leaving), pts)

@@ -115,14 +115,11 @@ func (r routedPoints) replicate(ctx context.Context, bucketID string, targets []
 					results <- nil
 					return
 				}
-				err := r.local.Write(wctx, bucketID, pts)
+				err := n0.writeLive(wctx, bucketID, pts)
 				if err != nil {
 					n0.repair.mayHaveMissedWrites("a local write failed: " + err.Error())
 				}
 				results <- err
-				if err == nil {
-					n0.stored(wctx, bucketID, pts)
-				}
 				return
 			}
 			err := n0.sendReplicaWrite(wctx, id, body)
@@ -213,7 +210,7 @@ func (n *Node) sendReplicaWrite(ctx context.Context, id string, body []byte) err
 // Kinds of replica write, the first byte of an /internal/write body.
 const (
 	// replicaWriteLive is a client's write (or its hint): the replica
-	// evaluates alert rules on it.
+	// queues it for alert evaluation (evalqueue.go).
 	replicaWriteLive byte = 'w'
 	// replicaWriteHistory is a restore's: the points are history, which
 	// triggers no rule.
@@ -252,12 +249,11 @@ func (n *Node) ReplicaWrite(ctx context.Context, body []byte) (int, []byte) {
 	if chaosDrops(pts) {
 		return http.StatusOK, []byte("{}")
 	}
-	if err := n.pts.Write(ctx, bucketID, pts); err != nil {
+	if err := n.writeLive(ctx, bucketID, pts); err != nil {
 		n.repair.mayHaveMissedWrites("a replicated write failed: " + err.Error())
 		return http.StatusServiceUnavailable, []byte(err.Error())
 	}
 	n.metrics.replicaWrites.Add(1)
-	n.stored(ctx, bucketID, pts)
 	return http.StatusOK, []byte("{}")
 }
 
@@ -386,15 +382,6 @@ func (m *replicationMetrics) snapshot() ReplicationCounters {
 		WritesAcked: m.writesAcked.Load(), WritesUnavailable: m.writesUnavailable.Load(), ReplicaWrites: m.replicaWrites.Load(),
 		ReadFailovers: m.readFailovers.Load(), ReadHedges: m.readHedges.Load(), PartialReads: m.partialReads.Load(),
 	}
-}
-
-// stored hands points this node has just stored to the alert engine: every
-// node notes arrivals, the bucket's evaluator evaluates. Evaluating must
-// not depend on the writer still waiting, so it has a context of its own.
-func (n *Node) stored(ctx context.Context, bucketID string, pts []points.Point) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	n.alerts.OnWrite(actx, bucketID, pts)
 }
 
 // isEvaluator reports whether this node evaluates the bucket's alert rules:

@@ -128,7 +128,12 @@ const readyTimeout = 60 * time.Second
 // ports when those are taken, then waits until /ready answers 200.
 func startServer(t *testing.T, name, dataDir string, env []string, prev *server) *server {
 	t.Helper()
-	bin := dakkioBinary(t)
+	return startServerBin(t, dakkioBinary(t), name, dataDir, env, prev)
+}
+
+// startServerBin is startServer with another build of dakkio.
+func startServerBin(t *testing.T, bin, name, dataDir string, env []string, prev *server) *server {
+	t.Helper()
 	httpAddr, raftAddr := "", ""
 	if prev != nil {
 		httpAddr, raftAddr = prev.httpAddr, prev.raftAddr

@@ -79,6 +79,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.Var((*listFlag)(&cfg.WebhookAllowCIDRs), "webhook-allow-cidrs", "comma-separated `ranges` alert webhooks may reach even inside a denied range (the most specific range decides); the node's own ports stay refused")
 	_ = o.memoryLimit.Set(defaultMemoryLimit)
 	fs.Var(&o.memoryLimit, "memory-limit", "soft limit of the Go runtime's memory (like GOMEMLIMIT): bytes or a `size` such as 256MiB or 1GiB; 0 leaves GOMEMLIMIT's")
+	fs.Int64Var(&cfg.AlertQueueMaxBytes, "alert-queue-max-bytes", node.DefaultAlertQueueMaxBytes, "bound of the queue of acknowledged points waiting for alert rule evaluation, in bytes (-1: none); beyond it writes are stored and acknowledged but not evaluated")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")

@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -237,25 +238,34 @@ func (e *Engine) deliveryLoop() {
 // reports whether the log recorded it. p is the point that met the
 // condition, nil for no data.
 func (e *Engine) trigger(ctx context.Context, r store.AlertRule, p *points.Point, value *float64) bool {
+	ok, _ := e.fire(ctx, r, p, value)
+	return ok
+}
+
+// fire is trigger that also returns why the log could not be asked (a
+// refusal by the log, ErrSuppressed, is no error): the caller may evaluate
+// the point again later, and the event's cause makes that a no-op if the
+// first proposal was recorded after all.
+func (e *Engine) fire(ctx context.Context, r store.AlertRule, p *points.Point, value *float64) (bool, error) {
 	now := e.cfg.Now()
 	if coolingDown(r, now) {
-		return false
+		return false, nil
 	}
 	ev, err := e.newEvent(r, p, value, now)
 	if err != nil {
 		e.log.Error("cannot build webhook payload", "alert", r.ID, "err", err)
-		return false
+		return false, nil
 	}
 	if _, err := e.cfg.Apply(ctx, store.TriggerAlert{Event: ev}); err != nil {
 		if errors.Is(err, store.ErrSuppressed) {
-			return false
+			return false, nil
 		}
 		e.log.Warn("cannot record alert trigger", "alert", r.ID, "bucket", r.BucketID, "err", err)
-		return false
+		return false, fmt.Errorf("cannot record a trigger of alert %s: %w", r.ID, err)
 	}
 	e.log.Debug("alert triggered", "alert", r.ID, "event", ev.ID)
 	e.Kick()
-	return true
+	return true, nil
 }
 
 // coolingDown reports whether the local state shows the rule cooling down.

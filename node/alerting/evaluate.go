@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -22,15 +23,62 @@ import (
 // source without rules costs one lookup. It returns once any triggers are
 // recorded in the log; it keeps nothing of ctx or pts.
 func (e *Engine) OnWrite(ctx context.Context, bucketID string, pts []points.Point) {
+	if eval := e.NoteArrivals(bucketID, pts); len(eval) > 0 {
+		_ = e.Evaluate(ctx, bucketID, eval) // logged where it failed
+	}
+}
+
+// NoteArrivals notes the arrival of pts for no-data rules, and returns the
+// points that Evaluate would look at here: those of sources with threshold
+// or duration rules in the bucket, when this node evaluates it (nil if
+// none). It neither blocks nor reads the points store.
+func (e *Engine) NoteArrivals(bucketID string, pts []points.Point) []points.Point {
+	now := e.cfg.Now()
+	want := map[string]bool{}
+	some, all := false, true
+	for i := range pts {
+		id := pts[i].SourceID
+		if _, seen := want[id]; seen {
+			continue
+		}
+		rules := e.sourceRules(bucketID, id, now, true)
+		w := slices.ContainsFunc(rules, func(r store.AlertRule) bool { return r.Parsed.Operator != condition.OpNoData })
+		want[id] = w
+		some, all = some || w, all && w
+	}
+	if !some || !e.cfg.IsEvaluator(bucketID) {
+		return nil
+	}
+	if all {
+		return pts
+	}
+	var out []points.Point
+	for i := range pts {
+		if want[pts[i].SourceID] {
+			out = append(out, pts[i])
+		}
+	}
+	return out
+}
+
+// Evaluate evaluates the threshold and duration rules of the sources of
+// pts, written to the bucket, as OnWrite does but without noting arrivals,
+// and whether or not this node evaluates the bucket now: the caller chose
+// the points with NoteArrivals when they were written, and a point judged
+// by two nodes still triggers a rule once.
+// It returns an error when a trigger could not be recorded or a duration
+// rule could not read its points: evaluating the same points again later is
+// safe, since the log records an event of a rule and point once.
+func (e *Engine) Evaluate(ctx context.Context, bucketID string, pts []points.Point) error {
 	if len(pts) == 0 {
-		return
+		return nil
 	}
 	now := e.cfg.Now()
 	if allOneSource(pts) { // the usual write: no map, no copy
-		if rules := e.sourceRules(bucketID, pts[0].SourceID, now); len(rules) > 0 {
-			e.evaluate(ctx, bucketID, rules, pts, nil)
+		if rules := e.sourceRules(bucketID, pts[0].SourceID, now, false); len(rules) > 0 {
+			return e.evaluate(ctx, bucketID, rules, pts, nil)
 		}
-		return
+		return nil
 	}
 	var order []string
 	rulesOf := map[string][]store.AlertRule{}
@@ -39,14 +87,14 @@ func (e *Engine) OnWrite(ctx context.Context, bucketID string, pts []points.Poin
 		if _, seen := rulesOf[id]; seen {
 			continue
 		}
-		rules := e.sourceRules(bucketID, id, now)
+		rules := e.sourceRules(bucketID, id, now, false)
 		rulesOf[id] = rules
 		if len(rules) > 0 {
 			order = append(order, id)
 		}
 	}
 	if len(order) == 0 {
-		return
+		return nil
 	}
 	idx := map[string][]int{}
 	for i := range pts {
@@ -54,9 +102,11 @@ func (e *Engine) OnWrite(ctx context.Context, bucketID string, pts []points.Poin
 			idx[id] = append(idx[id], i)
 		}
 	}
+	var errs []error
 	for _, id := range order {
-		e.evaluate(ctx, bucketID, rulesOf[id], pts, idx[id])
+		errs = append(errs, e.evaluate(ctx, bucketID, rulesOf[id], pts, idx[id]))
 	}
+	return errors.Join(errs...)
 }
 
 func allOneSource(pts []points.Point) bool {
@@ -72,13 +122,13 @@ func allOneSource(pts []points.Point) bool {
 // the arrival of a point for its no-data rules. Arrivals are noted on every
 // node, evaluator or not, so that a new evaluator knows them; and only for
 // sources with a no-data rule, so that the rest cost nothing.
-func (e *Engine) sourceRules(bucketID, sourceID string, now time.Time) []store.AlertRule {
+func (e *Engine) sourceRules(bucketID, sourceID string, now time.Time, note bool) []store.AlertRule {
 	rules := e.cfg.State.SourceAlerts(sourceID)
 	if len(rules) == 0 {
 		return nil
 	}
 	rules = slices.DeleteFunc(rules, func(r store.AlertRule) bool { return r.BucketID != bucketID })
-	if slices.ContainsFunc(rules, func(r store.AlertRule) bool { return r.Parsed.Operator == condition.OpNoData }) {
+	if note && slices.ContainsFunc(rules, func(r store.AlertRule) bool { return r.Parsed.Operator == condition.OpNoData }) {
 		e.mu.Lock()
 		if last, ok := e.arrivals[sourceID]; !ok || now.After(last) {
 			e.arrivals[sourceID] = now
@@ -90,10 +140,7 @@ func (e *Engine) sourceRules(bucketID, sourceID string, now time.Time) []store.A
 
 // evaluate applies one source's rules to its points of a write: pts[idx...],
 // or all of pts when idx is nil.
-func (e *Engine) evaluate(ctx context.Context, bucketID string, rules []store.AlertRule, pts []points.Point, idx []int) {
-	if !e.cfg.IsEvaluator(bucketID) {
-		return
-	}
+func (e *Engine) evaluate(ctx context.Context, bucketID string, rules []store.AlertRule, pts []points.Point, idx []int) error {
 	// The source's points in time order; a stable sort keeps a later write
 	// of the same time after the earlier, as the store does.
 	src := make([]*points.Point, 0, max(len(idx), 1))
@@ -110,15 +157,17 @@ func (e *Engine) evaluate(ctx context.Context, bucketID string, rules []store.Al
 	if !slices.IsSortedFunc(src, byTime) {
 		slices.SortStableFunc(src, byTime)
 	}
+	var errs []error
 	for _, r := range rules {
 		switch {
 		case r.Parsed.Operator == condition.OpNoData:
 		case r.Parsed.DurationMinutes > 0:
-			e.evalDuration(ctx, r, src)
+			errs = append(errs, e.evalDuration(ctx, r, src))
 		default:
-			e.evalThreshold(ctx, r, src)
+			errs = append(errs, e.evalThreshold(ctx, r, src))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // numField returns the point's value of field if it is a number.
@@ -132,13 +181,14 @@ func numField(p *points.Point, field string) (float64, bool) {
 }
 
 // evalThreshold triggers r on the first point, in time order, that meets it.
-func (e *Engine) evalThreshold(ctx context.Context, r store.AlertRule, pts []*points.Point) {
+func (e *Engine) evalThreshold(ctx context.Context, r store.AlertRule, pts []*points.Point) error {
 	for _, p := range pts {
 		if v, ok := numField(p, r.Parsed.Field); ok && r.Parsed.Holds(v) {
-			e.trigger(ctx, r, p, &v)
-			return
+			_, err := e.fire(ctx, r, p, &v)
+			return err
 		}
 	}
+	return nil
 }
 
 // runState is what the last duration check of a rule proved: every point
@@ -166,7 +216,7 @@ func (e *Engine) runFor(ruleID string) *runState {
 // evalDuration triggers r when, at the newest point of the write that meets
 // it, the condition has held on every point of the source for the rule's
 // duration.
-func (e *Engine) evalDuration(ctx context.Context, r store.AlertRule, pts []*points.Point) {
+func (e *Engine) evalDuration(ctx context.Context, r store.AlertRule, pts []*points.Point) (ferr error) {
 	field := r.Parsed.Field
 	rs := e.runFor(r.ID)
 	rs.mu.Lock()
@@ -200,15 +250,16 @@ func (e *Engine) evalDuration(ctx context.Context, r store.AlertRule, pts []*poi
 		if err != nil {
 			rs.valid = false
 			e.log.Warn("cannot evaluate duration rule", "alert", r.ID, "err", err)
-			return
+			return fmt.Errorf("cannot evaluate alert %s: %w", r.ID, err)
 		}
 		if held {
-			e.trigger(ctx, r, t, &tv)
+			_, ferr = e.fire(ctx, r, t, &tv)
 		}
 	}
 	if brokenAfter {
 		rs.valid = false
 	}
+	return ferr
 }
 
 // runHeld reports whether the rule's condition has held on every point of

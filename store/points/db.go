@@ -28,6 +28,7 @@ type DB struct {
 	writeMu sync.Mutex
 	hot     map[string]*hotHour // hours recently written; writeMu
 	scratch commitScratch       // writeMu
+	eval    evalQueue           // evalqueue.go
 
 	infoMu sync.RWMutex
 	series map[series]*seriesInfo
@@ -51,6 +52,9 @@ type writeReq struct {
 	pts    []Point
 	srcs   []id12
 	done   chan error
+	// evalRec, if set, is committed with the points to the evaluation
+	// queue (evalqueue.go).
+	evalRec []byte
 }
 
 // Limits of one group commit: enough to amortize a commit over several
@@ -127,7 +131,7 @@ func Open(cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("cannot open points store in %q: %w", cfg.Dir, err)
 	}
 	db.bdb = bdb
-	if err := db.loadSeries(); err != nil {
+	if err := errors.Join(db.loadSeries(), db.loadEval()); err != nil {
 		bdb.Close()
 		return nil, err
 	}
@@ -170,6 +174,10 @@ func (db *DB) loadSeries() error {
 // pts, the later of two equal points wins. The DB keeps the points' Values
 // and Metadata: the caller must not change them after the call.
 func (db *DB) Write(ctx context.Context, bucketID string, pts []Point) error {
+	return db.write(ctx, bucketID, pts, nil)
+}
+
+func (db *DB) write(ctx context.Context, bucketID string, pts []Point, evalRec []byte) error {
 	if len(pts) == 0 {
 		return nil
 	}
@@ -177,7 +185,7 @@ func (db *DB) Write(ctx context.Context, bucketID string, pts []Point) error {
 	if err != nil {
 		return err
 	}
-	req := &writeReq{bucket: bucket, pts: pts, srcs: make([]id12, len(pts)), done: make(chan error, 1)}
+	req := &writeReq{bucket: bucket, pts: pts, srcs: make([]id12, len(pts)), done: make(chan error, 1), evalRec: evalRec}
 	for i := range pts {
 		if req.srcs[i], err = parseID(pts[i].SourceID); err != nil {
 			return err
@@ -455,9 +463,14 @@ func (db *DB) commitGroup(group []*writeReq) error {
 			return err
 		}
 	}
+	queued, err := db.queueEval(txn, group)
+	if err != nil {
+		return err
+	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("cannot commit points: %w", err)
 	}
+	db.afterEval(queued)
 	db.infoMu.Lock()
 	for s, info := range infos {
 		cur := db.series[s]
