@@ -34,6 +34,12 @@ type Metadata interface {
 	Sources(bucketID string, offset, limit int) ([]store.DataSource, int)
 	// Source returns a data source of the bucket, or store.ErrNotFound.
 	Source(bucketID, id string) (store.DataSource, error)
+	// SourceByName returns the bucket's source of that name, or store.ErrNotFound.
+	SourceByName(bucketID, name string) (store.DataSource, error)
+	// BucketByName returns the organization's bucket of that name, or store.ErrNotFound.
+	BucketByName(orgID, name string) (store.Bucket, error)
+	// OrgSourceCount returns how many data sources the organization has.
+	OrgSourceCount(orgID string) int
 	// Alert returns a rule of the organization, or store.ErrNotFound.
 	Alert(orgID, id string) (store.AlertRule, error)
 	Alerts(bucketID string, offset, limit int) ([]store.AlertRule, int)
