@@ -277,6 +277,7 @@ func (s *Server) registerRoutes() {
 	r.add("POST", "/api/data/query", apiKey, s.query)
 	s.alertRoutes()
 	s.analyticsRoutes()
+	s.lineProtocolRoutes()
 
 	r.add("POST", "/api/operator/orgs", operator, s.createOrg)
 	r.add("GET", "/api/operator/orgs", operator, s.listOrgs)
@@ -342,10 +343,14 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		ctx.SetUserValue(routeKey, route.Pattern)
 	}
 	c := &call{ctx: ctx, params: ps}
+	fail := writeError
+	if route.fail != nil {
+		fail = route.fail
+	}
 	// Node-to-node calls are served from the start: a leader still starting
 	// up must already take the commands its followers forward.
 	if route.access != public && route.access != node && !s.cfg.Node.Serving() {
-		writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Node is starting or stopping; retry later"})
+		fail(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Node is starting or stopping; retry later"})
 		return
 	}
 	if route.leased() {
@@ -354,7 +359,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 			if route.access == operator {
 				what = "the operator token"
 			}
-			writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
+			fail(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
 				Message: "This node cannot confirm " + what + " now (" + err.Error() + "); retry or use another node"})
 			return
 		}
@@ -362,28 +367,33 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 	switch route.access {
 	case node:
 		if s.cfg.NodeKey == nil || s.cfg.Internal == nil {
-			writeError(ctx, notFound("Route not found"))
+			fail(ctx, notFound("Route not found"))
 			return
 		}
 		if s.cfg.NodeCertRequired {
 			if st := ctx.TLSConnectionState(); st == nil || len(st.VerifiedChains) == 0 {
-				writeError(ctx, &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Node calls need a client certificate of the cluster"})
+				fail(ctx, &apiError{Status: fasthttp.StatusUnauthorized, Type: typeUnauthorized, Message: "Node calls need a client certificate of the cluster"})
 				return
 			}
 		}
 		if err := s.checkNodeSignature(ctx); err != nil {
-			writeError(ctx, err)
+			fail(ctx, err)
 			return
 		}
 	case apiKey:
-		key := ctx.Request.Header.Peek("X-API-Key")
+		var key []byte
+		if route.key != nil {
+			key = route.key(ctx)
+		} else {
+			key = ctx.Request.Header.Peek("X-API-Key")
+		}
 		if !secret.WellFormed(string(key)) {
-			writeError(ctx, errUnauthorized)
+			fail(ctx, errUnauthorized)
 			return
 		}
 		p, ok := s.cfg.Meta.Authenticate(secret.Hash(string(key)))
 		if !ok {
-			writeError(ctx, errUnauthorized)
+			fail(ctx, errUnauthorized)
 			return
 		}
 		c.principal = p
@@ -391,14 +401,14 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		setQuotaHeaders(ctx, q)
 		if !ok {
 			s.countRateLimited()
-			writeError(ctx, rateLimited(ctx, q, s.now()))
+			fail(ctx, rateLimited(ctx, q, s.now()))
 			return
 		}
 		s.cfg.Usage.Touch(p.KeyID, s.now())
 	case operator:
 		tok := ctx.Request.Header.Peek("X-Operator-Token")
 		if len(tok) == 0 || !s.cfg.Meta.CheckOperatorToken(secret.Hash(string(tok))) {
-			writeError(ctx, errBadOperator)
+			fail(ctx, errBadOperator)
 			return
 		}
 	}
@@ -407,12 +417,12 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		err := s.cfg.Node.ReadBarrier(bctx)
 		cancel()
 		if err != nil {
-			writeError(ctx, toAPIError(err, s.log))
+			fail(ctx, toAPIError(err, s.log))
 			return
 		}
 	}
 	if err := route.handle(c); err != nil {
-		writeError(ctx, toAPIError(err, s.log))
+		fail(ctx, toAPIError(err, s.log))
 	}
 }
 

@@ -93,9 +93,9 @@ type Parser struct {
 }
 
 // Parse calls visit for each line of body, in order, stopping at the first
-// error: a syntax error is an *Error naming its line, and so is any error
-// visit returns (visit returns a plain message via Errorf). Timestamps are
-// in unit (from ParsePrecision); lines without one take now.
+// error: a syntax error is an *Error naming its line, and so is an error
+// visit makes with Errorf; its other errors come back as they are.
+// Timestamps are in unit (from ParsePrecision); lines without one take now.
 func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*Line) error) error {
 	p.unit = unit
 	d := lp.NewDecoderWithBytes(body)
@@ -125,12 +125,11 @@ func (p *Parser) lineError(body []byte, entry int, err error) error {
 	if errors.As(err, &de) {
 		return &Error{Line: int(de.Line), Msg: de.Err.Error()}
 	}
-	msg := err.Error()
 	var le *Error
 	if errors.As(err, &le) {
-		msg = le.Msg
+		return &Error{Line: EntryLine(body, entry), Msg: le.Msg}
 	}
-	return &Error{Line: EntryLine(body, entry), Msg: msg}
+	return err // not about the line: the visitor's own failure
 }
 
 // EntryLine returns the line number of the n-th entry of body: the n-th
