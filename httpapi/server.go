@@ -278,6 +278,7 @@ func (s *Server) registerRoutes() {
 	s.alertRoutes()
 	s.analyticsRoutes()
 	s.lineProtocolRoutes()
+	s.remoteWriteRoutes()
 
 	r.add("POST", "/api/operator/orgs", operator, s.createOrg)
 	r.add("GET", "/api/operator/orgs", operator, s.listOrgs)
