@@ -48,6 +48,7 @@ type pendingPoint struct {
 	acc  *seriesAcc
 	ts   int64
 	vals []points.Value
+	md   []byte // compact JSON metadata, if any
 }
 
 // rowError is a problem with one row; the request is refused with 400.
@@ -171,7 +172,7 @@ func (w *seriesWriter) commit(level Consistency) error {
 	pts := make([]points.Point, len(w.pts))
 	for i, p := range w.pts {
 		slices.SortFunc(p.vals, func(a, b points.Value) int { return strings.Compare(a.Field, b.Field) })
-		pts[i] = points.Point{SourceID: p.acc.src.ID, TS: p.ts, Values: p.vals}
+		pts[i] = points.Point{SourceID: p.acc.src.ID, TS: p.ts, Values: p.vals, Metadata: p.md}
 	}
 	return w.s.writePoints(w.bucket.ID, pts, level)
 }
