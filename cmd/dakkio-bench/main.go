@@ -57,6 +57,7 @@ type config struct {
 	cluster, clusterOnly bool
 	clusterPoints        int64
 	consistency          string
+	protocol             string // json or lp (lineproto.go)
 }
 
 func main() {
@@ -108,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.clusterOnly, "cluster-only", false, "with --binary: the cluster's ingest only, no single node")
 	fs.Int64Var(&c.clusterPoints, "cluster-points", 5_000_000, "points the cluster ingests: the workload's last ticks, like --max-points, which caps this too")
 	fs.StringVar(&c.consistency, "consistency", "quorum", "the cluster's writes ask ?consistency= this: one, quorum or all (empty: the nodes' --write-consistency)")
+	fs.StringVar(&c.protocol, "protocol", "json", "single node's ingest: json (POST /api/data/batch) or lp (InfluxDB line protocol, POST /api/v2/write)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: dakkio-bench --binary bin/dakkio [flags]\n       dakkio-bench --addr URL --key ADMINKEY [--data-dir DIR] [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -141,6 +143,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return fail("--cluster and --cluster-only go with --binary: the bench starts the cluster itself")
 	case c.clusterOnly && !c.cluster:
 		return fail("--cluster-only with --cluster=false leaves nothing to run")
+	case c.protocol != "json" && c.protocol != "lp":
+		return fail("--protocol must be json or lp")
 	case c.clusterPoints < 1:
 		return fail("--cluster-points must be at least 1")
 	case c.consistency != "" && c.consistency != "one" && c.consistency != "quorum" && c.consistency != "all":
@@ -273,8 +277,9 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	r := &singleReport{w: w, started: node != nil}
 	b.logf("ingesting %s points (%d sources × %s ticks) into bucket %s", count(w.points()), len(w.sources), count(w.ticks), bucketID)
 	g := newGenerator(w, bucketID, cfg.seed)
+	g.lp = cfg.protocol == "lp"
 	cpu0 := cpuTime()
-	if r.ingest, err = ingest(ctx, []target{t}, "/api/data/batch", writeKey, g, cfg.batch, cfg.conns, b.log); err != nil {
+	if r.ingest, err = ingest(ctx, []target{t}, ingestPath(cfg.protocol, bucketID), writeKey, g, cfg.batch, cfg.conns, b.log); err != nil {
 		return nil, err
 	}
 	r.benchCPU = cpuTime() - cpu0
