@@ -294,3 +294,23 @@ func TestE2ELineProtocolConcurrentNewSeries(t *testing.T) {
 		t.Errorf("points of race,host=a = %d, want %d", len(pts), writers)
 	}
 }
+
+// Lines of one series at one time merge into one point, also when other
+// times come between them.
+func TestE2ELineProtocolMergeOutOfOrder(t *testing.T) {
+	n := testnode.Start(t)
+	bid := mkBucket(t, n, n.AdminKey, obj{"name": unique("merge")})["_id"].(string)
+	_, wkey := mkKey(t, n, n.AdminKey, bid, "write")
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second).Unix()
+	body := fmt.Sprintf("a f=1 %d\na f=2 %d\na g=3 %d\na f=4,g=5 %d\na g=6 %d\n", t0+2, t0+1, t0+2, t0+1, t0+3)
+	if status, out, _ := lpWrite(t, n, wkey, "/api/v2/write?precision=s", body, nil); status != http.StatusNoContent {
+		t.Fatalf("write: %d %s", status, out)
+	}
+	pts := rawPoints(t, n, wkey, bid, sourcesByName(t, n, wkey, bid)["a"]["_id"].(string))
+	if len(pts) != 3 {
+		t.Fatalf("points = %v, want 3", pts)
+	}
+	wantValues(t, "t0+1", pts[0]["values"].(obj), obj{"f": 4.0, "g": 5.0})
+	wantValues(t, "t0+2", pts[1]["values"].(obj), obj{"f": 1.0, "g": 3.0})
+	wantValues(t, "t0+3", pts[2]["values"].(obj), obj{"g": 6.0})
+}

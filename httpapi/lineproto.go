@@ -141,7 +141,7 @@ func (s *Server) writeLineProtocol(c *call) error {
 			case lineproto.Bool:
 				v = points.Value{Kind: points.KindBool, Bool: f.Bool}
 			}
-			if err := w.add(acc, l.TS, f.Key, v); err != nil {
+			if err := w.add(acc, l.TS, f.Key, v, len(l.Fields)); err != nil {
 				return lineError(err)
 			}
 		}

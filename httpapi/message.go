@@ -99,7 +99,7 @@ func (s *Server) IngestMessage(key, bucketID, source string, payload []byte) err
 			problem = rowErrorf("field %q: expected number, string or boolean, received %s", k, typeName(fv))
 			return
 		}
-		problem = w.add(acc, ts, k, val)
+		problem = w.add(acc, ts, k, val, values.Len())
 	})
 	var re *rowError
 	if errors.As(problem, &re) {

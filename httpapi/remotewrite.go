@@ -74,7 +74,7 @@ func (s *Server) remoteWrite(c *call) error {
 				return seriesError(i, series, rowErrorf("timestamp %d ms out of range", smp.Timestamp))
 			}
 			v := points.Value{Kind: points.KindNumber, Num: smp.Value}
-			if err := w.add(acc, smp.Timestamp*1e6, field, v); err != nil {
+			if err := w.add(acc, smp.Timestamp*1e6, field, v, 1); err != nil {
 				return seriesError(i, series, err)
 			}
 		}

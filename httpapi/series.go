@@ -27,8 +27,9 @@ type seriesWriter struct {
 	series map[string]*seriesAcc
 	fresh  []*seriesAcc // sources to create, in first-seen order
 	pts    []pendingPoint
-	at     map[pointKey]int // index in pts of a series' point at a time
+	at     map[pointKey]int // index in pts of a series' point at a time; nil while rows come in order
 	names  map[string]string
+	valBuf []points.Value
 }
 
 // seriesAcc is one series of the request and its data source.
@@ -37,6 +38,8 @@ type seriesAcc struct {
 	src    *store.DataSource // nil until created
 	tags   map[string]string
 	fields map[string]store.Field // fields seen, for a source to create
+	last   int                    // index in pts of its newest point; -1: none
+	lastTS int64
 }
 
 type pointKey struct {
@@ -63,7 +66,7 @@ func rowErrorf(format string, args ...any) error {
 func (s *Server) newSeriesWriter(b store.Bucket) *seriesWriter {
 	r := newPointReader(b, s.now())
 	return &seriesWriter{s: s, bucket: b, oldest: r.oldest,
-		series: make(map[string]*seriesAcc), at: make(map[pointKey]int), names: make(map[string]string)}
+		series: make(map[string]*seriesAcc), names: make(map[string]string)}
 }
 
 func (w *seriesWriter) intern(b []byte) string {
@@ -84,7 +87,7 @@ func (w *seriesWriter) source(name []byte, tags func() map[string]string) (*seri
 	if n := utf8.RuneCount(name); n > maxNameLen {
 		return nil, rowErrorf("series %q names a data source of %d characters; at most %d are allowed", name, n, maxNameLen)
 	}
-	acc := &seriesAcc{name: string(name)}
+	acc := &seriesAcc{name: string(name), last: -1}
 	src, err := w.s.cfg.Meta.SourceByName(w.bucket.ID, acc.name)
 	switch {
 	case err == nil:
@@ -102,7 +105,8 @@ func (w *seriesWriter) source(name []byte, tags func() map[string]string) (*seri
 
 // add records one value of the series at ts. Values of a series at one
 // time merge into one point; of one field, the later wins.
-func (w *seriesWriter) add(acc *seriesAcc, ts int64, field []byte, v points.Value) error {
+// hint is how many values the row has, to size a new point's.
+func (w *seriesWriter) add(acc *seriesAcc, ts int64, field []byte, v points.Value, hint int) error {
 	if ts < w.oldest {
 		return rowErrorf("timestamp %s is outside the bucket's retention window (%d days)", string(appendTimestamp(nil, ts)), w.bucket.RetentionDays)
 	}
@@ -132,21 +136,55 @@ func (w *seriesWriter) add(acc *seriesAcc, ts int64, field []byte, v points.Valu
 		return rowErrorf("field %q: string must contain at most %d character(s)", field, maxStringValue)
 	}
 	v.Field = w.intern(field)
-	k := pointKey{acc, ts}
-	i, ok := w.at[k]
-	if !ok {
-		w.at[k] = len(w.pts)
-		w.pts = append(w.pts, pendingPoint{acc: acc, ts: ts, vals: []points.Value{v}})
+	if p := w.find(acc, ts); p != nil {
+		for j := range p.vals {
+			if p.vals[j].Field == v.Field {
+				p.vals[j] = v
+				return nil
+			}
+		}
+		p.vals = append(p.vals, v) // beyond its hint, append copies: no neighbour is touched
 		return nil
 	}
-	p := &w.pts[i]
-	for j := range p.vals {
-		if p.vals[j].Field == v.Field {
-			p.vals[j] = v
-			return nil
+	// Carve the values of points out of shared chunks, hint slots each: a
+	// request of a thousand lines makes a handful of allocations.
+	hint = max(hint, 1)
+	if cap(w.valBuf)-len(w.valBuf) < hint {
+		w.valBuf = make([]points.Value, 0, max(hint*256, 1024))
+	}
+	start := len(w.valBuf)
+	w.valBuf = w.valBuf[:start+hint]
+	vals := append(w.valBuf[start:start:start+hint], v)
+	if w.at != nil {
+		w.at[pointKey{acc, ts}] = len(w.pts)
+	}
+	acc.last, acc.lastTS = len(w.pts), ts
+	w.pts = append(w.pts, pendingPoint{acc: acc, ts: ts, vals: vals})
+	return nil
+}
+
+// find returns the series' point at ts already in the request, if any.
+// Rows mostly come in time order per series: the series' newest point
+// answers without a map, which is built only once a row goes back in time.
+func (w *seriesWriter) find(acc *seriesAcc, ts int64) *pendingPoint {
+	if acc.last < 0 {
+		return nil
+	}
+	if ts == acc.lastTS {
+		return &w.pts[acc.last]
+	}
+	if ts > acc.lastTS && w.at == nil {
+		return nil
+	}
+	if w.at == nil {
+		w.at = make(map[pointKey]int, len(w.pts))
+		for i, p := range w.pts {
+			w.at[pointKey{p.acc, p.ts}] = i
 		}
 	}
-	p.vals = append(p.vals, v)
+	if i, ok := w.at[pointKey{acc, ts}]; ok {
+		return &w.pts[i]
+	}
 	return nil
 }
 
@@ -171,7 +209,9 @@ func (w *seriesWriter) commit(level Consistency) error {
 	}
 	pts := make([]points.Point, len(w.pts))
 	for i, p := range w.pts {
-		slices.SortFunc(p.vals, func(a, b points.Value) int { return strings.Compare(a.Field, b.Field) })
+		if cmp := func(a, b points.Value) int { return strings.Compare(a.Field, b.Field) }; !slices.IsSortedFunc(p.vals, cmp) {
+			slices.SortFunc(p.vals, cmp)
+		}
 		pts[i] = points.Point{SourceID: p.acc.src.ID, TS: p.ts, Values: p.vals, Metadata: p.md}
 	}
 	return w.s.writePoints(w.bucket.ID, pts, level)
