@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -50,7 +51,12 @@ type Subscriber struct {
 
 	received, ingested, rejected prometheus.Counter
 	subscribed                   prometheus.Gauge
+	isSubscribed                 atomic.Bool
 }
+
+// Subscribed reports whether the broker has acknowledged the subscription
+// on the current connection.
+func (s *Subscriber) Subscribed() bool { return s.isSubscribed.Load() }
 
 // New checks cfg and prepares a subscriber; Start connects it.
 func New(cfg Config, ingest Ingest, retryable func(error) bool, reg *prometheus.Registry, log *slog.Logger) (*Subscriber, error) {
@@ -82,6 +88,7 @@ func New(cfg Config, ingest Ingest, retryable func(error) bool, reg *prometheus.
 		SetOnConnectHandler(s.onConnect).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.subscribed.Set(0)
+			s.isSubscribed.Store(false)
 			s.log.Warn("lost the MQTT broker; reconnecting", "err", err)
 		})
 	if cfg.CAFile != "" || cfg.CertFile != "" {
@@ -136,6 +143,7 @@ func (s *Subscriber) onConnect(c mqtt.Client) {
 			s.log.Error("cannot subscribe", "subscription", filter, "err", tok.Error())
 		default:
 			s.subscribed.Set(1)
+			s.isSubscribed.Store(true)
 		}
 	}()
 }
