@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
@@ -228,33 +229,52 @@ func (w *seriesWriter) createSources() error {
 	if max := limits.MaxDataSources; max > 0 && w.s.cfg.Meta.OrgSourceCount(b.OrganizationID)+len(w.fresh) > max {
 		return forbidden(fmt.Sprintf("Plan limit reached: the plan allows %d data sources; this request needs %d new ones", max, len(w.fresh)))
 	}
-	for _, acc := range w.fresh {
-		now := w.s.now()
-		src := store.DataSource{
-			ID: objectid.New(now), BucketID: b.ID, OrganizationID: b.OrganizationID, Name: acc.name,
-			Type: "api", Schema: acc.fields, Tags: acc.tags, Downsampling: true, Status: "active",
-			CreatedAt: now, UpdatedAt: now,
-		}
-		_, err := w.s.apply(store.CreateSource{Source: src, Limits: limits})
-		if errors.Is(err, store.ErrConflict) {
-			// Another request created it meanwhile: use that one, if its
-			// schema takes these values.
-			got, lerr := w.s.cfg.Meta.SourceByName(b.ID, acc.name)
-			if lerr != nil {
-				return err
-			}
-			for name, f := range acc.fields {
-				if have, ok := got.Schema[name]; !ok || have.Type != f.Type {
-					return &apiError{Status: fasthttp.StatusBadRequest, Type: typeValidation,
-						Message: fmt.Sprintf("field %q (%s) does not fit the schema of data source %q, created meanwhile", name, f.Type, acc.name)}
-				}
-			}
-			src, err = got, nil
-		}
-		if err != nil {
+	// Each source is its own Raft round; a few run at once, so a first
+	// write of many series does not wait for them one by one.
+	sem := make(chan struct{}, createParallelism)
+	errs := make([]error, len(w.fresh))
+	var wg sync.WaitGroup
+	for i, acc := range w.fresh {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = w.createSource(acc, limits)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// createParallelism bounds the CreateSource rounds one request runs at once.
+const createParallelism = 8
+
+// createSource creates acc's source, or adopts the one a concurrent
+// request created under the same name if its schema takes these values.
+func (w *seriesWriter) createSource(acc *seriesAcc, limits store.PlanLimits) error {
+	b := w.bucket
+	now := w.s.now()
+	src := store.DataSource{
+		ID: objectid.New(now), BucketID: b.ID, OrganizationID: b.OrganizationID, Name: acc.name,
+		Type: "api", Schema: acc.fields, Tags: acc.tags, Downsampling: true, Status: "active",
+		CreatedAt: now, UpdatedAt: now,
+	}
+	_, err := w.s.apply(store.CreateSource{Source: src, Limits: limits})
+	if errors.Is(err, store.ErrConflict) {
+		got, lerr := w.s.cfg.Meta.SourceByName(b.ID, acc.name)
+		if lerr != nil {
 			return err
 		}
-		acc.src = &src
+		for name, f := range acc.fields {
+			if have, ok := got.Schema[name]; !ok || have.Type != f.Type {
+				return &apiError{Status: fasthttp.StatusBadRequest, Type: typeValidation,
+					Message: fmt.Sprintf("field %q (%s) does not fit the schema of data source %q, created meanwhile", name, f.Type, acc.name)}
+			}
+		}
+		src, err = got, nil
 	}
+	if err != nil {
+		return err
+	}
+	acc.src = &src
 	return nil
 }
