@@ -314,3 +314,34 @@ func TestE2ELineProtocolMergeOutOfOrder(t *testing.T) {
 	wantValues(t, "t0+2", pts[1]["values"].(obj), obj{"f": 1.0, "g": 3.0})
 	wantValues(t, "t0+3", pts[2]["values"].(obj), obj{"g": 6.0})
 }
+
+// In a cluster, any node takes line protocol: new sources go through Raft
+// from whichever node received the write, and every node reads them back.
+func TestE2ELineProtocolCluster(t *testing.T) {
+	nodes := testnode.StartCluster(t, 3)
+	admin := nodes[0].AdminKey
+	bid := mkBucket(t, nodes[0], admin, obj{"name": unique("lpc")})["_id"].(string)
+	_, wkey := mkKey(t, nodes[0], admin, bid, "write")
+	at := time.Now().Add(-time.Minute).UnixNano()
+	var lines []string
+	for i := range 20 {
+		lines = append(lines, fmt.Sprintf("cpu,host=h%02d usage=%d %d", i, i, at))
+	}
+	// The last node first: the sources are created through it.
+	for i := range nodes {
+		n := nodes[len(nodes)-1-i]
+		body := strings.ReplaceAll(strings.Join(lines, "\n"), fmt.Sprint(at), fmt.Sprint(at+int64(i)))
+		if status, out, _ := lpWrite(t, n, wkey, "/api/v2/write?bucket="+bid, body, nil); status != http.StatusNoContent {
+			t.Fatalf("write through %s: %d %s", n.Config.NodeID, status, out)
+		}
+	}
+	for _, n := range nodes {
+		srcs := sourcesByName(t, n, wkey, bid)
+		if len(srcs) != 20 {
+			t.Fatalf("%s lists %d sources, want 20", n.Config.NodeID, len(srcs))
+		}
+		if pts := rawPoints(t, n, wkey, bid, srcs["cpu,host=h07"]["_id"].(string)); len(pts) != 3 {
+			t.Fatalf("%s reads %d points of cpu,host=h07, want 3", n.Config.NodeID, len(pts))
+		}
+	}
+}
