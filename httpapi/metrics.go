@@ -32,7 +32,7 @@ func newAPIMetrics(reg *prometheus.Registry) (*apiMetrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5ms to 16s
 		}, []string{"route", "method"}),
 		ingested: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dakkio_points_ingested_total", Help: "Data points acknowledged by POST /api/data and /api/data/batch on this node.",
+			Name: "dakkio_points_ingested_total", Help: "Data points acknowledged on this node by POST /api/data, /api/data/batch and the ingest protocols (line protocol, remote write, MQTT).",
 		}),
 		returned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dakkio_points_queried_total", Help: "Rows (raw points or aggregated windows) answered by POST /api/data/query on this node.",

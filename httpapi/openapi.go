@@ -170,6 +170,30 @@ func specEndpoints() []specEndpoint {
 			responses: specMap{"200": specMap{"description": "The metrics.",
 				"content": specMap{"text/plain": specMap{"schema": specMap{"type": "string"}}}}}},
 
+		// Ingest protocols of other agents (docs/integrations.md).
+		{method: "GET", path: "/ping", id: "ping", tag: "Ingest protocols", auth: public,
+			summary: "InfluxDB liveness probe", description: "204, as InfluxDB answers; clients call it before writing.",
+			responses: specMap{"204": specMap{"description": "Alive."}}},
+		{method: "POST", path: "/api/v2/write", id: "influxWriteV2", tag: "Ingest protocols", auth: apiKey,
+			summary: "Write InfluxDB line protocol (InfluxDB 2)",
+			description: "Telegraf, Vector, the InfluxDB clients. `?bucket=` (id or name; a write key may leave it out), `?precision=ns|us|ms|s`, `org` ignored. " +
+				"Key in `Authorization: Token <key>` or `Bearer <key>`, or `X-API-Key`. `Content-Encoding: gzip` accepted. " +
+				"The measurement and sorted tags name the data source (created on first write, type api); all or nothing. Errors are InfluxDB's `{\"code\",\"message\"}`, a bad line named by number.",
+			responses: specLineProtocolResponses()},
+		{method: "POST", path: "/write", id: "influxWriteV1", tag: "Ingest protocols", auth: apiKey,
+			summary:     "Write InfluxDB line protocol (InfluxDB 1)",
+			description: "As /api/v2/write, with `?db=` for the bucket, `?precision=n|u|ms|s`, and the key also as `?p=` or the basic-auth password.",
+			responses:   specLineProtocolResponses()},
+		{method: "POST", path: "/api/v1/write", id: "promRemoteWrite", tag: "Ingest protocols", auth: apiKey,
+			summary: "Prometheus remote write 1.0",
+			description: "Snappy-compressed protobuf WriteRequest. Key in `Authorization: Bearer <key>` or `X-API-Key`; an admin key names `?bucket=`. " +
+				"Labels other than __name__ name the data source ({instance=\"a:9100\",job=\"node\"}); __name__ is the field; NaN samples (staleness markers) are skipped. Errors are plain text.",
+			responses: specMap{"204": specMap{"description": "Stored."},
+				"400": specMap{"description": "Invalid request or series (plain text)."}, "401": specMap{"description": "Invalid or missing API key."},
+				"403": specMap{"description": "Another bucket, a read key, or the plan's source limit."}, "404": specMap{"description": "Unknown bucket."},
+				"413": specMap{"description": "Body too large."}, "429": specMap{"description": "Over the plan; see Retry-After."},
+				"503": specMap{"description": "Cannot serve now; retry."}}},
+
 		// Buckets.
 		{method: "GET", path: "/api/buckets", id: "listBuckets", tag: "Buckets", auth: apiKey,
 			summary: "List buckets", description: "The organization's buckets in creation order. Admin keys only.",
@@ -458,6 +482,20 @@ func specRateLimitHeaders() specMap {
 	}
 }
 
+// specLineProtocolResponses are the answers of the line-protocol writes.
+func specLineProtocolResponses() specMap {
+	influx := func(desc string) specMap {
+		return specMap{"description": desc, "content": specMap{"application/json": specMap{"schema": specObject(specMap{
+			"code":    specString("invalid, unauthorized, forbidden, not found, request too large, too many requests, unavailable"),
+			"message": specString("What is wrong; a bad line is named by number.")}, "code", "message")}}}
+	}
+	return specMap{"204": specMap{"description": "Stored."},
+		"400": influx("A line is invalid or does not fit its source's schema."), "401": influx("Invalid or missing API key."),
+		"403": influx("Another bucket, a read key, or the plan's source limit."), "404": influx("Unknown bucket."),
+		"413": influx("Body too large (also once decompressed)."), "429": influx("Over the plan; see Retry-After."),
+		"503": influx("Cannot serve now; retry.")}
+}
+
 // openAPIDocument returns the whole document.
 func openAPIDocument() specMap {
 	paths := specMap{}
@@ -496,6 +534,7 @@ func openAPIDocument() specMap {
 			{"name": "Alert rules", "description": "Plain-English conditions that call a webhook."},
 			{"name": "Analytics", "description": "Organization and bucket statistics."},
 			{"name": "Operator", "description": "Organizations, plans, admin keys and the cluster; for the cluster's operator, with X-Operator-Token."},
+			{"name": "Ingest protocols", "description": "InfluxDB line protocol and Prometheus remote write, for the agents operators already run."},
 			{"name": "Health", "description": "Liveness and readiness, without credentials."},
 			{"name": "Documentation", "description": "This document and the API Playground."},
 		},

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"strings"
+
+	"github.com/valyala/fasthttp"
 )
 
 // access says who may call a route.
@@ -21,6 +23,11 @@ type Route struct {
 	access  access
 	handle  func(*call) error
 	parts   []string
+	// key, if set, reads an apiKey route's key from where its protocol
+	// sends it (default: X-API-Key); fail, if set, writes its errors in
+	// that protocol's body (default: the API's envelope).
+	key  func(*fasthttp.RequestCtx) []byte
+	fail func(*fasthttp.RequestCtx, *apiError)
 }
 
 // router matches a method and path to a route. Patterns are few and short, so
@@ -31,6 +38,14 @@ type router struct {
 
 func (r *router) add(method, pattern string, a access, h func(*call) error) {
 	r.routes = append(r.routes, &Route{Method: method, Pattern: pattern, access: a, handle: h, parts: split(pattern)})
+}
+
+// addForeign adds an apiKey route of another protocol: its key read by
+// key, its errors written by fail.
+func (r *router) addForeign(method, pattern string, h func(*call) error, key func(*fasthttp.RequestCtx) []byte, fail func(*fasthttp.RequestCtx, *apiError)) {
+	r.add(method, pattern, apiKey, h)
+	rt := r.routes[len(r.routes)-1]
+	rt.key, rt.fail = key, fail
 }
 
 func split(path string) []string {

@@ -34,6 +34,12 @@ type Metadata interface {
 	Sources(bucketID string, offset, limit int) ([]store.DataSource, int)
 	// Source returns a data source of the bucket, or store.ErrNotFound.
 	Source(bucketID, id string) (store.DataSource, error)
+	// SourceByName returns the bucket's source of that name, or store.ErrNotFound.
+	SourceByName(bucketID, name string) (store.DataSource, error)
+	// BucketByName returns the organization's bucket of that name, or store.ErrNotFound.
+	BucketByName(orgID, name string) (store.Bucket, error)
+	// OrgSourceCount returns how many data sources the organization has.
+	OrgSourceCount(orgID string) int
 	// Alert returns a rule of the organization, or store.ErrNotFound.
 	Alert(orgID, id string) (store.AlertRule, error)
 	Alerts(bucketID string, offset, limit int) ([]store.AlertRule, int)
@@ -286,6 +292,8 @@ func (s *Server) registerRoutes() {
 	r.add("POST", "/api/data/query", apiKey, s.query)
 	s.alertRoutes()
 	s.analyticsRoutes()
+	s.lineProtocolRoutes()
+	s.remoteWriteRoutes()
 
 	r.add("POST", "/api/operator/orgs", operator, s.createOrg)
 	r.add("GET", "/api/operator/orgs", operator, s.listOrgs)
@@ -346,7 +354,11 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 	}
 	if s.bodyTooLarge(ctx) {
 		ctx.SetConnectionClose() // the body is never read
-		writeError(ctx, errTooLarge)
+		if route != nil && route.fail != nil {
+			route.fail(ctx, errTooLarge)
+		} else {
+			writeError(ctx, errTooLarge)
+		}
 		return
 	}
 	if route == nil {
@@ -359,10 +371,14 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	c := &call{ctx: ctx, params: ps}
+	fail := writeError
+	if route.fail != nil {
+		fail = route.fail
+	}
 	// Node-to-node calls are served from the start: a leader still starting
 	// up must already take the commands its followers forward.
 	if route.access != public && route.access != node && !s.cfg.Node.Serving() {
-		writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Node is starting or stopping; retry later"})
+		fail(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable, Message: "Node is starting or stopping; retry later"})
 		return
 	}
 	if route.leased() {
@@ -371,13 +387,13 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 			if route.access == operator {
 				what = "the operator token"
 			}
-			writeError(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
+			fail(ctx, &apiError{Status: fasthttp.StatusServiceUnavailable, Type: typeUnavailable,
 				Message: "This node cannot confirm " + what + " now (" + err.Error() + "); retry or use another node"})
 			return
 		}
 	}
-	if aerr := s.checkCredentials(c, route.access); aerr != nil {
-		writeError(ctx, aerr)
+	if aerr := s.checkCredentials(c, route); aerr != nil {
+		fail(ctx, aerr)
 		return
 	}
 	// Public routes take no body: theirs is left unread.
@@ -393,7 +409,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 			defer done()
 		}
 		if aerr != nil {
-			writeError(ctx, aerr)
+			fail(ctx, aerr)
 			return
 		}
 	}
@@ -401,7 +417,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		// checkCredentials verified the signature over the body hash it
 		// claims; the body read must be that one.
 		if err := c.bodySum.Check(ctx.PostBody()); err != nil {
-			writeError(ctx, errBadNodeSignature)
+			fail(ctx, errBadNodeSignature)
 			return
 		}
 	}
@@ -410,12 +426,12 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		err := s.cfg.Node.ReadBarrier(bctx)
 		cancel()
 		if err != nil {
-			writeError(ctx, toAPIError(err, s.log))
+			fail(ctx, toAPIError(err, s.log))
 			return
 		}
 	}
 	if err := route.handle(c); err != nil {
-		writeError(ctx, toAPIError(err, s.log))
+		fail(ctx, toAPIError(err, s.log))
 	}
 }
 
@@ -448,9 +464,9 @@ func (s *Server) checkNodeSignature(c *call) *apiError {
 // checkCredentials checks, from the headers alone, that the caller may use
 // a route of access a. It runs before the body is read, so that no one
 // without credentials can make the node buffer anything.
-func (s *Server) checkCredentials(c *call, a access) *apiError {
+func (s *Server) checkCredentials(c *call, route *Route) *apiError {
 	ctx := c.ctx
-	switch a {
+	switch route.access {
 	case node:
 		if s.cfg.NodeKey == nil || s.cfg.Internal == nil {
 			return notFound("Route not found")
@@ -465,6 +481,9 @@ func (s *Server) checkCredentials(c *call, a access) *apiError {
 		}
 	case apiKey:
 		key := ctx.Request.Header.Peek("X-API-Key")
+		if route.key != nil { // the ingest protocols' own ways of sending it
+			key = route.key(ctx)
+		}
 		if !secret.WellFormed(string(key)) {
 			return errUnauthorized
 		}

@@ -37,11 +37,12 @@ type sourceView struct {
 	Status       string                 `json:"status"`
 	CreatedAt    time.Time              `json:"createdAt"`
 	UpdatedAt    time.Time              `json:"updatedAt"`
+	Tags         map[string]string      `json:"tags,omitempty"`
 }
 
 func viewSource(d store.DataSource) sourceView {
 	return sourceView{ID: d.ID, BucketID: d.BucketID, Name: d.Name, Type: d.Type, Description: d.Description,
-		Schema: d.Schema, Downsampling: d.Downsampling, Status: d.Status, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+		Schema: d.Schema, Downsampling: d.Downsampling, Status: d.Status, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Tags: d.Tags}
 }
 
 func (s *Server) listSources(c *call) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/mqttingest"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -69,6 +70,10 @@ type Config struct {
 	// range; the most specific range decides. The node's own ports stay
 	// refused on its own addresses.
 	WebhookAllowCIDRs []string
+	// MQTT, when its Broker is set, subscribes the node to a broker and
+	// stores what is published there (package mqttingest). Its ClientID
+	// defaults to dakkio-<NodeID>.
+	MQTT mqttingest.Config
 	// Join lists gossip addresses of nodes already in the cluster.
 	Join []string
 	// BootstrapExpect is how many servers must see each other before a new

@@ -20,6 +20,7 @@ import (
 	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/objectid"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/mqttingest"
 	"github.com/dakkio/dakkio/node/alerting"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
@@ -32,6 +33,10 @@ type Node struct {
 	state  *store.State
 	meter  *cluster.Meter
 	alerts *alerting.Engine
+	// mqtt subscribes to a broker (nil without one); reg is the metrics
+	// registry it adds its counters to.
+	mqtt *mqttingest.Subscriber
+	reg  *prometheus.Registry
 
 	// Set when the node runs in a cluster (gossip configured).
 	members   *cluster.Membership
@@ -153,6 +158,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
+	n.reg = reg
 	n.api, err = httpapi.New(httpapi.Config{
 		Metrics:  reg,
 		Meta:     syncedMeta{State: n.state, n: n},
@@ -249,6 +255,25 @@ func (n *Node) Start(ctx context.Context) error {
 		go n.repair.run()
 	}
 	n.serving.Store(true)
+	return n.startMQTT()
+}
+
+// startMQTT subscribes to the configured broker, if any; it connects in
+// the background and keeps reconnecting.
+func (n *Node) startMQTT() error {
+	mc := n.cfg.MQTT
+	if !mc.Enabled() {
+		return nil
+	}
+	if mc.ClientID == "" {
+		mc.ClientID = "dakkio-" + n.cfg.NodeID
+	}
+	sub, err := mqttingest.New(mc, n.api.IngestMessage, httpapi.Retryable, n.reg, n.log)
+	if err != nil {
+		return err
+	}
+	n.mqtt = sub
+	sub.Start()
 	return nil
 }
 
@@ -395,6 +420,12 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.serving.Store(false)
 		var errs []error
+		if n.mqtt != nil {
+			// First, so that no message is taken that cannot be stored.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			n.mqtt.Close(ctx)
+			cancel()
+		}
 		if n.serveDone != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			errs = append(errs, n.api.Shutdown(ctx))

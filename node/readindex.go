@@ -201,6 +201,14 @@ func (m syncedMeta) Source(bucketID, id string) (store.DataSource, error) {
 	return lookUp(m, func() (store.DataSource, error) { return m.State.Source(bucketID, id) })
 }
 
+func (m syncedMeta) SourceByName(bucketID, name string) (store.DataSource, error) {
+	return lookUp(m, func() (store.DataSource, error) { return m.State.SourceByName(bucketID, name) })
+}
+
+func (m syncedMeta) BucketByName(orgID, name string) (store.Bucket, error) {
+	return lookUp(m, func() (store.Bucket, error) { return m.State.BucketByName(orgID, name) })
+}
+
 func (m syncedMeta) Alert(orgID, id string) (store.AlertRule, error) {
 	return lookUp(m, func() (store.AlertRule, error) { return m.State.Alert(orgID, id) })
 }

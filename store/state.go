@@ -197,6 +197,40 @@ func (s *State) Sources(bucketID string, offset, limit int) ([]DataSource, int) 
 	return page(s.data.sourcesByBucket[bucketID], offset, limit, func(id string) DataSource { return s.data.sources[id].clone() })
 }
 
+// SourceByName returns the data source of the bucket with that name.
+func (s *State) SourceByName(bucketID, name string) (DataSource, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.data.sourceByName[bucketID+"\x00"+name]
+	if !ok {
+		return DataSource{}, errorf(ErrNotFound, "Data source not found")
+	}
+	return s.data.sources[id].clone(), nil
+}
+
+// BucketByName returns the organization's bucket with that name.
+func (s *State) BucketByName(orgID, name string) (Bucket, error) {
+	s.mu.RLock()
+	id, ok := s.data.bucketByName[orgID+"\x00"+name]
+	s.mu.RUnlock()
+	if !ok {
+		return Bucket{}, errorf(ErrNotFound, "Bucket not found")
+	}
+	return s.Bucket(orgID, id)
+}
+
+// OrgSourceCount returns how many data sources the organization has, the
+// number a plan's MaxDataSources caps.
+func (s *State) OrgSourceCount(orgID string) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, bid := range s.data.bucketsByOrg[orgID] {
+		n += len(s.data.sourcesByBucket[bid])
+	}
+	return n
+}
+
 // Source returns a data source of the bucket.
 func (s *State) Source(bucketID, id string) (DataSource, error) {
 	s.mu.RLock()
@@ -515,6 +549,7 @@ func (s *State) removeKey(k *APIKey) {
 func (d *DataSource) clone() DataSource {
 	c := *d
 	c.Schema = maps.Clone(d.Schema)
+	c.Tags = maps.Clone(d.Tags)
 	return c
 }
 

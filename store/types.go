@@ -85,6 +85,9 @@ type DataSource struct {
 	Status         string           `json:"status"`
 	CreatedAt      time.Time        `json:"createdAt"`
 	UpdatedAt      time.Time        `json:"updatedAt"`
+	// Tags are the tags of the series an ingest protocol created this
+	// source for (line protocol tags, Prometheus labels); none otherwise.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // Principal is what an API key authenticates as.

@@ -142,7 +142,7 @@ func ingest(ctx context.Context, targets []target, path, key string, g *generato
 					fail(fmt.Errorf("POST %s%s: %w", t.base, path, err))
 					return
 				}
-				if resp.StatusCode() != fasthttp.StatusCreated {
+				if sc := resp.StatusCode(); sc != fasthttp.StatusCreated && sc != fasthttp.StatusNoContent {
 					fail(fmt.Errorf("POST %s%s: %d %s", t.base, path, resp.StatusCode(), truncate(resp.Body(), 2000)))
 					return
 				}

@@ -64,6 +64,7 @@ type config struct {
 	nodeArgs   []string
 	rules      int
 	idle       time.Duration
+	protocol   string // json or lp (lineproto.go)
 }
 
 func main() {
@@ -119,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rules, "rules", 0, "alert rules to create on the bucket before the ingest (never met; their webhook is never called)")
 	fs.DurationVar(&c.idle, "idle", 30*time.Second, "with --binary: after the ingest settles, how long the node idles before its RSS is read again (0: not read)")
 	fs.StringVar(&c.consistency, "consistency", "quorum", "the cluster's writes ask ?consistency= this: one, quorum or all (empty: the nodes' --write-consistency)")
+	fs.StringVar(&c.protocol, "protocol", "json", "single node's ingest: json (POST /api/data/batch) or lp (InfluxDB line protocol, POST /api/v2/write)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: dakkio-bench --binary bin/dakkio [flags]\n       dakkio-bench --addr URL --key ADMINKEY [--data-dir DIR] [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -156,6 +158,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return fail("--sync-writes and --node-args go with --binary: the bench starts the node")
 	case c.rules < 0 || c.idle < 0:
 		return fail("--rules and --idle must not be negative")
+	case c.protocol != "json" && c.protocol != "lp":
+		return fail("--protocol must be json or lp")
 	case c.clusterPoints < 1:
 		return fail("--cluster-points must be at least 1")
 	case c.consistency != "" && c.consistency != "one" && c.consistency != "quorum" && c.consistency != "all":
@@ -316,8 +320,9 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	}
 	b.logf("ingesting %s points (%d sources × %s ticks) into bucket %s", count(w.points()), len(w.sources), count(w.ticks), bucketID)
 	g := newGenerator(w, bucketID, cfg.seed)
+	g.lp = cfg.protocol == "lp"
 	cpu0 := cpuTime()
-	if r.ingest, err = ingest(ctx, []target{t}, "/api/data/batch", writeKey, g, cfg.batch, cfg.conns, b.log); err != nil {
+	if r.ingest, err = ingest(ctx, []target{t}, ingestPath(cfg.protocol, bucketID), writeKey, g, cfg.batch, cfg.conns, b.log); err != nil {
 		return nil, err
 	}
 	r.benchCPU = cpuTime() - cpu0

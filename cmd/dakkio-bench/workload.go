@@ -101,6 +101,9 @@ type generator struct {
 	src    int
 	day    int64
 	date   []byte // "2006-01-02T" of day
+	// lp writes line protocol instead (lineproto.go).
+	lp              bool
+	lpNames, lpKeys [][]byte
 }
 
 func newGenerator(w *workload, bucketID string, seed uint64) *generator {
@@ -136,6 +139,9 @@ func newGenerator(w *workload, bucketID string, seed uint64) *generator {
 // next writes a body of up to n points into buf[:0] and says how many it
 // holds: 0 once the workload is done.
 func (g *generator) next(buf []byte, n int) ([]byte, int) {
+	if g.lp {
+		return g.nextLP(buf, n)
+	}
 	buf = append(buf[:0], g.head...)
 	count := 0
 	nf := len(g.w.fields)

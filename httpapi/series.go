@@ -1,0 +1,280 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/store"
+	"github.com/dakkio/dakkio/store/points"
+)
+
+// seriesWriter gathers the rows of an ingest protocol (line protocol,
+// Prometheus remote write, MQTT) for one bucket: each row names its data
+// source by series name, and sources missing get created before anything
+// is written. It is used by one request and then dropped.
+//
+// Problems with a row are *rowError: the protocol adds where the row was.
+type seriesWriter struct {
+	s      *Server
+	bucket store.Bucket
+	oldest int64
+	series map[string]*seriesAcc
+	fresh  []*seriesAcc // sources to create, in first-seen order
+	pts    []pendingPoint
+	at     map[pointKey]int // index in pts of a series' point at a time; nil while rows come in order
+	names  map[string]string
+	valBuf []points.Value
+}
+
+// seriesAcc is one series of the request and its data source.
+type seriesAcc struct {
+	name   string
+	src    *store.DataSource // nil until created
+	tags   map[string]string
+	fields map[string]store.Field // fields seen, for a source to create
+	last   int                    // index in pts of its newest point; -1: none
+	lastTS int64
+}
+
+type pointKey struct {
+	acc *seriesAcc
+	ts  int64
+}
+
+type pendingPoint struct {
+	acc  *seriesAcc
+	ts   int64
+	vals []points.Value
+	md   []byte // compact JSON metadata, if any
+}
+
+// rowError is a problem with one row; the request is refused with 400.
+type rowError struct{ msg string }
+
+func (e *rowError) Error() string { return e.msg }
+
+func rowErrorf(format string, args ...any) error {
+	return &rowError{msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) newSeriesWriter(b store.Bucket) *seriesWriter {
+	r := newPointReader(b, s.now())
+	return &seriesWriter{s: s, bucket: b, oldest: r.oldest,
+		series: make(map[string]*seriesAcc), names: make(map[string]string)}
+}
+
+func (w *seriesWriter) intern(b []byte) string {
+	if s, ok := w.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	w.names[s] = s
+	return s
+}
+
+// source returns the series' accumulator, looking its source up on first
+// sight; tags builds the tags a new source keeps.
+func (w *seriesWriter) source(name []byte, tags func() map[string]string) (*seriesAcc, error) {
+	if acc, ok := w.series[string(name)]; ok {
+		return acc, nil
+	}
+	if n := utf8.RuneCount(name); n > maxNameLen {
+		return nil, rowErrorf("series %q names a data source of %d characters; at most %d are allowed", name, n, maxNameLen)
+	}
+	acc := &seriesAcc{name: string(name), last: -1}
+	src, err := w.s.cfg.Meta.SourceByName(w.bucket.ID, acc.name)
+	switch {
+	case err == nil:
+		acc.src = &src
+	case errors.Is(err, store.ErrNotFound):
+		acc.tags = tags()
+		acc.fields = make(map[string]store.Field)
+		w.fresh = append(w.fresh, acc)
+	default:
+		return nil, err
+	}
+	w.series[acc.name] = acc
+	return acc, nil
+}
+
+// add records one value of the series at ts. Values of a series at one
+// time merge into one point; of one field, the later wins.
+// hint is how many values the row has, to size a new point's.
+func (w *seriesWriter) add(acc *seriesAcc, ts int64, field []byte, v points.Value, hint int) error {
+	if ts < w.oldest {
+		return rowErrorf("timestamp %s is outside the bucket's retention window (%d days)", string(appendTimestamp(nil, ts)), w.bucket.RetentionDays)
+	}
+	typ := kindType(v.Kind)
+	if acc.src != nil {
+		f, ok := acc.src.Schema[string(field)]
+		if !ok {
+			return rowErrorf("field %q is not in the schema of data source %q", field, acc.name)
+		}
+		if f.Type != typ {
+			return rowErrorf("field %q is a %s; the schema of data source %q says %s", field, typ, acc.name, f.Type)
+		}
+	} else if f, ok := acc.fields[string(field)]; ok {
+		if f.Type != typ {
+			return rowErrorf("field %q is a %s here and a %s in an earlier line of series %q", field, typ, f.Type, acc.name)
+		}
+	} else {
+		if !fieldNameRE.Match(field) {
+			return rowErrorf("field name %q: it must start with a letter or underscore and contain only letters, digits, '_', '.', '-' (at most 64 characters)", field)
+		}
+		if len(acc.fields) >= maxSchemaFields {
+			return rowErrorf("series %q has more than %d fields", acc.name, maxSchemaFields)
+		}
+		acc.fields[string(field)] = store.Field{Type: typ}
+	}
+	if v.Kind == points.KindString && utf8.RuneCountInString(v.Str) > maxStringValue {
+		return rowErrorf("field %q: string must contain at most %d character(s)", field, maxStringValue)
+	}
+	v.Field = w.intern(field)
+	if p := w.find(acc, ts); p != nil {
+		for j := range p.vals {
+			if p.vals[j].Field == v.Field {
+				p.vals[j] = v
+				return nil
+			}
+		}
+		p.vals = append(p.vals, v) // beyond its hint, append copies: no neighbour is touched
+		return nil
+	}
+	// Carve the values of points out of shared chunks, hint slots each: a
+	// request of a thousand lines makes a handful of allocations.
+	hint = max(hint, 1)
+	if cap(w.valBuf)-len(w.valBuf) < hint {
+		w.valBuf = make([]points.Value, 0, max(hint*256, 1024))
+	}
+	start := len(w.valBuf)
+	w.valBuf = w.valBuf[:start+hint]
+	vals := append(w.valBuf[start:start:start+hint], v)
+	if w.at != nil {
+		w.at[pointKey{acc, ts}] = len(w.pts)
+	}
+	acc.last, acc.lastTS = len(w.pts), ts
+	w.pts = append(w.pts, pendingPoint{acc: acc, ts: ts, vals: vals})
+	return nil
+}
+
+// find returns the series' point at ts already in the request, if any.
+// Rows mostly come in time order per series: the series' newest point
+// answers without a map, which is built only once a row goes back in time.
+func (w *seriesWriter) find(acc *seriesAcc, ts int64) *pendingPoint {
+	if acc.last < 0 {
+		return nil
+	}
+	if ts == acc.lastTS {
+		return &w.pts[acc.last]
+	}
+	if ts > acc.lastTS && w.at == nil {
+		return nil
+	}
+	if w.at == nil {
+		w.at = make(map[pointKey]int, len(w.pts))
+		for i, p := range w.pts {
+			w.at[pointKey{p.acc, p.ts}] = i
+		}
+	}
+	if i, ok := w.at[pointKey{acc, ts}]; ok {
+		return &w.pts[i]
+	}
+	return nil
+}
+
+func kindType(k points.Kind) string {
+	switch k {
+	case points.KindString:
+		return "string"
+	case points.KindBool:
+		return "boolean"
+	}
+	return "number"
+}
+
+// commit creates the missing sources (one Raft round each), then stores
+// every point at once: all of them or none.
+func (w *seriesWriter) commit(level Consistency) error {
+	if len(w.pts) == 0 {
+		return nil
+	}
+	if err := w.createSources(); err != nil {
+		return err
+	}
+	pts := make([]points.Point, len(w.pts))
+	for i, p := range w.pts {
+		if cmp := func(a, b points.Value) int { return strings.Compare(a.Field, b.Field) }; !slices.IsSortedFunc(p.vals, cmp) {
+			slices.SortFunc(p.vals, cmp)
+		}
+		pts[i] = points.Point{SourceID: p.acc.src.ID, TS: p.ts, Values: p.vals, Metadata: p.md}
+	}
+	return w.s.writePoints(w.bucket.ID, pts, level)
+}
+
+func (w *seriesWriter) createSources() error {
+	if len(w.fresh) == 0 {
+		return nil
+	}
+	b := w.bucket
+	_, limits := w.s.cfg.Limiter.Plan(b.OrganizationID)
+	// Refuse before creating any, so that a request over the limit leaves
+	// nothing behind; the state machine checks again for races.
+	if max := limits.MaxDataSources; max > 0 && w.s.cfg.Meta.OrgSourceCount(b.OrganizationID)+len(w.fresh) > max {
+		return forbidden(fmt.Sprintf("Plan limit reached: the plan allows %d data sources; this request needs %d new ones", max, len(w.fresh)))
+	}
+	// Each source is its own Raft round; a few run at once, so a first
+	// write of many series does not wait for them one by one.
+	sem := make(chan struct{}, createParallelism)
+	errs := make([]error, len(w.fresh))
+	var wg sync.WaitGroup
+	for i, acc := range w.fresh {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = w.createSource(acc, limits)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// createParallelism bounds the CreateSource rounds one request runs at once.
+const createParallelism = 8
+
+// createSource creates acc's source, or adopts the one a concurrent
+// request created under the same name if its schema takes these values.
+func (w *seriesWriter) createSource(acc *seriesAcc, limits store.PlanLimits) error {
+	b := w.bucket
+	now := w.s.now()
+	src := store.DataSource{
+		ID: objectid.New(now), BucketID: b.ID, OrganizationID: b.OrganizationID, Name: acc.name,
+		Type: "api", Schema: acc.fields, Tags: acc.tags, Downsampling: true, Status: "active",
+		CreatedAt: now, UpdatedAt: now,
+	}
+	_, err := w.s.apply(store.CreateSource{Source: src, Limits: limits})
+	if errors.Is(err, store.ErrConflict) {
+		got, lerr := w.s.cfg.Meta.SourceByName(b.ID, acc.name)
+		if lerr != nil {
+			return err
+		}
+		for name, f := range acc.fields {
+			if have, ok := got.Schema[name]; !ok || have.Type != f.Type {
+				return &apiError{Status: fasthttp.StatusBadRequest, Type: typeValidation,
+					Message: fmt.Sprintf("field %q (%s) does not fit the schema of data source %q, created meanwhile", name, f.Type, acc.name)}
+			}
+		}
+		src, err = got, nil
+	}
+	if err != nil {
+		return err
+	}
+	acc.src = &src
+	return nil
+}

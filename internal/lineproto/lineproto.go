@@ -1,0 +1,298 @@
+package lineproto
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	lp "github.com/influxdata/line-protocol/v2/lineprotocol"
+)
+
+// Kind is a field's dakkio type.
+type Kind uint8
+
+const (
+	Number Kind = iota // float, integer and unsigned fields
+	String
+	Bool
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Number:
+		return "number"
+	case String:
+		return "string"
+	default:
+		return "boolean"
+	}
+}
+
+// Field is one field of a line. Key and Str alias the decoder's buffers:
+// valid only during the visit.
+type Field struct {
+	Key  []byte
+	Kind Kind
+	Num  float64
+	Str  []byte
+	Bool bool
+}
+
+// Tag is one tag of a line, aliasing the decoder's buffers.
+type Tag struct {
+	Key, Value []byte
+}
+
+// Line is one parsed line. It is reused from line to line: a visitor keeps
+// copies of what it needs.
+type Line struct {
+	Entry       int    // one-based index among the body's entries (EntryLine gives its line)
+	Series      []byte // measurement and sorted tags, escaped as in the protocol: "weather,site=north"
+	Measurement []byte
+	Tags        []Tag // sorted by key
+	Fields      []Field
+	TS          int64 // nanoseconds; the default time when the line has none
+}
+
+// Precision is the unit of the timestamps in a body.
+type Precision = lp.Precision
+
+// ParsePrecision reads the precision parameter of InfluxDB 2 (ns, us, ms,
+// s) or 1 (n, u, ms, s; also h and m); empty means nanoseconds.
+func ParsePrecision(s string) (Precision, time.Duration, error) {
+	switch s {
+	case "", "ns", "n":
+		return lp.Nanosecond, time.Nanosecond, nil
+	case "us", "u", "µs":
+		return lp.Microsecond, time.Microsecond, nil
+	case "ms":
+		return lp.Millisecond, time.Millisecond, nil
+	case "s":
+		return lp.Second, time.Second, nil
+	case "m":
+		return lp.Second, time.Minute, nil
+	case "h":
+		return lp.Second, time.Hour, nil
+	}
+	return 0, 0, fmt.Errorf("%w %q", ErrPrecision, s)
+}
+
+// Parser reads bodies; reuse one per goroutine to keep its buffers.
+type Parser struct {
+	line       Line
+	series     []byte
+	buf        []byte
+	tagSpans   [][2]span
+	fieldSpans [][2]span
+	unit       time.Duration
+}
+
+// Parse calls visit for each line of body, in order, stopping at the first
+// error: a syntax error is an *Error naming its line, and so is an error
+// visit makes with Errorf; its other errors come back as they are.
+// Timestamps are in unit (from ParsePrecision); lines without one take now.
+func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*Line) error) error {
+	p.unit = unit
+	d := lp.NewDecoderWithBytes(body)
+	entry := 0
+	for d.Next() {
+		entry++
+		err := p.read(d, now)
+		if err == nil {
+			p.line.Entry = entry
+			err = visit(&p.line)
+		}
+		if err != nil {
+			return p.lineError(body, entry, err)
+		}
+	}
+	return nil
+}
+
+// Errorf is what a visitor returns to refuse a line; Parse adds the line
+// number.
+func Errorf(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
+
+// lineError attaches the line number to err, which is about the entry-th
+// entry of body.
+func (p *Parser) lineError(body []byte, entry int, err error) error {
+	var de *lp.DecodeError
+	if errors.As(err, &de) {
+		return &Error{Line: int(de.Line), Msg: de.Err.Error()}
+	}
+	var le *Error
+	if errors.As(err, &le) {
+		return &Error{Line: EntryLine(body, entry), Msg: le.Msg}
+	}
+	return err // not about the line: the visitor's own failure
+}
+
+// EntryLine returns the line number of the n-th entry of body: the n-th
+// line that is neither blank nor a comment, as the decoder skips those.
+func EntryLine(body []byte, n int) int {
+	line := 0
+	for len(body) > 0 {
+		line++
+		end := bytes.IndexByte(body, '\n')
+		var l []byte
+		if end < 0 {
+			l, body = body, nil
+		} else {
+			l, body = body[:end], body[end+1:]
+		}
+		l = bytes.TrimLeft(l, " \t\r")
+		if len(l) == 0 || l[0] == '#' {
+			continue
+		}
+		if n--; n == 0 {
+			return line
+		}
+	}
+	return max(line, 1)
+}
+
+// read decodes the current entry into p.line. The decoder's slices stay
+// valid only until its next call (escaped text lives in its scratch
+// buffer), so names and strings are copied into p.buf, by offset while
+// it may still grow, then sliced.
+func (p *Parser) read(d *lp.Decoder, now int64) error {
+	l := &p.line
+	p.buf = p.buf[:0]
+	p.tagSpans = p.tagSpans[:0]
+	p.fieldSpans = p.fieldSpans[:0]
+	m, err := d.Measurement()
+	if err != nil {
+		return err
+	}
+	mSpan := p.keep(m)
+	for {
+		k, v, err := d.NextTag()
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			break
+		}
+		p.tagSpans = append(p.tagSpans, [2]span{p.keep(k), p.keep(v)})
+	}
+	l.Fields = l.Fields[:0]
+	for {
+		k, v, err := d.NextField()
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			break
+		}
+		f := Field{}
+		var str span
+		switch v.Kind() {
+		case lp.Float:
+			f.Num = v.FloatV()
+		case lp.Int:
+			f.Num = float64(v.IntV())
+		case lp.Uint:
+			f.Num = float64(v.UintV())
+		case lp.String:
+			f.Kind = String
+			if !utf8.Valid(v.BytesV()) {
+				return Errorf("field %q: string is not valid UTF-8", k)
+			}
+			str = p.keep(v.BytesV())
+		case lp.Bool:
+			f.Kind, f.Bool = Bool, v.BoolV()
+		}
+		if f.Kind == Number && (math.IsNaN(f.Num) || math.IsInf(f.Num, 0)) {
+			return Errorf("field %q: number must be finite", k)
+		}
+		l.Fields = append(l.Fields, f)
+		p.fieldSpans = append(p.fieldSpans, [2]span{p.keep(k), str})
+	}
+	if len(l.Fields) == 0 {
+		return Errorf("no fields")
+	}
+	raw, err := d.TimeBytes()
+	if err != nil {
+		return err
+	}
+	l.TS = now
+	if raw != nil {
+		ts, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return Errorf("invalid timestamp %q", raw)
+		}
+		if u := int64(p.unit); u != 1 {
+			if ts > math.MaxInt64/u || ts < math.MinInt64/u {
+				return Errorf("timestamp %d out of range", ts)
+			}
+			ts *= u
+		}
+		l.TS = ts
+	}
+
+	// p.buf is complete: slice it.
+	l.Measurement = p.at(mSpan)
+	l.Tags = l.Tags[:0]
+	for _, t := range p.tagSpans {
+		l.Tags = append(l.Tags, Tag{Key: p.at(t[0]), Value: p.at(t[1])})
+	}
+	for i, f := range p.fieldSpans {
+		l.Fields[i].Key = p.at(f[0])
+		if l.Fields[i].Kind == String {
+			l.Fields[i].Str = p.at(f[1])
+		}
+	}
+	cmp := func(a, b Tag) int { return bytes.Compare(a.Key, b.Key) }
+	if !slices.IsSortedFunc(l.Tags, cmp) {
+		slices.SortFunc(l.Tags, cmp)
+	}
+	for i := 1; i < len(l.Tags); i++ {
+		if bytes.Equal(l.Tags[i].Key, l.Tags[i-1].Key) {
+			return Errorf("duplicate tag %q", l.Tags[i].Key)
+		}
+	}
+	p.series = appendEscaped(p.series[:0], l.Measurement, measurementEsc)
+	for _, t := range l.Tags {
+		p.series = append(p.series, ',')
+		p.series = appendEscaped(p.series, t.Key, tagEsc)
+		p.series = append(p.series, '=')
+		p.series = appendEscaped(p.series, t.Value, tagEsc)
+	}
+	l.Series = p.series
+	return nil
+}
+
+type span struct{ start, end int }
+
+func (p *Parser) keep(b []byte) span {
+	start := len(p.buf)
+	p.buf = append(p.buf, b...)
+	return span{start, len(p.buf)}
+}
+
+func (p *Parser) at(s span) []byte { return p.buf[s.start:s.end:s.end] }
+
+// Characters escaped with a backslash in a series key, as the protocol
+// escapes them.
+const (
+	measurementEsc = ", "
+	tagEsc         = ",= "
+)
+
+func appendEscaped(dst, b []byte, special string) []byte {
+	if bytes.IndexAny(b, special+"\\") < 0 {
+		return append(dst, b...)
+	}
+	for _, c := range b {
+		if c == '\\' || bytes.IndexByte([]byte(special), c) >= 0 {
+			dst = append(dst, '\\')
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

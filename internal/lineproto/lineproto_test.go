@@ -1,0 +1,130 @@
+package lineproto
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+type row struct {
+	series string
+	fields string
+	ts     int64
+}
+
+func parseAll(t *testing.T, body string, prec string) ([]row, error) {
+	t.Helper()
+	_, unit, err := ParsePrecision(prec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Parser
+	var out []row
+	err = p.Parse([]byte(body), unit, 42, func(l *Line) error {
+		var fs []string
+		for _, f := range l.Fields {
+			switch f.Kind {
+			case Number:
+				fs = append(fs, fmt.Sprintf("%s=%v", f.Key, f.Num))
+			case String:
+				fs = append(fs, fmt.Sprintf("%s=%q", f.Key, f.Str))
+			case Bool:
+				fs = append(fs, fmt.Sprintf("%s=%v", f.Key, f.Bool))
+			}
+		}
+		out = append(out, row{string(l.Series), strings.Join(fs, " "), l.TS})
+		return nil
+	})
+	return out, err
+}
+
+func TestParse(t *testing.T) {
+	body := "# comment\n\nweather,site=north,alt=1 temp=21.5,n=3i,u=7u,ok=true,s=\"a \\\"b\\\"\" 1700000000\n" +
+		"cpu usage=0.5\n" +
+		"my\\ meas,k\\,1=v\\=1 x=1 1700000001\n"
+	got, err := parseAll(t, body, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []row{
+		{"weather,alt=1,site=north", `temp=21.5 n=3 u=7 ok=true s="a \"b\""`, 1700000000 * int64(time.Second)},
+		{"cpu", "usage=0.5", 42},
+		{`my\ meas,k\,1=v\=1`, "x=1", 1700000001 * int64(time.Second)},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got  %v\nwant %v", got, want)
+	}
+}
+
+func TestPrecisions(t *testing.T) {
+	for prec, unit := range map[string]int64{"": 1, "ns": 1, "n": 1, "us": 1e3, "u": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9} {
+		got, err := parseAll(t, "m f=1 5", prec)
+		if err != nil || got[0].ts != 5*unit {
+			t.Errorf("precision %q: %v %v, want ts %d", prec, got, err, 5*unit)
+		}
+	}
+	if _, _, err := ParsePrecision("d"); !errors.Is(err, ErrPrecision) {
+		t.Errorf("precision d: %v", err)
+	}
+}
+
+func TestErrorsNameTheLine(t *testing.T) {
+	for body, line := range map[string]int{
+		"m f=1\n\n# c\nm f=\n":               4,
+		"m f=1\nm\n":                         2,
+		"m f=1\nm f=1 99999999999999999999":  2,
+		"m f=1\n\nm,a=1,a=2 f=1":             3,
+		"m f=1 1\nm f=1 9223372036854775807": 2, // with precision s: out of range
+		"m f=1\n  m f=\"\xff\"":              2,
+	} {
+		_, err := parseAll(t, body, "s")
+		var le *Error
+		if !errors.As(err, &le) || le.Line != line {
+			t.Errorf("%q: error %v, want one at line %d", body, err, line)
+		}
+	}
+}
+
+func TestVisitorErrorNamesTheLine(t *testing.T) {
+	var p Parser
+	err := p.Parse([]byte("a f=1\n\nb f=2\n"), time.Nanosecond, 0, func(l *Line) error {
+		if string(l.Series) == "b" {
+			return Errorf("no b")
+		}
+		return nil
+	})
+	if err == nil || err.Error() != "line 3: no b" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"weather,site=north temp=21.5,n=3i,u=7u,ok=true,s=\"x\" 1700000000000000000",
+		"m f=1\n\n# c\nm f=\n", "m\\ x,a\\=b=c\\,d f=1i", "m f=\"a\\\"b\" -1", "m,b=1,a=2 f=t,g=F",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p Parser
+		n := 0
+		err := p.Parse(body, time.Millisecond, 0, func(l *Line) error {
+			n++
+			if len(l.Fields) == 0 || len(l.Measurement) == 0 {
+				t.Fatalf("line without fields or measurement: %+v", l)
+			}
+			for i := 1; i < len(l.Tags); i++ {
+				if string(l.Tags[i-1].Key) >= string(l.Tags[i].Key) {
+					t.Fatalf("tags not sorted: %q", l.Series)
+				}
+			}
+			return nil
+		})
+		var le *Error
+		if err != nil && (!errors.As(err, &le) || le.Line < 1 || le.Line > strings.Count(string(body), "\n")+1) {
+			t.Fatalf("error %v without a line in the body", err)
+		}
+	})
+}
