@@ -22,7 +22,7 @@ have gcc || missing+=(gcc)   # the race detector needs cgo
 # (command and Debian package, one pair a line).
 list="$(dirname "$0")/test-deps.list"
 if [ -f "$list" ]; then
-  while read -r cmd pkg; do
+  while read -r cmd pkg _; do
     case "$cmd" in ''|'#'*) continue ;; esac
     have "$cmd" || missing+=("$pkg")
   done < "$list"
