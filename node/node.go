@@ -178,8 +178,8 @@ func New(cfg Config) (*Node, error) {
 		Now:              cfg.Now,
 		Logger:           cfg.Logger,
 
-		// The token file of the first start holds a refused token then.
-		SaveOperatorToken:    n.saveOperatorToken,
+		// A rotated token goes to the token file before it is applied.
+		SaveOperatorToken: n.saveOperatorToken,
 	})
 	if err != nil {
 		r.Close()
