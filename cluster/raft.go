@@ -63,11 +63,12 @@ type Raft struct {
 	fsm       *fsm
 	log       *slog.Logger
 
-	leaderReady atomic.Bool // leader has applied everything before its term
-	stop        chan struct{}
-	wg          sync.WaitGroup
-	closeOnce   sync.Once
-	closeErr    error
+	leaderReady   atomic.Bool   // leader has applied everything before its term
+	leaderChanges atomic.Uint64 // leaders this node has seen come and go
+	stop          chan struct{}
+	wg            sync.WaitGroup
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // New opens the log store and snapshots under cfg.Dir, starts Raft and, when
@@ -136,8 +137,9 @@ func New(cfg Config, state *store.State) (*Raft, error) {
 			return nil, fmt.Errorf("cannot bootstrap raft: %w", err)
 		}
 	}
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.watchLeadership()
+	go r.countLeaderChanges(r.observeLeaders())
 	return r, nil
 }
 
@@ -162,6 +164,38 @@ func (r *Raft) watchLeadership() {
 		}
 	}
 }
+
+// countLeaderChanges counts every change of leader this node observes (a
+// new leader, or none after an election timeout), as etcd's
+// leader_changes_seen does: frequent changes mean an unhealthy cluster.
+func (r *Raft) countLeaderChanges(ch <-chan raft.Observation, obs *raft.Observer) {
+	defer r.wg.Done()
+	defer r.raft.DeregisterObserver(obs)
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-ch:
+			r.leaderChanges.Add(1)
+		}
+	}
+}
+
+// observeLeaders registers, before anything is elected, an observer of
+// leader changes; a full channel drops an observation rather than block Raft.
+func (r *Raft) observeLeaders() (<-chan raft.Observation, *raft.Observer) {
+	ch := make(chan raft.Observation, 64)
+	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	r.raft.RegisterObserver(obs)
+	return ch, obs
+}
+
+// LeaderChanges is how many changes of leader this node has observed
+// since it started.
+func (r *Raft) LeaderChanges() uint64 { return r.leaderChanges.Load() }
 
 // Apply commits cmd (one of store's command types) and returns what applying it
 // produced. A business error comes back as the error.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/dakkio/dakkio/internal/diskusage"
 	"github.com/dakkio/dakkio/store/points"
 )
 
@@ -25,6 +26,7 @@ import (
 // and anti-entropy repair copies it instead.
 type hintStore struct {
 	db       *badger.DB
+	dir      string
 	maxBytes int64
 	maxAge   time.Duration
 	now      func() time.Time
@@ -75,7 +77,7 @@ func openHints(dir string, syncWrites bool, maxBytes int64, maxAge time.Duration
 	if err != nil {
 		return nil, fmt.Errorf("cannot open hints in %q: %w", dir, err)
 	}
-	h := &hintStore{db: db, maxBytes: maxBytes, maxAge: maxAge, now: now, log: log, queues: map[string]*hintQueue{}}
+	h := &hintStore{db: db, dir: dir, maxBytes: maxBytes, maxAge: maxAge, now: now, log: log, queues: map[string]*hintQueue{}}
 	// Rebuild the queues' sizes and the next sequence number.
 	err = db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
@@ -281,8 +283,13 @@ func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn(fmt.Sprintf(f, a
 func (l badgerLogger) Infof(f string, a ...any)    { l.log.Debug(fmt.Sprintf(f, a...)) }
 func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Debug(fmt.Sprintf(f, a...)) }
 
-// DiskSize returns the bytes the hint store takes on disk.
+// DiskSize returns the bytes the hint store really takes on disk (its value
+// log is sparse: see diskusage).
 func (h *hintStore) DiskSize() int64 {
-	lsm, vlog := h.db.Size()
-	return lsm + vlog
+	u, err := diskusage.Dir(h.dir)
+	if err != nil {
+		lsm, vlog := h.db.Size()
+		return lsm + vlog
+	}
+	return u.Total()
 }

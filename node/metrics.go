@@ -1,6 +1,9 @@
 package node
 
 import (
+	"runtime"
+	"runtime/debug"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dakkio/dakkio/cluster"
@@ -22,6 +25,9 @@ var (
 	descRaftCommitIndex  = desc("raft_commit_index", "Raft commit index as this node knows it.")
 	descRaftAppliedIndex = desc("raft_applied_index", "Last Raft index applied to this node's metadata.")
 	descRaftSkipped      = desc("raft_entries_skipped_total", "Committed Raft log entries this node could not decode or apply and skipped as no-ops since start (each is logged).")
+	descLeaderChanges    = desc("raft_leader_changes_seen_total", "Changes of Raft leader this node has observed since it started.")
+	descBuildInfo        = desc("build_info", "Always 1: the version, VCS revision and Go version of this binary.", "version", "revision", "goversion")
+	descWebhookAttempts  = desc("webhook_delivery_attempts_total", "Alert webhook delivery attempts this node made, by outcome (delivered, retrying, failed, blocked).", "outcome")
 	descRaftServers      = desc("raft_servers", "Servers in the Raft configuration.")
 	descGossipMembers    = desc("gossip_members", "Gossip members by state (alive, suspect, dead, left).", "state")
 	descHints            = desc("hinted_handoff_hints", "Writes queued on this node for a replica that missed them.", "target")
@@ -50,7 +56,7 @@ var (
 
 func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descRaftLastIndex, descRaftCommitIndex, descRaftAppliedIndex,
-		descRaftSkipped, descRaftServers, descGossipMembers, descHints, descHintBytes, descHintsDropped, descHintsReplayed, descRepairPasses,
+		descRaftSkipped, descLeaderChanges, descBuildInfo, descWebhookAttempts, descRaftServers, descGossipMembers, descHints, descHintBytes, descHintsDropped, descHintsReplayed, descRepairPasses,
 		descRepairRunning, descRepairBuckets, descRepairHours, descRepairPoints, descMovedAway, descCurrentAge, descBucketsBehind, descReplWrites,
 		descReplicaWrites, descReads, descDiskBytes, descEvalQueued, descEvalQueueBytes, descEvalLag, descEvalDone, descEvalRetries, descEvalDropped} {
 		ch <- d
@@ -78,6 +84,13 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRaftCommitIndex, float64(rs.CommitIndex))
 	gauge(descRaftAppliedIndex, float64(rs.AppliedIndex))
 	counter(descRaftSkipped, float64(n.raft.SkippedEntries()))
+	counter(descLeaderChanges, float64(n.raft.LeaderChanges()))
+	gauge(descBuildInfo, 1, buildInfo()...)
+	d := n.alerts.Deliveries()
+	counter(descWebhookAttempts, float64(d.Delivered), "delivered")
+	counter(descWebhookAttempts, float64(d.Retrying), "retrying")
+	counter(descWebhookAttempts, float64(d.Failed), "failed")
+	counter(descWebhookAttempts, float64(d.Blocked), "blocked")
 	gauge(descRaftServers, float64(len(n.serverIDs())))
 
 	queued, qbytes, lag := n.AlertEvalLag()
@@ -91,11 +104,11 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	lsm, vlog := n.pts.DiskSize()
 	gauge(descDiskBytes, float64(lsm), "points_lsm")
 	gauge(descDiskBytes, float64(vlog), "points_vlog")
-	if n.members == nil {
-		return
-	}
+	// A single node has no gossip, hints or peers, but every family is
+	// there from the start, at 0, so dashboards and alerts need no special
+	// case for it.
 	states := map[string]int{"alive": 0, "suspect": 0, "dead": 0, "left": 0}
-	for _, m := range n.members.Members() {
+	for _, m := range n.clusterMembers() {
 		switch m.State {
 		case cluster.Alive:
 			states["alive"]++
@@ -110,14 +123,22 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	for s, v := range states {
 		gauge(descGossipMembers, float64(v), s)
 	}
-	gauge(descCurrentAge, n.currentAge().Seconds())
-	for _, q := range n.hints.Status() {
-		gauge(descHints, float64(q.Hints), q.Target)
-		gauge(descHintBytes, float64(q.Bytes), q.Target)
-		counter(descHintsDropped, float64(q.Dropped), q.Target)
-		counter(descHintsReplayed, float64(q.Replayed), q.Target)
+	age := 0.0 // a single node confirms with nobody
+	if n.members != nil {
+		age = n.currentAge().Seconds()
 	}
-	gauge(descDiskBytes, float64(n.hints.DiskSize()), "hints")
+	gauge(descCurrentAge, age)
+	hintBytes := int64(0)
+	if n.hints != nil {
+		for _, q := range n.hints.Status() {
+			gauge(descHints, float64(q.Hints), q.Target)
+			gauge(descHintBytes, float64(q.Bytes), q.Target)
+			counter(descHintsDropped, float64(q.Dropped), q.Target)
+			counter(descHintsReplayed, float64(q.Replayed), q.Target)
+		}
+		hintBytes = n.hints.DiskSize()
+	}
+	gauge(descDiskBytes, float64(hintBytes), "hints")
 	st := n.repair.Status()
 	counter(descRepairPasses, float64(st.Passes))
 	running := 0.0
@@ -139,4 +160,28 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descReads, float64(m.ReadFailovers), "failover")
 	counter(descReads, float64(m.ReadHedges), "hedge")
 	counter(descReads, float64(m.PartialReads), "partial")
+}
+
+// clusterMembers is gossip's view of the cluster; none on a single node.
+func (n *Node) clusterMembers() []cluster.Member {
+	if n.members == nil {
+		return nil
+	}
+	return n.members.Members()
+}
+
+// buildInfo labels dakkio_build_info: the module version ("(devel)" for a
+// build from a checkout), the VCS revision Go stamped into the binary (""
+// when built without one, as by go test) and the Go version.
+func buildInfo() []string {
+	version, revision := "unknown", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		version = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	return []string{version, revision, runtime.Version()}
 }

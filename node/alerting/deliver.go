@@ -283,6 +283,7 @@ func (e *Engine) attempt(ctx context.Context, r store.AlertRule, ev store.AlertE
 		e.log.Warn("cannot record delivery attempt", "alert", ev.AlertID, "event", ev.ID, "err", aerr)
 		return false
 	}
+	e.attempts.count(delivered, d.State)
 	switch {
 	case delivered:
 	case d.State == store.DeliveryBlocked:

@@ -142,6 +142,9 @@ type Engine struct {
 	nextMu   sync.Mutex
 	notUntil map[string]time.Time // event id -> no attempt before, whatever the state says
 
+	// attempts counts recorded delivery attempts by outcome (Deliveries).
+	attempts deliveryCounts
+
 	kick      chan struct{}
 	ctx       context.Context
 	cancel    context.CancelFunc

@@ -14,6 +14,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/dakkio/dakkio/internal/diskusage"
 )
 
 // DB is the points store of one node.
@@ -742,6 +744,18 @@ var compressions = map[string]options.CompressionType{
 	"": options.Snappy, "snappy": options.Snappy, "zstd": options.ZSTD, "none": options.None,
 }
 
-// DiskSize returns the bytes Badger's LSM tree and value log take on disk
-// (as of its last size update, about a minute apart).
-func (db *DB) DiskSize() (lsm, vlog int64) { return db.bdb.Size() }
+// DiskSize returns the bytes the store's LSM tables (with Badger's other
+// files) and value log really take on disk: allocated blocks, not apparent
+// sizes, since the value log is a sparse file of a fixed length. An
+// in-memory store reports Badger's own estimate.
+func (db *DB) DiskSize() (lsm, vlog int64) {
+	if db.cfg.InMemory {
+		return db.bdb.Size()
+	}
+	u, err := diskusage.Dir(db.cfg.Dir)
+	if err != nil {
+		db.log.Warn("cannot measure the points store on disk", "dir", db.cfg.Dir, "err", err)
+		return db.bdb.Size()
+	}
+	return u.Tables + u.Other, u.ValueLog
+}
