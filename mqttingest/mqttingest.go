@@ -86,6 +86,11 @@ func New(cfg Config, ingest Ingest, retryable func(error) bool, reg *prometheus.
 		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(30 * time.Second).
 		SetKeepAlive(30 * time.Second).
 		SetOnConnectHandler(s.onConnect).
+		// The broker resends the session's unacknowledged messages as soon
+		// as it takes the connection, before Subscribe has registered its
+		// handler: without a default one they would be dropped unacked and
+		// stay stuck until the next reconnect.
+		SetDefaultPublishHandler(s.handle).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.subscribed.Set(0)
 			s.isSubscribed.Store(false)
