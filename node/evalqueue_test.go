@@ -168,16 +168,6 @@ func TestAcknowledgedPointEvaluatedAfterRestart(t *testing.T) {
 		t.Fatalf("%d triggers before the restart, want 0 (evaluation was held)", h.triggers())
 	}
 
-	restarted, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = restarted.Close() })
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := restarted.Start(sctx); err != nil {
-		t.Fatal(err)
-	}
-	admin := client.New("http://"+restarted.HTTPAddr(), client.WithAPIKey(n.AdminKey))
-	oneDeliveredEvent(t, restarted, admin, h, rule.ID)
+	restarted := testnode.StartWith(t, cfg)
+	oneDeliveredEvent(t, restarted.Node, restarted.Admin, h, rule.ID)
 }

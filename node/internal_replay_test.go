@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/testnode"
-	"github.com/dakkio/dakkio/node"
 )
 
 // sendInternal posts to a node's internal route with the given signature
@@ -125,17 +123,7 @@ func TestInternalCallCapturedBeforeARestartIsRefused(t *testing.T) {
 		}
 		return nil
 	})
-	restarted, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = restarted.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := restarted.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + restarted.HTTPAddr()
+	base := testnode.StartWith(t, cfg).URL
 	eventually(t, "the restarted node takes fresh calls", func() error {
 		if status, msg := sendInternalTo(t, base, target, signedFor(t, n, target)); status != http.StatusOK {
 			return fmt.Errorf("%d %s", status, msg)

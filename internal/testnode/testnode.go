@@ -79,6 +79,13 @@ func Start(t testing.TB, opts ...func(*node.Config)) *Node {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	return StartWith(t, cfg)
+}
+
+// StartWith runs a node with exactly cfg, e.g. a stopped node's config
+// with its addresses filled in, to restart it on the same data.
+func StartWith(t testing.TB, cfg node.Config) *Node {
+	t.Helper()
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatalf("cannot create node: %v", err)
