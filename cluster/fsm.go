@@ -33,11 +33,9 @@ type fsm struct {
 	onDeleteBucket func(bucketID string) (points int64)
 	// hold blocks Apply while HoldApply's caller holds it (tests).
 	hold sync.RWMutex
-	// skipped counts entries applied as no-ops; lastSkip says why the
-	// latest one was (tests and the fuzz target tell a panic from the rest).
-	skipped  atomic.Uint64
-	lastSkip atomic.Pointer[error]
-	log      *slog.Logger
+	// skipped counts entries applied as no-ops.
+	skipped atomic.Uint64
+	log     *slog.Logger
 }
 
 func (f *fsm) Apply(l *raft.Log) any {
@@ -71,7 +69,6 @@ func (f *fsm) applyEntry(l *raft.Log) (out Applied) {
 
 func (f *fsm) skip(l *raft.Log, err error) Applied {
 	f.skipped.Add(1)
-	f.lastSkip.Store(&err)
 	if f.log != nil {
 		f.log.Error("skipped a raft log entry it cannot apply", "index", l.Index, "term", l.Term, "bytes", len(l.Data), "err", err)
 	}
