@@ -224,6 +224,21 @@ func TestE2ERotateOperatorToken(t *testing.T) {
 	wantList(t, asKey(t, n, n.AdminKey, "GET", "/api/buckets", nil))
 }
 
+// TestE2ERotateRefusedWhenTokenCannotBeSaved: a node that cannot write the
+// new token where the operator will find it refuses the rotation rather
+// than apply a token nobody may ever see; the old token keeps working.
+func TestE2ERotateRefusedWhenTokenCannotBeSaved(t *testing.T) {
+	t.Parallel()
+	n := testnode.Start(t)
+	// A directory where the token's temporary file goes: the write fails.
+	if err := os.Mkdir(filepath.Join(n.Config.DataDir, node.OperatorTokenFile+".tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := send(t, n.Operator, "POST", "/api/operator/token", nil, nil)
+	wantError(t, r, http.StatusInternalServerError, "Internal Server Error", "An internal error occurred")
+	wantOperator(t, n, n.OperatorToken, http.StatusOK)
+}
+
 // logBuffer is an io.Writer for a slog handler that tests read while the
 // node writes.
 type logBuffer struct {
