@@ -540,9 +540,15 @@ func (ev *evaluator) binary(b *parser.BinaryExpr) (any, error) {
 		}
 		return ls, nil
 	}
-	vec, sc, swap := lv.(vector), rs, false
+	var (
+		vec  vector
+		sc   scalar
+		swap bool
+	)
 	if lScalar {
 		vec, sc, swap = rv.(vector), ls, true
+	} else {
+		vec, sc = lv.(vector), rs
 	}
 	drop := !b.Op.IsComparisonOperator() || b.ReturnBool
 	out := vec[:0]
