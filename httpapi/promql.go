@@ -73,11 +73,14 @@ func (s *Server) promHandler(endpoint string) func(*call) error {
 		if c.principal.Type != store.KeyAdmin {
 			sc.BucketID = c.principal.BucketID
 		}
-		status, body, err := s.prom.Serve(sc, endpoint, c.param("name"), form)
+		resp, err := s.prom.Serve(sc, endpoint, c.param("name"), form)
 		if err != nil {
 			return toAPIError(err, s.log)
 		}
-		writeRawJSON(c.ctx, status, body)
+		if resp.Cache != "" {
+			c.ctx.Response.Header.Set("X-Dakkio-Cache", resp.Cache)
+		}
+		writeRawJSON(c.ctx, resp.Status, resp.Body)
 		return nil
 	}
 }

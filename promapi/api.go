@@ -154,22 +154,31 @@ type StorageError struct{ Err error }
 func (e *StorageError) Error() string { return e.Err.Error() }
 func (e *StorageError) Unwrap() error { return e.Err }
 
+// Response is an answer: its status, JSON body and, for range queries,
+// how the result cache served it ("hit", "partial" or "miss"; "" when not
+// asked or off).
+type Response struct {
+	Status int
+	Body   []byte
+	Cache  string
+}
+
 // Serve answers one call: the endpoint, the label name for label values,
 // and the form (URL query and form-encoded body merged). It returns the
-// status and the JSON body, or a *StorageError the caller must answer
-// with ErrorBody.
-func (a *API) Serve(sc Scope, endpoint, labelName string, form url.Values) (int, []byte, error) {
+// answer, or a *StorageError the caller must answer with ErrorBody.
+func (a *API) Serve(sc Scope, endpoint, labelName string, form url.Values) (Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Timeout)
 	defer cancel()
 	var (
-		body []byte
-		err  error
+		body  []byte
+		err   error
+		cache string
 	)
 	switch endpoint {
 	case EndpointQuery:
 		body, err = a.instantQuery(ctx, sc, form)
 	case EndpointQueryRange:
-		body, err = a.rangeQuery(ctx, sc, form)
+		body, cache, err = a.rangeQuery(ctx, sc, form)
 	case EndpointSeries:
 		body, err = a.series(sc, form)
 	case EndpointLabels:
@@ -184,19 +193,19 @@ func (a *API) Serve(sc Scope, endpoint, labelName string, form url.Values) (int,
 		err = badData("unknown endpoint %q", endpoint)
 	}
 	if err == nil {
-		return 200, body, nil
+		return Response{Status: 200, Body: body, Cache: cache}, nil
 	}
 	var ae *apiError
 	if errors.As(err, &ae) {
-		return ae.status, ErrorBody(ae.typ, ae.msg), nil
+		return Response{Status: ae.status, Body: ErrorBody(ae.typ, ae.msg)}, nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return 503, ErrorBody(errTimeout, "query timed out in expression evaluation"), nil
+		return Response{Status: 503, Body: ErrorBody(errTimeout, "query timed out in expression evaluation")}, nil
 	}
 	if errors.Is(err, points.ErrBadQuery) {
-		return 400, ErrorBody(errBadData, err.Error()), nil
+		return Response{Status: 400, Body: ErrorBody(errBadData, err.Error())}, nil
 	}
-	return 0, nil, &StorageError{Err: err}
+	return Response{}, &StorageError{Err: err}
 }
 
 // ErrorBody is Prometheus' error answer.

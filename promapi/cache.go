@@ -130,7 +130,7 @@ func (a *API) marks(cat *catalog, from, to, back, fwd int64) []string {
 }
 
 // cachedRange evaluates a range query through the cache.
-func (a *API) cachedRange(ctx context.Context, sc Scope, cat *catalog, q queryParams) (vector, error) {
+func (a *API) cachedRange(ctx context.Context, sc Scope, cat *catalog, q queryParams) (vector, string, error) {
 	now := a.cfg.Now()
 	back, fwd := reach(q.expr)
 	// Steps whose windows lie after every bucket's retention cutoff and
@@ -191,7 +191,7 @@ func (a *API) cachedRange(ctx context.Context, sc Scope, cat *catalog, q queryPa
 	for _, p := range parts {
 		r, err := a.evaluate(ctx, cat, q.expr, p.from, p.to, q.step)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		base := int((p.from - q.start) / q.step)
 		for _, s := range asVector(r, q) {
@@ -222,7 +222,13 @@ func (a *API) cachedRange(ctx context.Context, sc Scope, cat *catalog, q queryPa
 	if storeMarks != nil {
 		a.cache.put(cutEntry(key, sum, storeMarks, out, q, safeFrom, safeTo, now))
 	}
-	return out, nil
+	switch {
+	case e == nil:
+		return out, "miss", nil
+	case len(parts) == 0:
+		return out, "hit", nil
+	}
+	return out, "partial", nil
 }
 
 // cutEntry keeps the steps [from, to] of a result.

@@ -65,7 +65,7 @@ func equalitySeries(base int64) []fixtureSeries {
 // aggregation, matcher and offset as instant and range queries over the
 // HTTP API, and requires the same series with values within 1e-9.
 func TestEqualToPrometheus(t *testing.T) {
-	base := time.Now().Add(-10*time.Hour).Truncate(time.Hour).UnixMilli()
+	base := time.Now().Add(-10 * time.Hour).Truncate(time.Hour).UnixMilli()
 	series := equalitySeries(base)
 	f := newFixture(t, series)
 
@@ -105,7 +105,7 @@ func TestEqualToPrometheus(t *testing.T) {
 	instants := []int64{base + 7*hour + 17_123, base + 3*hour, base + 8*hour + 2*60_000, base + 2*hour + 11*60_000}
 	ranges := []struct{ start, end, step int64 }{
 		{base + hour, base + 7*hour, 60_000},
-		{base + 2*hour, base + 8*hour, hour},        // whole hours: the rollup path
+		{base + 2*hour, base + 8*hour, hour},         // whole hours: the rollup path
 		{base + hour + 7_000, base + 5*hour, 37_000}, // steps off every boundary
 		{base + 2*hour, base + 8*hour + 3*hour, 2 * hour},
 	}

@@ -69,6 +69,9 @@ func check(e parser.Expr) error {
 		if _, ok := overTime[n.Func.Name]; !ok {
 			return unsupported("function %s() is not supported; supported: rate, irate, increase, delta, avg|min|max|sum|count|last_over_time", n.Func.Name)
 		}
+		if sq, ok := n.Args[0].(*parser.SubqueryExpr); ok {
+			return unsupported("subqueries are not supported (%s)", sq)
+		}
 		ms, ok := n.Args[0].(*parser.MatrixSelector)
 		if !ok {
 			return unsupported("%s() is only supported over a range selector such as field[5m], not %s", n.Func.Name, n.Args[0])

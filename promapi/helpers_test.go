@@ -26,7 +26,7 @@ type sample struct {
 // fixtureSeries is one series written to both dakkio and Prometheus.
 type fixtureSeries struct {
 	bucket, source, field string
-	samples              []sample
+	samples               []sample
 }
 
 // fixture is a node holding the fixture's series.
@@ -94,7 +94,9 @@ func newFixture(t *testing.T, series []fixtureSeries) *fixture {
 		for k := range pts {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i].t < keys[j].t || keys[i].t == keys[j].t && keys[i].src < keys[j].src })
+		sort.Slice(keys, func(i, j int) bool {
+			return keys[i].t < keys[j].t || keys[i].t == keys[j].t && keys[i].src < keys[j].src
+		})
 		for len(keys) > 0 {
 			m := min(len(keys), 1000)
 			batch := client.WriteBatchRequest{BucketID: f.buckets[bucket]}
@@ -237,4 +239,8 @@ func closeEnough(a, b float64) bool {
 	}
 	d := math.Abs(a - b)
 	return d <= 1e-9*math.Max(math.Abs(a), math.Abs(b)) || d <= 1e-12
+}
+
+func io_copy(b *strings.Builder, resp *http.Response) (int64, error) {
+	return io.Copy(b, resp.Body)
 }

@@ -3,6 +3,7 @@ package promapi
 import (
 	"context"
 	"net/url"
+	"slices"
 
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -55,32 +56,38 @@ func (a *API) evaluate(ctx context.Context, cat *catalog, expr parser.Expr, star
 
 // rangeQuery answers /api/v1/query_range, reusing the cached steps of the
 // same query when nothing under them changed.
-func (a *API) rangeQuery(ctx context.Context, sc Scope, form url.Values) ([]byte, error) {
+func (a *API) rangeQuery(ctx context.Context, sc Scope, form url.Values) ([]byte, string, error) {
 	q, err := a.readQuery(form, true, 0)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := check(q.expr); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cat, err := a.loadCatalog(sc)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	var v vector
+	var (
+		v     vector
+		cache string
+	)
 	if a.cache == nil {
 		r, err := a.evaluate(ctx, cat, q.expr, q.start, q.end, q.step)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		v = asVector(r, q)
-	} else if v, err = a.cachedRange(ctx, sc, cat, q); err != nil {
-		return nil, err
+	} else if v, cache, err = a.cachedRange(ctx, sc, cat, q); err != nil {
+		return nil, "", err
 	}
 	sortSeries(v)
 	b := []byte(`{"status":"success","data":{"resultType":"matrix","result":[`)
 	first := true
 	for _, s := range v {
+		if !slices.Contains(s.has, true) {
+			continue
+		}
 		if !first {
 			b = append(b, ',')
 		}
@@ -101,7 +108,7 @@ func (a *API) rangeQuery(ctx context.Context, sc Scope, form url.Values) ([]byte
 		}
 		b = append(b, `]}`...)
 	}
-	return append(b, `]}}`...), nil
+	return append(b, `]}}`...), cache, nil
 }
 
 // asVector turns a range query's scalar into its one series without labels.
