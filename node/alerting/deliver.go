@@ -131,7 +131,9 @@ type outgoing struct {
 func alertOutgoing(r store.AlertRule, ev store.AlertEvent) outgoing {
 	return outgoing{id: ev.ID, event: EventTriggered, url: r.WebhookURL, secret: r.Secret, payload: ev.Payload,
 		delivery: ev.Delivery, owner: r.ID, ownerKind: "alert",
-		record: func(d store.Delivery) any { return store.RecordDelivery{AlertID: ev.AlertID, EventID: ev.ID, Delivery: d} }}
+		record: func(d store.Delivery) any {
+			return store.RecordDelivery{AlertID: ev.AlertID, EventID: ev.ID, Delivery: d}
+		}}
 }
 
 func webhookOutgoing(w store.Webhook, d store.WebhookDelivery) outgoing {
