@@ -499,7 +499,8 @@ func specLineProtocolResponses() specMap {
 // openAPIDocument returns the whole document.
 func openAPIDocument() specMap {
 	paths := specMap{}
-	for _, e := range append(specEndpoints(), specSourceAndWebhookEndpoints()...) {
+	endpoints := append(specEndpoints(), specSourceAndWebhookEndpoints()...)
+	for _, e := range append(endpoints, specPromEndpoints()...) {
 		item, _ := paths[e.path].(specMap)
 		if item == nil {
 			item = specMap{}
@@ -536,6 +537,7 @@ func openAPIDocument() specMap {
 			{"name": "Analytics", "description": "Organization and bucket statistics."},
 			{"name": "Operator", "description": "Organizations, plans, admin keys and the cluster; for the cluster's operator, with X-Operator-Token."},
 			{"name": "Ingest protocols", "description": "InfluxDB line protocol and Prometheus remote write, for the agents operators already run."},
+			{"name": "PromQL", "description": "Prometheus' query API, for Grafana's Prometheus data source, promtool and other PromQL clients (docs/grafana.md)."},
 			{"name": "Health", "description": "Liveness and readiness, without credentials."},
 			{"name": "Documentation", "description": "This document and the API Playground."},
 		},

@@ -32,6 +32,8 @@ type DB struct {
 	scratch commitScratch       // writeMu
 	eval    evalQueue           // evalqueue.go
 
+	changes *changeLog // changes.go
+
 	infoMu sync.RWMutex
 	series map[series]*seriesInfo
 
@@ -106,7 +108,7 @@ func Open(cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		cfg: cfg, log: cfg.Logger.With("component", "points"),
-		hot: map[string]*hotHour{}, series: map[series]*seriesInfo{},
+		hot: map[string]*hotHour{}, series: map[series]*seriesInfo{}, changes: newChangeLog(),
 		writeCh: make(chan *writeReq, 64), stop: make(chan struct{}),
 	}
 	opts := badger.DefaultOptions(cfg.Dir).
@@ -258,6 +260,15 @@ func (db *DB) commitSplitting(group []*writeReq) {
 		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
 	for _, req := range group {
+		if err == nil {
+			db.changes.note(req.bucket, func(yield func(int64) bool) {
+				for i := range req.pts {
+					if !yield(req.pts[i].TS) {
+						return
+					}
+				}
+			})
+		}
 		req.done <- err
 	}
 }
@@ -684,6 +695,7 @@ func (db *DB) DeleteBucket(bucketID string) int64 {
 		}
 	}
 	db.infoMu.Unlock()
+	db.changes.dropBucket(bucket)
 	if !found {
 		return 0
 	}
