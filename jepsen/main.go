@@ -169,10 +169,13 @@ func matrixCommand(ctx context.Context, args []string) int {
 		failed = failed || !res.Valid
 	}
 	path := filepath.Join(cfg.ResultsDir, started.Format("20060102T150405")+"-matrix-summary.md")
+	index := strings.TrimSuffix(path, "-summary.md") + "-index.html"
 	if err := writeMatrixSummary(path, results); err != nil {
 		fmt.Fprintln(os.Stderr, "jepsen:", err)
+	} else if err := writeMatrixIndex(index, results, time.Since(started)); err != nil {
+		fmt.Fprintln(os.Stderr, "jepsen:", err)
 	} else {
-		fmt.Printf("\nmatrix of %d runs in %s: %s\n", len(results), time.Since(started).Round(time.Second), path)
+		fmt.Printf("\nmatrix of %d runs in %s: %s, %s\n", len(results), time.Since(started).Round(time.Second), path, index)
 	}
 	if failed || ctx.Err() != nil {
 		return 1

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dakkio/dakkio/jepsen/checker"
 	"github.com/dakkio/dakkio/jepsen/history"
+	"github.com/dakkio/dakkio/jepsen/report"
 )
 
 // RunConfig is one run; it is saved as config.json and read back by recheck.
@@ -216,6 +217,9 @@ func recheck(dir string) (*Result, error) {
 		res.Valid = res.Valid && v.Valid
 	}
 	writeVerdicts(res)
+	if err := writeReport(res, ops); err != nil {
+		return res, err
+	}
 	return res, writeMatrixSummary(filepath.Join(dir, "summary.md"), []*Result{res})
 }
 
@@ -229,12 +233,17 @@ func writeVerdicts(res *Result) {
 
 func finish(res *Result, started time.Time) *Result {
 	res.Elapsed = time.Since(started)
-	if ops, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl")); err == nil {
+	ops, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+	if err == nil {
 		res.Stats = opStats(ops)
 	}
 	res.Valid = len(res.Errors) == 0 && len(res.Verdicts) > 0
 	for _, v := range res.Verdicts {
 		res.Valid = res.Valid && v.Valid
+	}
+	if err := writeReport(res, ops); err != nil {
+		res.Errors = append(res.Errors, err.Error())
+		res.Valid = false
 	}
 	if err := writeMatrixSummary(filepath.Join(res.Dir, "summary.md"), []*Result{res}); err != nil {
 		res.Errors = append(res.Errors, err.Error())
@@ -272,6 +281,61 @@ func opStats(ops []history.Op) OpStats {
 	return s
 }
 
+// reproduceCommand is the command that runs r again.
+func reproduceCommand(r *Result) string {
+	cmd := fmt.Sprintf("go run ./jepsen run --workload %s --nemesis %s --seed %d --duration %s --quiet %s --hold %s",
+		r.Config.Workload, r.Config.Nemesis, r.Config.Seed, r.Config.Duration, r.Config.Quiet, r.Config.Hold)
+	if r.Config.ChaosBug != "" {
+		cmd = fmt.Sprintf("DAKKIO_CHAOS_BUG=%s %s --binary %s", r.Config.ChaosBug, cmd, r.Config.Binary)
+	}
+	return cmd
+}
+
+// anomalySummary is "none" or each anomaly kind with its count.
+func anomalySummary(r *Result) string {
+	var kinds []string
+	for _, v := range r.Verdicts {
+		for _, k := range v.AnomalyKinds() {
+			kinds = append(kinds, fmt.Sprintf("%s (%d)", k, v.Stats["anomaly:"+k]))
+		}
+	}
+	if len(r.Errors) > 0 {
+		kinds = append(kinds, fmt.Sprintf("harness errors (%d)", len(r.Errors)))
+	}
+	if len(kinds) == 0 {
+		return "none"
+	}
+	return strings.Join(kinds, ", ")
+}
+
+// reportRow is r's line of an HTML index; link is relative to the index.
+func reportRow(r *Result, link string) report.Row {
+	return report.Row{Workload: r.Config.Workload, Nemesis: r.Config.Nemesis, Seed: r.Config.Seed,
+		OK: r.Stats.OK, Fail: r.Stats.Fail, Info: r.Stats.Info, Availability: r.Stats.Availability,
+		P50: r.Stats.P50, P99: r.Stats.P99, Anomalies: anomalySummary(r), Valid: r.Valid, Link: link}
+}
+
+// writeReport writes the run's report.html: verdicts, faults and plots.
+func writeReport(r *Result, ops []history.Op) error {
+	cfg, _ := json.MarshalIndent(r.Config, "", "  ")
+	return report.WritePage(filepath.Join(r.Dir, "report.html"), report.Run{
+		Row: reportRow(r, ""), Elapsed: r.Elapsed, Reproduce: reproduceCommand(r),
+		Errors: r.Errors, Verdicts: r.Verdicts, Ops: ops, ConfigJSON: string(cfg)})
+}
+
+// writeMatrixIndex writes the HTML page linking every run's report.
+func writeMatrixIndex(path string, results []*Result, elapsed time.Duration) error {
+	var rows []report.Row
+	for _, r := range results {
+		link, err := filepath.Rel(filepath.Dir(path), filepath.Join(r.Dir, "report.html"))
+		if err != nil {
+			link = filepath.Join(r.Dir, "report.html")
+		}
+		rows = append(rows, reportRow(r, filepath.ToSlash(link)))
+	}
+	return report.WriteIndex(path, "jepsen matrix, "+time.Now().UTC().Format(time.RFC3339), rows, elapsed)
+}
+
 // writeMatrixSummary writes the workload × nemesis table of results.
 func writeMatrixSummary(path string, results []*Result) error {
 	var b strings.Builder
@@ -283,27 +347,15 @@ func writeMatrixSummary(path string, results []*Result) error {
 		if !r.Valid {
 			verdict = "**FAIL**"
 		}
-		var kinds []string
-		for _, v := range r.Verdicts {
-			for _, k := range v.AnomalyKinds() {
-				kinds = append(kinds, fmt.Sprintf("%s (%d)", k, v.Stats["anomaly:"+k]))
-			}
-		}
-		if len(r.Errors) > 0 {
-			kinds = append(kinds, fmt.Sprintf("harness errors (%d)", len(r.Errors)))
-		}
-		an := strings.Join(kinds, ", ")
-		if an == "" {
-			an = "none"
-		}
+		an := anomalySummary(r)
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %.1f%% | %s | %s | %s | %s | %s |\n",
 			r.Config.Workload, r.Config.Nemesis, r.Config.Seed, r.Stats.OK, r.Stats.Fail, r.Stats.Info, 100*r.Stats.Availability,
 			r.Stats.P50.Round(time.Millisecond), r.Stats.P99.Round(time.Millisecond), an, verdict, filepath.Base(r.Dir))
 	}
 	for _, r := range results {
 		fmt.Fprintf(&b, "\n## %s × %s (seed %d, %s)\n\n", r.Config.Workload, r.Config.Nemesis, r.Config.Seed, r.Elapsed.Round(time.Second))
-		fmt.Fprintf(&b, "Reproduce: `go run ./jepsen run --workload %s --nemesis %s --seed %d --duration %s`; recheck: `go run ./jepsen recheck %s`\n\n",
-			r.Config.Workload, r.Config.Nemesis, r.Config.Seed, r.Config.Duration, r.Dir)
+		fmt.Fprintf(&b, "Reproduce: `%s`; recheck: `go run ./jepsen recheck %s`; report: `%s`\n\n",
+			reproduceCommand(r), r.Dir, filepath.Join(r.Dir, "report.html"))
 		for _, e := range r.Errors {
 			fmt.Fprintf(&b, "- harness error: %s\n", e)
 		}
