@@ -33,7 +33,10 @@ type RunConfig struct {
 	KeyLease          time.Duration `json:"keyLease"`
 	UsageInterval     time.Duration `json:"usageInterval"`
 	CounterLimit      int64         `json:"counterLimit"`
-	Binary            string        `json:"binary"`
+	// DiskSize is the size of each node's data filesystem under the disk
+	// nemesis (bytes).
+	DiskSize int64  `json:"diskSize,omitempty"`
+	Binary   string `json:"binary"`
 	// ChaosBug, set by prove, is the bug a chaosbugs build of dakkio
 	// injects (DAKKIO_CHAOS_BUG): the run must then fail.
 	ChaosBug   string `json:"chaosBug,omitempty"`
@@ -50,6 +53,12 @@ func (c *RunConfig) validate() error {
 	}
 	if c.Nodes < 3 || c.Nodes > maxNodes {
 		return fmt.Errorf("--nodes must be 3..%d", maxNodes)
+	}
+	if needsSpares(c.Nemesis) && c.Nodes >= maxNodes {
+		return fmt.Errorf("the %s nemesis needs a free namespace: --nodes must be below %d", c.Nemesis, maxNodes)
+	}
+	if needsDisk(c.Nemesis) && c.DiskSize < 64<<20 {
+		return fmt.Errorf("--disk-size must be at least 64 MiB")
 	}
 	if _, err := os.Stat(c.Binary); err != nil {
 		return fmt.Errorf("no dakkio binary at %s (make jepsen builds it): %w", c.Binary, err)
@@ -116,7 +125,11 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	cleanup := context.Background()
 	cleanupNetwork(cleanup, logf)
 	defer cleanupNetwork(cleanup, logf)
-	if err := setupNetwork(parent, cfg.Nodes); err != nil {
+	slots := cfg.Nodes
+	if needsSpares(cfg.Nemesis) {
+		slots = maxNodes // fresh nodes go into the spare namespaces
+	}
+	if err := setupNetwork(parent, slots); err != nil {
 		fail("%v", err)
 		return finish(res, started)
 	}
@@ -124,13 +137,17 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	absDir, _ := filepath.Abs(dir)
 	c := newCluster(bin, absDir, cfg.Nodes, cfg.ReplicationFactor, cfg.ChaosBug,
 		secretFrom(cfg.Seed, "admin", "dakkio_a_"), secretFrom(cfg.Seed, "operator", "dakkio_op_"), secretFrom(cfg.Seed, "cluster", ""), logf)
+	if needsDisk(cfg.Nemesis) {
+		c.diskSize = cfg.DiskSize
+	}
 	defer func() {
 		c.Stop(15 * time.Second)
+		unmountDisks(logf)
 		if !cfg.KeepData {
 			_ = os.RemoveAll(filepath.Join(absDir, "data"))
 		}
 	}()
-	for _, nd := range c.Nodes {
+	for _, nd := range c.Members() {
 		if err := c.Start(nd); err != nil {
 			fail("%v", err)
 			return finish(res, started)
@@ -161,7 +178,7 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	// Clients and the nemesis, for Duration.
 	logf("running %s for %s under %s", cfg.Workload, cfg.Duration, cfg.Nemesis)
 	runCtx, stopRun := context.WithTimeout(parent, cfg.Duration)
-	nem := newNemesis(cfg.Nemesis, c, rec, cfg.Seed, cfg.Quiet, cfg.Hold, nlog)
+	nem := newNemesis(cfg.Nemesis, c, rec, cfg.Seed, cfg.Quiet, cfg.Hold, nlog, slots)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -171,9 +188,12 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	wl.Run(runCtx, env)
 	stopRun()
 	wg.Wait() // the nemesis has healed everything
+	for _, e := range nem.Errors() {
+		fail("nemesis: %s", e)
+	}
 
 	// Nodes that died on their own are a finding; restart them to read.
-	for _, nd := range c.Nodes {
+	for _, nd := range c.Members() {
 		if !nd.Running() {
 			fail("%s exited on its own (see nodes/%s.log)", nd.ID, nd.ID)
 			_ = c.Start(nd)

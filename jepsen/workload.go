@@ -37,7 +37,10 @@ type Env struct {
 func (e *Env) Rand(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(e.Seed, stream)) }
 
 // RandomNode picks a node uniformly.
-func (e *Env) RandomNode(r *rand.Rand) *Node { return e.C.Nodes[r.IntN(len(e.C.Nodes))] }
+func (e *Env) RandomNode(r *rand.Rand) *Node {
+	m := e.C.Members()
+	return m[r.IntN(len(m))]
+}
 
 // classify maps a call's error to an op type: nil is ok, a 4xx a definite
 // failure, anything else (5xx, timeout, connection error) unknown.
@@ -110,11 +113,13 @@ func newWorkload(name string) Workload {
 		return &revocationWorkload{}
 	case "counter":
 		return &counterWorkload{}
+	case "aggregate":
+		return &aggregateWorkload{}
 	}
 	return nil
 }
 
-var workloadNames = []string{"set", "register", "revocation", "counter"}
+var workloadNames = []string{"set", "register", "revocation", "counter", "aggregate"}
 
 // check runs the checkers of a workload on a history; dir receives the
 // register timeline.
@@ -128,6 +133,8 @@ func check(cfg *RunConfig, ops []history.Op, timelinePath string) []*checker.Ver
 		return []*checker.Verdict{checker.Revocation(ops, cfg.KeyLease)}
 	case "counter":
 		return []*checker.Verdict{checker.Counter(ops, checker.CounterConfig{Limit: cfg.CounterLimit, Interval: cfg.UsageInterval})}
+	case "aggregate":
+		return []*checker.Verdict{checker.Aggregate(ops)}
 	}
 	return nil
 }
