@@ -221,6 +221,8 @@ func (c *Cluster) Start(nd *Node) error {
 		"--bootstrap-expect", strconv.Itoa(expect),
 		"--cluster-key", c.clusterKey,
 		"--replication-factor", strconv.Itoa(c.rf),
+		// The alert workload's webhook receiver listens on the bridge.
+		"--webhook-allow-cidrs", lab.BridgeIP()+"/32",
 	)
 	cmd.Env = append(os.Environ(), "DAKKIO_INITIAL_ADMIN_KEY="+c.AdminKey, "DAKKIO_OPERATOR_TOKEN="+c.OperatorToken,
 		"DAKKIO_CHAOS_CLOCK_FILE="+nd.clockFile)

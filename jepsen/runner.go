@@ -164,7 +164,7 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 		fail("%v", err)
 		return finish(res, started)
 	}
-	env := &Env{C: c, Rec: rec, Cfg: &cfg, Seed: cfg.Seed, OpTimeout: cfg.OpTimeout, logf: logf}
+	env := &Env{C: c, Rec: rec, Cfg: &cfg, Seed: cfg.Seed, OpTimeout: cfg.OpTimeout, Dir: absDir, logf: logf}
 	wl := newWorkload(cfg.Workload)
 	setupCtx, cancel := context.WithTimeout(parent, 2*time.Minute)
 	err = wl.Setup(setupCtx, env)

@@ -84,7 +84,12 @@ func (w *setWorkload) Run(ctx context.Context, e *Env) {
 // read reads every point of the bucket through nd, page by page on time
 // (so concurrent inserts cannot shift a page), and records one op.
 func (w *setWorkload) read(ctx context.Context, e *Env, process int, nd *Node, f string) bool {
-	c := e.C.Client(nd, e.C.AdminKey)
+	return w.readAs(ctx, e, e.C.AdminKey, process, nd, f)
+}
+
+// readAs is read with the given API key.
+func (w *setWorkload) readAs(ctx context.Context, e *Env, key string, process int, nd *Node, f string) bool {
+	c := e.C.Client(nd, key)
 	start := e.Rec.Now()
 	var got []int64
 	from := w.base

@@ -30,6 +30,8 @@ type Env struct {
 	Seed uint64
 	// OpTimeout bounds each client call; a call that times out is info.
 	OpTimeout time.Duration
+	// Dir is the run's folder.
+	Dir string
 	logf      func(string, ...any)
 }
 
@@ -115,11 +117,15 @@ func newWorkload(name string) Workload {
 		return &counterWorkload{}
 	case "aggregate":
 		return &aggregateWorkload{}
+	case "alert":
+		return &alertWorkload{}
+	case "backup":
+		return &backupWorkload{}
 	}
 	return nil
 }
 
-var workloadNames = []string{"set", "register", "revocation", "counter", "aggregate"}
+var workloadNames = []string{"set", "register", "revocation", "counter", "aggregate", "alert", "backup"}
 
 // check runs the checkers of a workload on a history; dir receives the
 // register timeline.
@@ -135,6 +141,10 @@ func check(cfg *RunConfig, ops []history.Op, timelinePath string) []*checker.Ver
 		return []*checker.Verdict{checker.Counter(ops, checker.CounterConfig{Limit: cfg.CounterLimit, Interval: cfg.UsageInterval})}
 	case "aggregate":
 		return []*checker.Verdict{checker.Aggregate(ops)}
+	case "alert":
+		return []*checker.Verdict{checker.Alert(ops)}
+	case "backup":
+		return []*checker.Verdict{checker.Set(ops), checker.Backup(ops)}
 	}
 	return nil
 }
