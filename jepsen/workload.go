@@ -31,8 +31,8 @@ type Env struct {
 	// OpTimeout bounds each client call; a call that times out is info.
 	OpTimeout time.Duration
 	// Dir is the run's folder.
-	Dir string
-	logf      func(string, ...any)
+	Dir  string
+	logf func(string, ...any)
 }
 
 // Rand returns a generator for one worker, derived from the run's seed.
