@@ -86,13 +86,21 @@ func (n *Nemesis) skewClocks(ctx context.Context, idx []int, start int64) {
 			n.mu.Lock()
 			n.clockApplied++
 			n.mu.Unlock()
-			desc = append(desc, fmt.Sprintf("%s %+v", nd.ID, off))
+			desc = append(desc, nd.ID+" "+signed(off))
 		} else {
 			typ = history.Info // the node never said it runs with it
-			desc = append(desc, fmt.Sprintf("%s %+v (not acknowledged)", nd.ID, off))
+			desc = append(desc, nd.ID+" "+signed(off)+" (not acknowledged)")
 		}
 	}
 	n.record("clock", typ, strings.Join(desc, ", "), start)
+}
+
+// signed renders an offset with its sign.
+func signed(d time.Duration) string {
+	if d >= 0 {
+		return "+" + d.String()
+	}
+	return d.String()
 }
 
 // setClock writes nd's offset for its chaosclock hook; it does not lock

@@ -277,8 +277,8 @@ func opStats(ops []history.Op) OpStats {
 	var s OpStats
 	var lat []time.Duration
 	for _, op := range ops {
-		if op.Process == history.NemesisProcess {
-			continue
+		if op.Process == history.NemesisProcess || op.Process == alertReceiverProcess {
+			continue // not a client's call: a fault, or a webhook the harness received
 		}
 		switch op.Type {
 		case history.OK:
