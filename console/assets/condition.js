@@ -58,6 +58,7 @@
     }
     const field = toks[0];
     if (!FIELD.test(field)) throw 'field name "' + field + '" must start with a letter or "_" and contain only letters, digits, "_", "." or "-" (at most 64 characters)';
+    if (toks.length === 1) throw 'expected a comparison after "' + field + '", one of ' + PHRASES.map((p) => '"' + p[0].join(" ") + '"').join(", ") + "; " + EX;
     const [op, n] = match(toks.slice(1));
     if (!op) {
       if (match(toks)[0]) throw 'expected a field name before "' + toks[0] + '", ' + EX;
