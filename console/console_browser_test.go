@@ -169,7 +169,37 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.setValue("#source-create input[name=name]", "tank")
 	b.setValue("#source-create input[name=schema]", "level:number:m, pump:boolean")
 	b.click("#source-create button[type=submit]")
-	b.wait("the new source", `document.querySelector("#sources-table") && document.querySelector("#sources-table").textContent.includes("level (number, m)")`)
+	b.wait("the new source", `document.querySelector('#sources-table tr[data-name="tank"]')`)
+	if got := b.text(`#sources-table tr[data-name="tank"]`); !strings.Contains(got, "level (number, m)") || !strings.Contains(got, "pump (boolean)") {
+		t.Errorf("the new source's row shows %q", got)
+	}
+	tank := evalJS[string](b, `document.querySelector('#sources-table tr[data-name="tank"]').dataset.source`)
+	write := func(v float64) error {
+		_, err := n.Admin.WritePoint(ctx, client.WritePointRequest{BucketID: s.bucket, DataSourceID: tank, Values: map[string]any{"level": v}})
+		return err
+	}
+	for i := range 2 {
+		if err := write(float64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Deactivated in the console, the source refuses points.
+	b.click(`tr[data-name="tank"] button[data-act="toggle"]`)
+	b.wait("inactive", `(document.querySelector('tr[data-name="tank"]') || {textContent: ""}).textContent.includes("inactive")`)
+	if err := write(3); !client.IsStatus(err, http.StatusConflict) {
+		t.Errorf("a point for the source deactivated in the console: %v, want 409", err)
+	}
+	// Deleted, with its points counted first.
+	b.click(`tr[data-name="tank"] button[data-act="delete"]`)
+	b.wait("the cascade", `document.getElementById("dialog").open && document.getElementById("cascade")`)
+	if got := b.text("#cascade-points"); !strings.HasPrefix(got, "2 data points") {
+		t.Errorf("the delete dialog shows %q, want 2 data points", got)
+	}
+	b.confirm()
+	b.wait("the source gone", `document.body.dataset.view === "bucket" && document.querySelector("#sources-table") && !document.querySelector('tr[data-name="tank"]')`)
+	if code := status(t, n, "/api/buckets/"+s.bucket+"/sources/"+tank, n.AdminKey); code != http.StatusNotFound {
+		t.Errorf("the source deleted in the console answers %d, want 404", code)
+	}
 
 	// Explore: a chart of a query, then raw points, a table, CSV, a custom
 	// range and auto-refresh.
@@ -458,18 +488,35 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.check()
 }
 
-// driveWebhooks creates a webhook in the console, sends it a test event and
+// driveWebhooks creates a webhook in the console, sends it a test event,
 // reads its deliveries, pauses it and deletes it.
 func driveWebhooks(t *testing.T, b *browser, n *testnode.Node, s seeded) {
 	t.Helper()
 	b.open("/webhooks?bucket="+s.bucket, "webhooks")
-	b.setValue("#webhook-url", "https://example.com/hook")
+	b.setValue("#webhook-url", s.hookURL+"/subscriber")
+	b.setValue("#webhook-create input[name=name]", "subscriber")
+	b.click(`#webhook-create input[value="data.received"]`)
 	b.click("#webhook-create button[type=submit]")
-	b.wait("the new webhook", `document.querySelector("#webhooks-table tr[data-webhook]")`)
+	b.wait("the new webhook", `document.querySelector('#webhooks-table tr[data-name="subscriber"]')`)
+	if got := b.text(`#webhooks-table tr[data-name="subscriber"]`); !strings.Contains(got, "alert.triggered, data.received") || !strings.Contains(got, "active") {
+		t.Errorf("the webhook's row shows %q", got)
+	}
+	before := s.hooks.Load()
+	b.click(`tr[data-name="subscriber"] button[data-act="test"]`)
+	b.wait("the test delivery", `document.querySelector("#deliveries-table") && document.querySelector("#deliveries-table").textContent.includes("webhook.test")`)
+	if got := b.text("#deliveries-table"); !strings.Contains(got, "delivered") {
+		t.Errorf("the deliveries show %q, want the test event delivered", got)
+	}
+	if s.hooks.Load() == before {
+		t.Error("the receiver got nothing from the test event")
+	}
 	b.shot("webhooks")
-	b.click(`#webhooks-table tr[data-webhook] button[data-act="deliveries"]`)
-	b.wait("the deliveries", `document.querySelector("#deliveries-table")`)
-	b.click(`#webhooks-table tr[data-webhook] button[data-act="delete"]`)
+	b.click(`tr[data-name="subscriber"] button[data-act="toggle"]`)
+	b.wait("paused", `(document.querySelector('tr[data-name="subscriber"]') || {textContent: ""}).textContent.includes("paused")`)
+	b.click(`tr[data-name="subscriber"] button[data-act="delete"]`)
 	b.confirm()
-	b.wait("the webhook gone", `document.querySelector("#webhooks-table") && !document.querySelector("#webhooks-table tr[data-webhook]")`)
+	b.wait("the webhook gone", `document.querySelector("#webhooks-table") && !document.querySelector('tr[data-name="subscriber"]')`)
+	if code := status(t, n, "/api/webhooks?bucketId="+s.bucket, n.AdminKey); code != http.StatusOK {
+		t.Errorf("listing webhooks answers %d", code)
+	}
 }

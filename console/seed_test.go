@@ -17,6 +17,7 @@ type seeded struct {
 	bucket, source, rule string
 	writeKey, readKey    string
 	points               int // points of the source
+	hookURL              string // a receiver that answers 204 and counts
 	hooks                *atomic.Int64
 }
 
@@ -86,5 +87,5 @@ func seed(t testing.TB, n *testnode.Node) seeded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return seeded{bucket: b.ID, source: src.ID, rule: rule.ID, writeKey: wk.Key, readKey: rk.Key, points: len(pts) + 1, hooks: &hooks}
+	return seeded{bucket: b.ID, source: src.ID, rule: rule.ID, writeKey: wk.Key, readKey: rk.Key, points: len(pts) + 1, hookURL: recv.URL, hooks: &hooks}
 }

@@ -23,6 +23,7 @@ function build(el, attrs, children) {
     if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
     else if (k === "dataset") Object.assign(el.dataset, v);
     else if (k === "value" && "defaultValue" in el) el.defaultValue = el.value = v; // kept by form.reset()
+    else if (k === "checked") el.defaultChecked = el.checked = v; // kept by form.reset()
     else if (props.has(k)) el[k] = v;
     else el.setAttribute(k, v === true ? "" : String(v));
   }

@@ -230,6 +230,19 @@ function parseSchema(text) {
   return schema;
 }
 
+async function confirmDeleteSource(bucketId, s) {
+  const full = (await D.api("GET", "/api/buckets/" + bucketId + "/sources/" + s._id)).data;
+  const rules = (await D.all("/api/buckets/" + bucketId + "/alerts")).filter((r) => r.dataSourceId === s._id);
+  const body = h("div", { id: "cascade" },
+    h("p", null, "Deleting the data source ", h("strong", null, s.name), " also deletes, for good:"),
+    h("ul", null,
+      h("li", { id: "cascade-points" }, D.fmtNum(full.stats.dataPointCount) + " data points"),
+      h("li", { id: "cascade-alerts" }, D.fmtNum(rules.length) + " alert rules")));
+  if (!(await D.ask("Delete data source " + s.name + "?", body, "Delete data source", { danger: true }))) return;
+  const r = (await D.api("DELETE", "/api/buckets/" + bucketId + "/sources/" + s._id)).data;
+  D.toast("Deleted " + r.deletedDataSource.name + ": " + r.deletedResources.dataPoints + " points, " + r.deletedResources.alertRules + " alert rules.");
+}
+
 D.routes.push({
   name: "bucket", path: /^\/buckets\/([0-9a-f]{24})$/, title: "Bucket", need: "read", order: 2,
   nav: () => "#/buckets/" + D.session.get().bucketId,
@@ -254,15 +267,26 @@ D.routes.push({
       h("a", { href: "#/alerts?bucket=" + id }, "Alert rules →"),
       D.can("admin") ? h("a", { href: "#/keys?bucket=" + id }, "Keys →") : null,
       h("span", { class: "muted mono" }, id)));
+    const act = (fn) => async () => {
+      try { await fn(); } catch (e) { D.toast(e.detail || e.message, true); }
+      D.reload();
+    };
     main.appendChild(h("section", { class: "panel" }, h("h2", null, "Data sources"), D.table(
-      [{ label: "Name" }, { label: "Type" }, { label: "Fields" }, { label: "Points", num: true }, { label: "Last point" }, { label: "Last values" }],
+      [{ label: "Name" }, { label: "Type" }, { label: "Fields" }, { label: "Points", num: true }, { label: "Last point" }, { label: "Last values" }, { label: "Status" },
+        ...(D.can("write") ? [{ label: "", actions: true }] : [])],
       sources.map((s) => {
         const st = statBy.get(s._id);
         const lv = lastBy.get(s._id) || {};
-        return { attrs: { dataset: { source: s._id } }, cells: [s.name, s.type,
+        return { attrs: { dataset: { source: s._id, name: s.name } }, cells: [s.name, s.type,
           Object.entries(s.schema).map(([f, d]) => f + " (" + d.type + (d.unit ? ", " + d.unit : "") + ")").join(", "),
           D.fmtNum(countBy.get(s._id) || 0), st && st.lastDataPoint ? D.fmtTime(st.lastDataPoint) + " (" + D.fmtAgo(st.lastDataPoint) + ")" : "none",
-          Object.entries(lv).map(([f, v]) => f + " = " + (typeof v === "number" ? D.fmtNum(v) : v)).join(", ")] };
+          Object.entries(lv).map(([f, v]) => f + " = " + (typeof v === "number" ? D.fmtNum(v) : v)).join(", "),
+          D.badge(s.status || "active", s.status === "inactive" ? "warn" : "ok"),
+          D.can("write") ? [
+            h("button", { type: "button", class: "small ghost", "data-act": "toggle", onclick: act(() =>
+              D.api("PATCH", "/api/buckets/" + id + "/sources/" + s._id, { status: s.status === "inactive" ? "active" : "inactive" })) },
+            s.status === "inactive" ? "Activate" : "Deactivate"),
+            D.can("admin") ? h("button", { type: "button", class: "small danger", "data-act": "delete", onclick: act(() => confirmDeleteSource(id, s)) }, "Delete") : null] : null] };
       }), { id: "sources-table", label: "Data sources", empty: "No data sources yet." })));
     if (D.can("write")) {
       const form = h("form", { id: "source-create", class: "row" },
@@ -360,7 +384,7 @@ D.routes.push({
       const hooks = await D.all("/api/webhooks?bucketId=" + b._id);
       const act = (fn) => async () => { try { await fn(); } catch (e) { D.toast(e.detail || e.message, true); } await list(); };
       D.replace(listEl, D.table([{ label: "Name" }, { label: "URL" }, { label: "Events" }, { label: "Status" }, { label: "Secret" }, { label: "", actions: true }],
-        hooks.map((w) => ({ attrs: { dataset: { webhook: w._id } }, cells: [w.name || "", h("code", null, w.url), w.events.join(", "),
+        hooks.map((w) => ({ attrs: { dataset: { webhook: w._id, name: w.name } }, cells: [w.name || "", h("code", null, w.url), w.events.join(", "),
           D.badge(w.status, w.status === "active" ? "ok" : "warn"), w.hasSecret ? "yes" : "no", [
             h("button", { type: "button", class: "small ghost", "data-act": "deliveries", onclick: act(() => showDeliveries(w)) }, "Deliveries"),
             h("button", { type: "button", class: "small ghost", "data-act": "test", onclick: act(async () => {
