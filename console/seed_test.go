@@ -16,7 +16,7 @@ import (
 type seeded struct {
 	bucket, source, rule string
 	writeKey, readKey    string
-	points               int // points of the source
+	points               int    // points of the source
 	hookURL              string // a receiver that answers 204 and counts
 	hooks                *atomic.Int64
 }
