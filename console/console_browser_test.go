@@ -74,6 +74,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the console keeps something in localStorage or cookies: %q", v)
 	}
 
+	// By keyboard: the first Tab reaches the skip link, which moves focus
+	// to the view without changing the route.
+	// (Reloaded: the session outlives a reload of the tab.)
+	b.do("reload", chromedp.Reload())
+	b.waitView("overview")
+	b.do("Tab", chromedp.KeyEvent(kb.Tab))
+	if got := evalJS[string](b, `document.activeElement.getAttribute("class") || document.activeElement.tagName`); got != "skip" {
+		t.Errorf("the first Tab focuses %q, want the skip link", got)
+	}
+	b.do("Enter", chromedp.KeyEvent(kb.Enter))
+	if got := evalJS[string](b, `document.activeElement.id + " " + location.hash`); got != "main #/overview" {
+		t.Errorf("after the skip link, focus and route are %q", got)
+	}
+
 	// Overview: totals, calls against the plan, storage, ingestion per hour.
 	b.wait("the ingestion chart", `document.querySelector("#chart-ingestion svg")`)
 	if got := b.text("#totals"); !strings.Contains(got, "49data points") && !strings.Contains(got, "49 data points") {
@@ -369,6 +383,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("the key list shows a whole key")
 	}
 	b.shot("keys")
+	// Escape leaves the confirmation without revoking.
+	b.click(`tr[data-name="device-7"] button[data-act="revoke"]`)
+	b.wait("the dialog", `document.getElementById("dialog").open`)
+	b.do("Escape", chromedp.KeyEvent(kb.Escape))
+	b.wait("the dialog closed", `!document.getElementById("dialog").open`)
+	if code := status(t, n, "/api/buckets/"+s.bucket+"/sources", newKey); code != http.StatusOK {
+		t.Errorf("after Escape the key answers %d; it should not be revoked", code)
+	}
 	b.click(`tr[data-name="device-7"] button[data-act="revoke"]`)
 	b.confirm()
 	b.wait("the key gone", `document.querySelector("#keys-table") && !document.querySelector('tr[data-name="device-7"]')`)

@@ -103,7 +103,17 @@
     D.session.clear();
     D.go("/signin");
   });
-  window.addEventListener("hashchange", route);
+  // The skip link moves focus past the navigation without touching the
+  // fragment, which holds the route.
+  document.querySelector(".skip").addEventListener("click", (e) => {
+    e.preventDefault();
+    document.getElementById("main").focus();
+  });
+  window.addEventListener("hashchange", () => {
+    route();
+    // Keyboard and screen-reader users start reading the new view.
+    if (!document.activeElement || document.activeElement === document.body || document.activeElement.closest("#nav")) document.getElementById("main").focus();
+  });
   route().finally(() => { document.body.dataset.ready = "true"; });
   D.home = home;
 })();
