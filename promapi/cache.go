@@ -3,6 +3,7 @@ package promapi
 import (
 	"container/list"
 	"context"
+	"encoding/binary"
 	"hash/fnv"
 	"strconv"
 	"sync"
@@ -121,10 +122,12 @@ func reach(e parser.Expr) (back, fwd int64) {
 // catalogSum fingerprints the scope's series and their homes.
 func catalogSum(cat *catalog) uint64 {
 	h := fnv.New64a()
+	var b [8]byte
 	for _, s := range cat.series {
 		h.Write([]byte(s.bucketID))
 		h.Write([]byte(s.sourceID))
-		h.Write([]byte(s.lbls.String()))
+		binary.LittleEndian.PutUint64(b[:], s.lbls.Hash())
+		h.Write(b[:])
 	}
 	return h.Sum64()
 }
