@@ -72,6 +72,11 @@ func (ev *evaluator) fromRollups(name string, vs *parser.VectorSelector, rng int
 			return nil, true, err
 		}
 		for _, row := range rows {
+			if row.Stats == nil && row.Values != nil {
+				// A replica of an older version, which ignores Stats:
+				// the points path gives the answer.
+				return nil, false, nil
+			}
 			h := int((floorDiv(row.Start, msNS) - h0) / hourMS)
 			if h < 0 || h >= nHours {
 				continue
