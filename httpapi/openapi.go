@@ -115,7 +115,9 @@ var specPageParams = []specMap{
 }
 
 // specBody is a JSON request body of schema with named examples; the
-// first is the one the playground fills in.
+// first is the one the playground fills in. OpenAPI forbids "example" next
+// to "examples", and JSON objects have no order, so the first one's name
+// goes in the x-dakkio-default-example extension.
 func specBody(schema specMap, required bool, examples ...specExample) specMap {
 	media := specMap{"schema": schema}
 	if len(examples) > 0 {
@@ -124,7 +126,7 @@ func specBody(schema specMap, required bool, examples ...specExample) specMap {
 			ex[e.name] = specMap{"summary": e.summary, "value": e.value}
 		}
 		media["examples"] = ex
-		media["example"] = examples[0].value
+		media["x-dakkio-default-example"] = examples[0].name
 	}
 	return specMap{"required": required, "content": specMap{"application/json": media}}
 }
@@ -486,6 +488,33 @@ func specOperation(e specEndpoint) specMap {
 	return op
 }
 
+// specHeadOperation is the HEAD twin of the GET operation get: the same
+// statuses and headers, with no body.
+func specHeadOperation(get specMap) specMap {
+	head := specMap{}
+	for k, v := range get {
+		head[k] = v
+	}
+	head["operationId"] = get["operationId"].(string) + "Head"
+	head["summary"] = "Headers only: " + get["summary"].(string)
+	head["description"] = "As the GET of this path, without the body."
+	responses := specMap{}
+	for status, r := range get["responses"].(specMap) {
+		r := r.(specMap)
+		desc, _ := r["description"].(string)
+		if ref, ok := r["$ref"].(string); ok {
+			desc = "As the GET answer " + strings.TrimPrefix(ref, "#/components/responses/") + ", without the body."
+		}
+		out := specMap{"description": desc}
+		if h, ok := r["headers"]; ok {
+			out["headers"] = h
+		}
+		responses[status] = out
+	}
+	head["responses"] = responses
+	return head
+}
+
 func specRateLimitHeaders() specMap {
 	return specMap{
 		"X-RateLimit-Limit":     specMap{"$ref": "#/components/headers/X-RateLimit-Limit"},
@@ -511,13 +540,18 @@ func specLineProtocolResponses() specMap {
 // openAPIDocument returns the whole document.
 func openAPIDocument() specMap {
 	paths := specMap{}
-	for _, e := range append(specEndpoints(), specSourceAndWebhookEndpoints()...) {
+	endpoints := append(specEndpoints(), specSourceAndWebhookEndpoints()...)
+	for _, e := range append(endpoints, specPromEndpoints()...) {
 		item, _ := paths[e.path].(specMap)
 		if item == nil {
 			item = specMap{}
 			paths[e.path] = item
 		}
 		item[strings.ToLower(e.method)] = specOperation(e)
+		if e.method == "GET" {
+			// The router answers HEAD wherever it answers GET.
+			item["head"] = specHeadOperation(specOperation(e))
+		}
 	}
 	return specMap{
 		"openapi":           "3.1.0",
@@ -548,6 +582,7 @@ func openAPIDocument() specMap {
 			{"name": "Analytics", "description": "Organization and bucket statistics."},
 			{"name": "Operator", "description": "Organizations, plans, admin keys and the cluster; for the cluster's operator, with X-Operator-Token."},
 			{"name": "Ingest protocols", "description": "InfluxDB line protocol and Prometheus remote write, for the agents operators already run."},
+			{"name": "PromQL", "description": "Prometheus' query API, for Grafana's Prometheus data source, promtool and other PromQL clients (docs/grafana.md)."},
 			{"name": "Health", "description": "Liveness and readiness, without credentials."},
 			{"name": "Documentation", "description": "This document and the API Playground."},
 		},
