@@ -168,6 +168,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the source's row %q lacks %q", row, want)
 		}
 	}
+	if got := b.text("#bucket-info"); !strings.Contains(got, "retention 30 days") || !strings.Contains(got, "2 keys") {
+		t.Errorf("the bucket's summary shows %q", got)
+	}
 	if bars := evalJS[int](b, `Number(document.querySelector("#chart-bucket-ingestion svg").dataset.bars)`); bars < 48 {
 		t.Errorf("the bucket's ingestion chart has %d bars, want at least 48", bars)
 	}
