@@ -122,6 +122,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.wait("the description", `document.querySelector('tr[data-name="scratch"]') && document.querySelector('tr[data-name="scratch"]').textContent.includes("throwaway")`)
 	b.click(`tr[data-name="scratch"] button[data-act="archive"]`)
 	b.wait("archived", `(document.querySelector('tr[data-name="scratch"]') || {textContent: ""}).textContent.includes("archived")`)
+	if got := evalJS[string](b, `document.activeElement.textContent`); got != "Unarchive" {
+		t.Errorf("after archiving, focus is on %q, want the bucket's Unarchive button", got)
+	}
 	if sb, _ := n.Admin.GetBucket(ctx, scratch); sb == nil || sb.Status != "archived" || sb.Description != "throwaway" {
 		t.Errorf("after edit and archive the bucket is %+v", sb)
 	}
@@ -327,6 +330,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.click(`tr[data-name="dry"] button[data-act="toggle"]`)
 	b.wait("paused", `(document.querySelector('tr[data-name="dry"]') || {dataset: {}}).dataset.status === "paused"`)
+	// The list is redrawn; the keyboard's place is kept.
+	if got := evalJS[string](b, `document.activeElement.textContent + " in " + document.activeElement.closest("tr").dataset.name`); got != "Resume in dry" {
+		t.Errorf("after pausing, focus is on %q, want the rule's Resume button", got)
+	}
 	b.click(`tr[data-name="dry"] button[data-act="toggle"]`)
 	b.wait("resumed", `(document.querySelector('tr[data-name="dry"]') || {dataset: {}}).dataset.status === "active"`)
 	b.click(`tr[data-name="dry"] button[data-act="edit"]`)
