@@ -165,6 +165,18 @@ func specEndpoints() []specEndpoint {
 			description: "A self-contained HTML page, served by every node, to try each endpoint of this document with a key.",
 			responses: specMap{"200": specMap{"description": "The playground page.",
 				"content": specMap{"text/html": specMap{"schema": specMap{"type": "string"}}}}}},
+		{method: "GET", path: "/console", id: "console", tag: "Documentation", auth: public,
+			summary:     "The web console",
+			description: "A self-contained web console, served by every node: buckets, sources, charts of queries, alert rules, keys, webhooks, organizations and the cluster, driven by this API with the key or operator token the user signs in with (docs/console.md).",
+			responses: specMap{"200": specMap{"description": "The console page.",
+				"content": specMap{"text/html": specMap{"schema": specMap{"type": "string"}}}}}},
+		{method: "GET", path: "/console/{file}", id: "consoleAsset", tag: "Documentation", auth: public,
+			summary:     "A script or style sheet of the web console",
+			description: "The console's own files, named by the page (with their integrity hashes); any other name is 404.",
+			params:      []specMap{specPathParam("file", "The asset's name, such as app.js.", specMap{"type": "string"})},
+			responses: specMap{"200": specMap{"description": "The asset.",
+				"content": specMap{"text/javascript": specMap{"schema": specMap{"type": "string"}}, "text/css": specMap{"schema": specMap{"type": "string"}}}},
+				"404": specMap{"$ref": "#/components/responses/NotFound"}}},
 		{method: "GET", path: "/metrics", id: "metrics", tag: "Documentation", auth: public,
 			summary: "Prometheus metrics",
 			description: "This node's metrics in Prometheus' text format: requests by route, method and status with latency histograms, points ingested and queried, " +
@@ -528,7 +540,8 @@ func specLineProtocolResponses() specMap {
 // openAPIDocument returns the whole document.
 func openAPIDocument() specMap {
 	paths := specMap{}
-	for _, e := range specEndpoints() {
+	endpoints := append(specEndpoints(), specSourceAndWebhookEndpoints()...)
+	for _, e := range append(endpoints, specPromEndpoints()...) {
 		item, _ := paths[e.path].(specMap)
 		if item == nil {
 			item = specMap{}
@@ -565,20 +578,22 @@ func openAPIDocument() specMap {
 			{"name": "Data points", "description": "Writing points."},
 			{"name": "Query", "description": "Raw and aggregated reads."},
 			{"name": "Alert rules", "description": "Plain-English conditions that call a webhook."},
+			{"name": "Webhooks", "description": "Subscriptions to a bucket's events. Admin keys."},
 			{"name": "Analytics", "description": "Organization and bucket statistics."},
 			{"name": "Operator", "description": "Organizations, plans, admin keys and the cluster; for the cluster's operator, with X-Operator-Token."},
 			{"name": "Ingest protocols", "description": "InfluxDB line protocol and Prometheus remote write, for the agents operators already run."},
+			{"name": "PromQL", "description": "Prometheus' query API, for Grafana's Prometheus data source, promtool and other PromQL clients (docs/grafana.md)."},
 			{"name": "Health", "description": "Liveness and readiness, without credentials."},
 			{"name": "Documentation", "description": "This document and the API Playground."},
 		},
 		"paths":      paths,
 		"webhooks":   specWebhooks(),
-		"components": specComponents(),
+		"components": withSchemas(specComponents(), specSourceAndWebhookSchemas()),
 	}
 }
 
 func specWebhooks() specMap {
-	return specMap{"alertTriggered": specMap{"post": specMap{
+	return specMap{"webhookEvent": specWebhookEvent(), "alertTriggered": specMap{"post": specMap{
 		"operationId": "alertTriggered",
 		"summary":     "An alert rule triggered",
 		"description": "Sent to the rule's webhookUrl. Any 2xx is delivered; otherwise, or after 10 s, retried with exponential backoff (1 s to 5 min, 8 attempts). " +
@@ -759,7 +774,7 @@ func specComponents() specMap {
 				"_id": specRef("ObjectId"), "bucketId": specRef("ObjectId"), "name": specMap{"type": "string"},
 				"type":        specEnum("", "sensor", "api", "webhook", "manual", "application", "service"),
 				"description": specMap{"type": "string"}, "schema": specRef("SourceSchema"),
-				"downsampling": specMap{"type": "boolean"}, "status": specEnum("", "active"),
+				"downsampling": specMap{"type": "boolean"}, "status": specEnum("inactive: new points are refused.", "active", "inactive"),
 				"createdAt": specRef("Timestamp"), "updatedAt": specRef("Timestamp"),
 			}),
 
