@@ -115,7 +115,9 @@ var specPageParams = []specMap{
 }
 
 // specBody is a JSON request body of schema with named examples; the
-// first is the one the playground fills in.
+// first is the one the playground fills in. OpenAPI forbids "example" next
+// to "examples", and JSON objects have no order, so the first one's name
+// goes in the x-dakkio-default-example extension.
 func specBody(schema specMap, required bool, examples ...specExample) specMap {
 	media := specMap{"schema": schema}
 	if len(examples) > 0 {
@@ -124,7 +126,7 @@ func specBody(schema specMap, required bool, examples ...specExample) specMap {
 			ex[e.name] = specMap{"summary": e.summary, "value": e.value}
 		}
 		media["examples"] = ex
-		media["example"] = examples[0].value
+		media["x-dakkio-default-example"] = examples[0].name
 	}
 	return specMap{"required": required, "content": specMap{"application/json": media}}
 }
@@ -163,6 +165,18 @@ func specEndpoints() []specEndpoint {
 			description: "A self-contained HTML page, served by every node, to try each endpoint of this document with a key.",
 			responses: specMap{"200": specMap{"description": "The playground page.",
 				"content": specMap{"text/html": specMap{"schema": specMap{"type": "string"}}}}}},
+		{method: "GET", path: "/console", id: "console", tag: "Documentation", auth: public,
+			summary:     "The web console",
+			description: "A self-contained web console, served by every node: buckets, sources, charts of queries, alert rules, keys, webhooks, organizations and the cluster, driven by this API with the key or operator token the user signs in with (docs/console.md).",
+			responses: specMap{"200": specMap{"description": "The console page.",
+				"content": specMap{"text/html": specMap{"schema": specMap{"type": "string"}}}}}},
+		{method: "GET", path: "/console/{file}", id: "consoleAsset", tag: "Documentation", auth: public,
+			summary:     "A script or style sheet of the web console",
+			description: "The console's own files, named by the page (with their integrity hashes); any other name is 404.",
+			params:      []specMap{specPathParam("file", "The asset's name, such as app.js.", specMap{"type": "string"})},
+			responses: specMap{"200": specMap{"description": "The asset.",
+				"content": specMap{"text/javascript": specMap{"schema": specMap{"type": "string"}}, "text/css": specMap{"schema": specMap{"type": "string"}}}},
+				"404": specMap{"$ref": "#/components/responses/NotFound"}}},
 		{method: "GET", path: "/metrics", id: "metrics", tag: "Documentation", auth: public,
 			summary: "Prometheus metrics",
 			description: "This node's metrics in Prometheus' text format: requests by route, method and status with latency histograms, points ingested and queried, " +
@@ -474,6 +488,33 @@ func specOperation(e specEndpoint) specMap {
 	return op
 }
 
+// specHeadOperation is the HEAD twin of the GET operation get: the same
+// statuses and headers, with no body.
+func specHeadOperation(get specMap) specMap {
+	head := specMap{}
+	for k, v := range get {
+		head[k] = v
+	}
+	head["operationId"] = get["operationId"].(string) + "Head"
+	head["summary"] = "Headers only: " + get["summary"].(string)
+	head["description"] = "As the GET of this path, without the body."
+	responses := specMap{}
+	for status, r := range get["responses"].(specMap) {
+		r := r.(specMap)
+		desc, _ := r["description"].(string)
+		if ref, ok := r["$ref"].(string); ok {
+			desc = "As the GET answer " + strings.TrimPrefix(ref, "#/components/responses/") + ", without the body."
+		}
+		out := specMap{"description": desc}
+		if h, ok := r["headers"]; ok {
+			out["headers"] = h
+		}
+		responses[status] = out
+	}
+	head["responses"] = responses
+	return head
+}
+
 func specRateLimitHeaders() specMap {
 	return specMap{
 		"X-RateLimit-Limit":     specMap{"$ref": "#/components/headers/X-RateLimit-Limit"},
@@ -499,13 +540,18 @@ func specLineProtocolResponses() specMap {
 // openAPIDocument returns the whole document.
 func openAPIDocument() specMap {
 	paths := specMap{}
-	for _, e := range specEndpoints() {
+	endpoints := append(specEndpoints(), specSourceAndWebhookEndpoints()...)
+	for _, e := range append(endpoints, specPromEndpoints()...) {
 		item, _ := paths[e.path].(specMap)
 		if item == nil {
 			item = specMap{}
 			paths[e.path] = item
 		}
 		item[strings.ToLower(e.method)] = specOperation(e)
+		if e.method == "GET" {
+			// The router answers HEAD wherever it answers GET.
+			item["head"] = specHeadOperation(specOperation(e))
+		}
 	}
 	return specMap{
 		"openapi":           "3.1.0",
@@ -532,20 +578,22 @@ func openAPIDocument() specMap {
 			{"name": "Data points", "description": "Writing points."},
 			{"name": "Query", "description": "Raw and aggregated reads."},
 			{"name": "Alert rules", "description": "Plain-English conditions that call a webhook."},
+			{"name": "Webhooks", "description": "Subscriptions to a bucket's events. Admin keys."},
 			{"name": "Analytics", "description": "Organization and bucket statistics."},
 			{"name": "Operator", "description": "Organizations, plans, admin keys and the cluster; for the cluster's operator, with X-Operator-Token."},
 			{"name": "Ingest protocols", "description": "InfluxDB line protocol and Prometheus remote write, for the agents operators already run."},
+			{"name": "PromQL", "description": "Prometheus' query API, for Grafana's Prometheus data source, promtool and other PromQL clients (docs/grafana.md)."},
 			{"name": "Health", "description": "Liveness and readiness, without credentials."},
 			{"name": "Documentation", "description": "This document and the API Playground."},
 		},
 		"paths":      paths,
 		"webhooks":   specWebhooks(),
-		"components": specComponents(),
+		"components": withSchemas(specComponents(), specSourceAndWebhookSchemas()),
 	}
 }
 
 func specWebhooks() specMap {
-	return specMap{"alertTriggered": specMap{"post": specMap{
+	return specMap{"webhookEvent": specWebhookEvent(), "alertTriggered": specMap{"post": specMap{
 		"operationId": "alertTriggered",
 		"summary":     "An alert rule triggered",
 		"description": "Sent to the rule's webhookUrl. Any 2xx is delivered; otherwise, or after 10 s, retried with exponential backoff (1 s to 5 min, 8 attempts). " +
@@ -726,7 +774,7 @@ func specComponents() specMap {
 				"_id": specRef("ObjectId"), "bucketId": specRef("ObjectId"), "name": specMap{"type": "string"},
 				"type":        specEnum("", "sensor", "api", "webhook", "manual", "application", "service"),
 				"description": specMap{"type": "string"}, "schema": specRef("SourceSchema"),
-				"downsampling": specMap{"type": "boolean"}, "status": specEnum("", "active"),
+				"downsampling": specMap{"type": "boolean"}, "status": specEnum("inactive: new points are refused.", "active", "inactive"),
 				"createdAt": specRef("Timestamp"), "updatedAt": specRef("Timestamp"),
 			}),
 
