@@ -54,9 +54,9 @@ type writeReq struct {
 	pts    []Point
 	srcs   []id12
 	done   chan error
-	// evalRec, if set, is committed with the points to the evaluation
-	// queue (evalqueue.go).
-	evalRec []byte
+	// eval, if set, is queued for evaluation in the points' commit
+	// (evalqueue.go).
+	eval *evalReq
 }
 
 // Limits of one group commit: enough to amortize a commit over several
@@ -179,7 +179,7 @@ func (db *DB) Write(ctx context.Context, bucketID string, pts []Point) error {
 	return db.write(ctx, bucketID, pts, nil)
 }
 
-func (db *DB) write(ctx context.Context, bucketID string, pts []Point, evalRec []byte) error {
+func (db *DB) write(ctx context.Context, bucketID string, pts []Point, eval *evalReq) error {
 	if len(pts) == 0 {
 		return nil
 	}
@@ -187,7 +187,7 @@ func (db *DB) write(ctx context.Context, bucketID string, pts []Point, evalRec [
 	if err != nil {
 		return err
 	}
-	req := &writeReq{bucket: bucket, pts: pts, srcs: make([]id12, len(pts)), done: make(chan error, 1), evalRec: evalRec}
+	req := &writeReq{bucket: bucket, pts: pts, srcs: make([]id12, len(pts)), done: make(chan error, 1), eval: eval}
 	for i := range pts {
 		if req.srcs[i], err = parseID(pts[i].SourceID); err != nil {
 			return err
