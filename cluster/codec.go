@@ -33,6 +33,14 @@ const (
 	cmdRestoreState
 	cmdDeleteAdminKey
 	cmdRotateOperatorToken
+	cmdUpdateSource
+	cmdDeleteSource
+	cmdCreateWebhook
+	cmdUpdateWebhook
+	cmdDeleteWebhook
+	cmdPublishEvent
+	cmdTestWebhook
+	cmdRecordWebhookDelivery
 )
 
 // encodeCommand returns a log entry: the type byte, then the command as JSON.
@@ -81,6 +89,22 @@ func encodeCommand(cmd any) ([]byte, error) {
 		t = cmdDeleteAdminKey
 	case store.RotateOperatorToken:
 		t = cmdRotateOperatorToken
+	case store.UpdateSource:
+		t = cmdUpdateSource
+	case store.DeleteSource:
+		t = cmdDeleteSource
+	case store.CreateWebhook:
+		t = cmdCreateWebhook
+	case store.UpdateWebhook:
+		t = cmdUpdateWebhook
+	case store.DeleteWebhook:
+		t = cmdDeleteWebhook
+	case store.PublishEvent:
+		t = cmdPublishEvent
+	case store.TestWebhook:
+		t = cmdTestWebhook
+	case store.RecordWebhookDelivery:
+		t = cmdRecordWebhookDelivery
 	default:
 		return nil, fmt.Errorf("cannot encode %T: %w", cmd, ErrUnknownCommand)
 	}
@@ -147,6 +171,22 @@ func decodeCommand(entry []byte) (any, error) {
 		return decodeInto[store.DeleteAdminKey](body)
 	case cmdRotateOperatorToken:
 		return decodeInto[store.RotateOperatorToken](body)
+	case cmdUpdateSource:
+		return decodeInto[store.UpdateSource](body)
+	case cmdDeleteSource:
+		return decodeInto[store.DeleteSource](body)
+	case cmdCreateWebhook:
+		return decodeInto[store.CreateWebhook](body)
+	case cmdUpdateWebhook:
+		return decodeInto[store.UpdateWebhook](body)
+	case cmdDeleteWebhook:
+		return decodeInto[store.DeleteWebhook](body)
+	case cmdPublishEvent:
+		return decodeInto[store.PublishEvent](body)
+	case cmdTestWebhook:
+		return decodeInto[store.TestWebhook](body)
+	case cmdRecordWebhookDelivery:
+		return decodeInto[store.RecordWebhookDelivery](body)
 	}
 	return nil, fmt.Errorf("type byte %d: %w", entry[0], ErrUnknownCommand)
 }

@@ -31,6 +31,8 @@ type fsm struct {
 	// onDeleteBucket runs inside Apply after a bucket is removed from the
 	// metadata, so that its points go in the same log order on every replica.
 	onDeleteBucket func(bucketID string) (points int64)
+	// onDeleteSource does the same for a deleted data source's points.
+	onDeleteSource func(bucketID, sourceID string) (points int64)
 	// hold blocks Apply while HoldApply's caller holds it (tests).
 	hold sync.RWMutex
 	// skipped counts entries applied as no-ops.
@@ -129,6 +131,31 @@ func (f *fsm) apply(cmd any) Applied {
 		return Applied{Value: k, Err: err}
 	case store.RotateOperatorToken:
 		return Applied{Err: s.ApplyRotateOperatorToken(c)}
+	case store.UpdateSource:
+		v, err := s.ApplyUpdateSource(c)
+		return Applied{Value: v, Err: err}
+	case store.DeleteSource:
+		d, err := s.ApplyDeleteSource(c)
+		if err == nil && f.onDeleteSource != nil {
+			d.DataPoints = f.onDeleteSource(c.BucketID, c.ID)
+		}
+		return Applied{Value: d, Err: err}
+	case store.CreateWebhook:
+		return Applied{Err: s.ApplyCreateWebhook(c)}
+	case store.UpdateWebhook:
+		v, err := s.ApplyUpdateWebhook(c)
+		return Applied{Value: v, Err: err}
+	case store.DeleteWebhook:
+		v, err := s.ApplyDeleteWebhook(c)
+		return Applied{Value: v, Err: err}
+	case store.PublishEvent:
+		n, err := s.ApplyPublishEvent(c)
+		return Applied{Value: n, Err: err}
+	case store.TestWebhook:
+		v, err := s.ApplyTestWebhook(c)
+		return Applied{Value: v, Err: err}
+	case store.RecordWebhookDelivery:
+		return Applied{Err: s.ApplyRecordWebhookDelivery(c)}
 	}
 	return Applied{Err: fmt.Errorf("fsm has no apply for %T: %w", cmd, ErrUnknownCommand)}
 }

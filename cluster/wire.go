@@ -85,6 +85,16 @@ func resultType(cmd any) (reflect.Type, error) {
 		return reflect.TypeFor[store.AlertRule](), nil
 	case store.TriggerAlert:
 		return reflect.TypeFor[store.AlertEvent](), nil
+	case store.UpdateSource:
+		return reflect.TypeFor[store.DataSource](), nil
+	case store.DeleteSource:
+		return reflect.TypeFor[store.DeletedSource](), nil
+	case store.UpdateWebhook, store.DeleteWebhook:
+		return reflect.TypeFor[store.Webhook](), nil
+	case store.PublishEvent:
+		return reflect.TypeFor[int](), nil
+	case store.TestWebhook:
+		return reflect.TypeFor[store.WebhookDelivery](), nil
 	}
 	// Every other command returns no value; the codec knows which are
 	// commands. TestWireResultEveryCommand catches a new command with a

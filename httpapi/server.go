@@ -17,6 +17,7 @@ import (
 	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/promapi"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -55,6 +56,16 @@ type Metadata interface {
 	// BucketAlertStats counts the bucket's active rules and, per rule in
 	// creation order, the triggers since a time.
 	BucketAlertStats(bucketID string, since time.Time) (active int, byRule []store.RuleTriggers)
+	// Webhook returns a webhook of the organization, or store.ErrNotFound.
+	Webhook(orgID, id string) (store.Webhook, error)
+	// Webhooks returns a page of the organization's webhooks (one bucket's
+	// when bucketID is set) and their total.
+	Webhooks(orgID, bucketID string, offset, limit int) ([]store.Webhook, int)
+	// WebhookDeliveries returns a page of a webhook's deliveries, newest
+	// first, and their total.
+	WebhookDeliveries(webhookID string, offset, limit int) ([]store.WebhookDelivery, int)
+	// WebhookDelivery returns one delivery of a webhook, or store.ErrNotFound.
+	WebhookDelivery(webhookID, id string) (store.WebhookDelivery, error)
 }
 
 // Applier proposes a metadata command and returns what applying it produced.
@@ -83,6 +94,9 @@ type Points interface {
 	LastPointTime(bucketID, sourceID string) (int64, bool)
 	// BucketSize estimates the bytes the bucket's points take on disk.
 	BucketSize(bucketID string) int64
+	// ChangeMark returns a token that changes whenever a point of the
+	// bucket in [start, end) does (the PromQL result cache's validator).
+	ChangeMark(bucketID string, start, end int64) string
 }
 
 // Node tells about the serving node itself.
@@ -202,6 +216,7 @@ type Server struct {
 	// nodeAuth checks the signatures of node calls and refuses replays.
 	nodeAuth *nodeauth.Verifier
 	bodies   bodyBudget
+	prom     *promapi.API // Prometheus' query API
 }
 
 // New returns a Server ready to Serve.
@@ -236,6 +251,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.metrics, handler = m, s.observe
 	}
+	prom, err := promapi.New(promapi.Config{Catalog: cfg.Meta, Points: cfg.Points, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	s.prom = prom
 	s.registerRoutes()
 	s.http = &fasthttp.Server{
 		Handler:            handler,
@@ -286,14 +306,19 @@ func (s *Server) registerRoutes() {
 
 	r.add("GET", "/api/buckets/:bucketId/sources", apiKey, s.listSources)
 	r.add("POST", "/api/buckets/:bucketId/sources", apiKey, s.createSource)
+	r.add("GET", "/api/buckets/:bucketId/sources/:sourceId", apiKey, s.getSource)
+	r.add("PATCH", "/api/buckets/:bucketId/sources/:sourceId", apiKey, s.updateSource)
+	r.add("DELETE", "/api/buckets/:bucketId/sources/:sourceId", apiKey, s.deleteSource)
 
 	r.add("POST", "/api/data", apiKey, s.ingest)
 	r.add("POST", "/api/data/batch", apiKey, s.ingestBatch)
 	r.add("POST", "/api/data/query", apiKey, s.query)
 	s.alertRoutes()
+	s.webhookRoutes()
 	s.analyticsRoutes()
 	s.lineProtocolRoutes()
 	s.remoteWriteRoutes()
+	s.promRoutes()
 
 	r.add("POST", "/api/operator/orgs", operator, s.createOrg)
 	r.add("GET", "/api/operator/orgs", operator, s.listOrgs)

@@ -126,6 +126,7 @@ func New(cfg Config) (*Node, error) {
 		BootstrapSelf:  cfg.BootstrapExpect <= 1 && len(cfg.Join) == 0,
 		Fast:           cfg.FastRaft,
 		OnDeleteBucket: pts.DeleteBucket,
+		OnDeleteSource: pts.DeleteSource,
 		Logger:         cfg.Logger,
 	}, n.state)
 	if err != nil {

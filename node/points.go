@@ -293,6 +293,23 @@ func (r routedPoints) BucketPointCount(bucketID string) int64 {
 	return n
 }
 
+// ChangeMark returns, from the replica that answers the read, a token
+// that changes whenever a point of the bucket in [start, end) does (the
+// PromQL result cache's validator); "" when no replica answered.
+func (r routedPoints) ChangeMark(bucketID string, start, end int64) string {
+	var mark string
+	rg := points.Range{BucketID: bucketID, Start: start, End: end}
+	err := r.read(context.Background(), bucketID, pointsCall{Op: "changemark", Range: &rg}, &mark, func() error {
+		mark = r.local.ChangeMark(bucketID, start, end)
+		return nil
+	})
+	if err != nil {
+		r.n.log.Warn("cannot read a bucket's change mark", "bucket", bucketID, "err", err)
+		return ""
+	}
+	return mark
+}
+
 func (r routedPoints) BucketSize(bucketID string) int64 {
 	var n int64
 	err := r.read(context.Background(), bucketID, pointsCall{Op: "bucketsize", Bucket: bucketID}, &n, func() error {
@@ -419,6 +436,10 @@ func (n *Node) PointsCall(ctx context.Context, body []byte) (int, []byte) {
 		out = db.BucketPointCount(c.Bucket)
 	case "bucketsize":
 		out = db.BucketSize(c.Bucket)
+	case "changemark":
+		if c.Range != nil {
+			out = db.ChangeMark(c.Range.BucketID, c.Range.Start, c.Range.End)
+		}
 	default:
 		return http.StatusBadRequest, []byte("unknown points op " + c.Op)
 	}

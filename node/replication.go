@@ -241,6 +241,9 @@ func (n *Node) ReplicaWrite(ctx context.Context, body []byte) (int, []byte) {
 		return http.StatusBadRequest, []byte(err.Error())
 	}
 	if kind == replicaWriteHistory {
+		if pts = n.withoutDeletedSources(pts); len(pts) == 0 {
+			return http.StatusOK, []byte("{}")
+		}
 		if err := n.pts.Write(ctx, bucketID, pts); err != nil {
 			return http.StatusServiceUnavailable, []byte(err.Error())
 		}

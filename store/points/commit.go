@@ -87,6 +87,15 @@ func (db *DB) commitSplitting(group []*writeReq) {
 		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
 	for _, req := range group {
+		if err == nil {
+			db.changes.note(req.bucket, func(yield func(int64) bool) {
+				for i := range req.pts {
+					if !yield(req.pts[i].TS) {
+						return
+					}
+				}
+			})
+		}
 		req.done <- err
 	}
 }

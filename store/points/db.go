@@ -29,6 +29,8 @@ type DB struct {
 	scratch commitScratch        // writeMu
 	eval    evalQueue            // evalqueue.go
 
+	changes *changeLog // changes.go
+
 	infoMu sync.RWMutex
 	series map[series]*seriesInfo
 
@@ -103,7 +105,7 @@ func Open(cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		cfg: cfg, log: cfg.Logger.With("component", "points"),
-		hot: map[hourKey]*hotHour{}, series: map[series]*seriesInfo{},
+		hot: map[hourKey]*hotHour{}, series: map[series]*seriesInfo{}, changes: newChangeLog(),
 		writeCh: make(chan *writeReq, 64), stop: make(chan struct{}),
 	}
 	opts := badger.DefaultOptions(cfg.Dir).
@@ -272,6 +274,7 @@ func (db *DB) DeleteBucket(bucketID string) int64 {
 		}
 	}
 	db.infoMu.Unlock()
+	db.changes.dropBucket(bucket)
 	if !found {
 		return 0
 	}
@@ -282,6 +285,39 @@ func (db *DB) DeleteBucket(bucketID string) int64 {
 	}
 	if err := db.bdb.DropPrefix(bucketPrefix(tagBlock, bucket), bucketPrefix(tagRollup, bucket)); err != nil {
 		db.log.Error("cannot drop points of deleted bucket", "bucket", bucketID, "err", err)
+	}
+	return n
+}
+
+// DeleteSource removes every point and rollup of one source of the bucket
+// and returns how many points it held.
+func (db *DB) DeleteSource(bucketID, sourceID string) int64 {
+	bucket, err1 := parseID(bucketID)
+	source, err2 := parseID(sourceID)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	s := series{bucket, source}
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	db.infoMu.Lock()
+	var n int64
+	info, found := db.series[s]
+	if found {
+		n = info.count
+		delete(db.series, s)
+	}
+	db.infoMu.Unlock()
+	if !found {
+		return 0
+	}
+	for k, h := range db.hot {
+		if h.s == s {
+			delete(db.hot, k)
+		}
+	}
+	if err := db.bdb.DropPrefix(s.prefix(tagBlock), s.prefix(tagRollup)); err != nil {
+		db.log.Error("cannot drop points of deleted data source", "bucket", bucketID, "source", sourceID, "err", err)
 	}
 	return n
 }

@@ -231,3 +231,17 @@ func (v Value) any() any {
 		return v.Bool
 	}
 }
+
+// stats returns the summary of each kept numeric field.
+func (r *rollup) stats(keep func(string) bool) map[string]FieldStats {
+	out := make(map[string]FieldStats, len(r.fields))
+	for i := range r.fields {
+		f := &r.fields[i]
+		if f.count == 0 || f.kind != KindNumber || (keep != nil && !keep(f.name)) {
+			continue
+		}
+		out[f.name] = FieldStats{Count: f.count, Sum: f.sum, Min: f.min, Max: f.max,
+			FirstTS: f.firstTS, First: f.first.Num, LastTS: f.lastTS, Last: f.last.Num}
+	}
+	return out
+}
