@@ -115,7 +115,9 @@ var specPageParams = []specMap{
 }
 
 // specBody is a JSON request body of schema with named examples; the
-// first is the one the playground fills in.
+// first is the one the playground fills in. OpenAPI forbids "example" next
+// to "examples", and JSON objects have no order, so the first one's name
+// goes in the x-dakkio-default-example extension.
 func specBody(schema specMap, required bool, examples ...specExample) specMap {
 	media := specMap{"schema": schema}
 	if len(examples) > 0 {
@@ -124,7 +126,7 @@ func specBody(schema specMap, required bool, examples ...specExample) specMap {
 			ex[e.name] = specMap{"summary": e.summary, "value": e.value}
 		}
 		media["examples"] = ex
-		media["example"] = examples[0].value
+		media["x-dakkio-default-example"] = examples[0].name
 	}
 	return specMap{"required": required, "content": specMap{"application/json": media}}
 }
@@ -163,6 +165,18 @@ func specEndpoints() []specEndpoint {
 			description: "A self-contained HTML page, served by every node, to try each endpoint of this document with a key.",
 			responses: specMap{"200": specMap{"description": "The playground page.",
 				"content": specMap{"text/html": specMap{"schema": specMap{"type": "string"}}}}}},
+		{method: "GET", path: "/console", id: "console", tag: "Documentation", auth: public,
+			summary:     "The web console",
+			description: "A self-contained web console, served by every node: buckets, sources, charts of queries, alert rules, keys, webhooks, organizations and the cluster, driven by this API with the key or operator token the user signs in with (docs/console.md).",
+			responses: specMap{"200": specMap{"description": "The console page.",
+				"content": specMap{"text/html": specMap{"schema": specMap{"type": "string"}}}}}},
+		{method: "GET", path: "/console/{file}", id: "consoleAsset", tag: "Documentation", auth: public,
+			summary:     "A script or style sheet of the web console",
+			description: "The console's own files, named by the page (with their integrity hashes); any other name is 404.",
+			params:      []specMap{specPathParam("file", "The asset's name, such as app.js.", specMap{"type": "string"})},
+			responses: specMap{"200": specMap{"description": "The asset.",
+				"content": specMap{"text/javascript": specMap{"schema": specMap{"type": "string"}}, "text/css": specMap{"schema": specMap{"type": "string"}}}},
+				"404": specMap{"$ref": "#/components/responses/NotFound"}}},
 		{method: "GET", path: "/metrics", id: "metrics", tag: "Documentation", auth: public,
 			summary: "Prometheus metrics",
 			description: "This node's metrics in Prometheus' text format: requests by route, method and status with latency histograms, points ingested and queried, " +
@@ -474,6 +488,33 @@ func specOperation(e specEndpoint) specMap {
 	return op
 }
 
+// specHeadOperation is the HEAD twin of the GET operation get: the same
+// statuses and headers, with no body.
+func specHeadOperation(get specMap) specMap {
+	head := specMap{}
+	for k, v := range get {
+		head[k] = v
+	}
+	head["operationId"] = get["operationId"].(string) + "Head"
+	head["summary"] = "Headers only: " + get["summary"].(string)
+	head["description"] = "As the GET of this path, without the body."
+	responses := specMap{}
+	for status, r := range get["responses"].(specMap) {
+		r := r.(specMap)
+		desc, _ := r["description"].(string)
+		if ref, ok := r["$ref"].(string); ok {
+			desc = "As the GET answer " + strings.TrimPrefix(ref, "#/components/responses/") + ", without the body."
+		}
+		out := specMap{"description": desc}
+		if h, ok := r["headers"]; ok {
+			out["headers"] = h
+		}
+		responses[status] = out
+	}
+	head["responses"] = responses
+	return head
+}
+
 func specRateLimitHeaders() specMap {
 	return specMap{
 		"X-RateLimit-Limit":     specMap{"$ref": "#/components/headers/X-RateLimit-Limit"},
@@ -507,6 +548,10 @@ func openAPIDocument() specMap {
 			paths[e.path] = item
 		}
 		item[strings.ToLower(e.method)] = specOperation(e)
+		if e.method == "GET" {
+			// The router answers HEAD wherever it answers GET.
+			item["head"] = specHeadOperation(specOperation(e))
+		}
 	}
 	return specMap{
 		"openapi":           "3.1.0",

@@ -293,6 +293,7 @@ func (s *Server) registerRoutes() {
 	}
 	r.add("GET", "/openapi.json", public, s.openAPI)
 	r.add("GET", "/playground", public, s.playground)
+	s.consoleRoutes()
 
 	r.add("GET", "/api/buckets", apiKey, s.listBuckets)
 	r.add("POST", "/api/buckets", apiKey, s.createBucket)

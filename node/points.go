@@ -242,6 +242,9 @@ func (r routedPoints) Raw(ctx context.Context, q points.RawQuery) (res points.Ra
 }
 
 func (r routedPoints) Aggregate(ctx context.Context, q points.AggQuery) (rows []points.Row, err error) {
+	if chaosBug == "agg-local-only" {
+		return r.local.Aggregate(ctx, q) // whether or not this node holds the bucket
+	}
 	err = r.read(ctx, q.BucketID, pointsCall{Op: "aggregate", Agg: &q}, &rows, func() (err error) { rows, err = r.local.Aggregate(ctx, q); return err })
 	return rows, err
 }

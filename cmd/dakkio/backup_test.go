@@ -38,8 +38,8 @@ func fillForBackup(t *testing.T, ctx context.Context, admin *client.Client, perS
 	for b, name := range []string{"greenhouse", "factory"} {
 		bucket := must[*client.Bucket](t, "create bucket")(admin.CreateBucket(ctx, client.CreateBucketRequest{Name: name, RetentionDays: ptr(365)}))
 		d.buckets = append(d.buckets, bucket.ID)
-		for _, typ := range []string{"read", "write"} {
-			k := must[*client.CreatedKey](t, "create key")(admin.CreateKey(ctx, bucket.ID, client.CreateKeyRequest{Name: name + "-" + typ, Type: typ}))
+		for _, typ := range []client.KeyType{client.KeyTypeRead, client.KeyTypeWrite} {
+			k := must[*client.CreatedKey](t, "create key")(admin.CreateKey(ctx, bucket.ID, client.CreateKeyRequest{Name: name + "-" + string(typ), Type: typ}))
 			d.keys = append(d.keys, k.Key)
 		}
 		for s := range 2 - b {
@@ -108,7 +108,7 @@ func backupAnswers(t *testing.T, ctx context.Context, admin *client.Client, d ba
 			}
 			for _, q := range [][2]string{{"avg", "hour"}, {"max", "day"}, {"count", "day"}, {"last", ""}, {"sum", ""}} {
 				res := must[*client.QueryResult](t, "aggregate")(admin.Query(ctx, client.QueryRequest{BucketID: id, RefusePartial: true,
-					Aggregation: q[0], GroupBy: q[1], Filters: client.QueryFilters{DataSourceID: src}}))
+					Aggregation: client.Aggregation(q[0]), GroupBy: client.GroupBy(q[1]), Filters: client.QueryFilters{DataSourceID: src}}))
 				add(q[0]+"/"+q[1], res.Data)
 			}
 		}

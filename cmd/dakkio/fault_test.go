@@ -65,7 +65,7 @@ func (in *ingest) write(ctx context.Context, cl *client.Client, batches int, lev
 			in.next++
 			pts[j] = client.PointInput{DataSourceID: in.s.source, Timestamp: ts, Values: map[string]any{"v": float64(in.next % 97)}}
 		}
-		if _, err := cl.WriteBatch(ctx, client.WriteBatchRequest{BucketID: in.s.bucket, DataPoints: pts, Consistency: level}); err != nil {
+		if _, err := cl.WriteBatch(ctx, client.WriteBatchRequest{BucketID: in.s.bucket, DataPoints: pts, Consistency: client.Consistency(level)}); err != nil {
 			lastErr = err
 			continue
 		}

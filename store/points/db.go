@@ -35,6 +35,7 @@ type DB struct {
 	series map[series]*seriesInfo
 
 	writeCh chan *writeReq
+	minFree int64 // bytes kept free on the filesystem (0: no check)
 	closeMu sync.RWMutex
 	closed  bool
 	stop    chan struct{}
@@ -107,6 +108,13 @@ func Open(cfg Config) (*DB, error) {
 		cfg: cfg, log: cfg.Logger.With("component", "points"),
 		hot: map[hourKey]*hotHour{}, series: map[series]*seriesInfo{}, changes: newChangeLog(),
 		writeCh: make(chan *writeReq, 64), stop: make(chan struct{}),
+		minFree: cfg.MinFreeBytes,
+	}
+	if db.minFree == 0 {
+		db.minFree = defaultMinFree
+	}
+	if cfg.InMemory {
+		db.minFree = 0
 	}
 	opts := badger.DefaultOptions(cfg.Dir).
 		WithInMemory(cfg.InMemory).
@@ -191,6 +199,9 @@ func (db *DB) write(ctx context.Context, bucketID string, pts []Point, eval *eva
 		if req.srcs[i], err = parseID(pts[i].SourceID); err != nil {
 			return err
 		}
+	}
+	if err := db.checkSpace(); err != nil {
+		return err
 	}
 	db.closeMu.RLock()
 	if db.closed {

@@ -151,6 +151,10 @@ type Config struct {
 	Compression string
 	// InMemory keeps everything in memory (tests of layers above).
 	InMemory bool
+	// MinFreeBytes is the free space the store keeps on its filesystem:
+	// below it, writes fail with ErrDiskFull. Default (0) 160 MiB;
+	// negative turns the check off.
+	MinFreeBytes int64
 	// Logger receives Badger's and the store's logs. Default slog.Default().
 	Logger *slog.Logger
 }
