@@ -94,7 +94,7 @@ func (w *aggregateWorkload) Run(ctx context.Context, e *Env) {
 func (w *aggregateWorkload) read(ctx context.Context, e *Env, process int, nd *Node, f, groupBy, agg string) bool {
 	start := e.Rec.Now()
 	cctx, cancel := context.WithTimeout(ctx, 2*e.OpTimeout)
-	res, err := e.C.Client(nd, e.C.AdminKey).Query(cctx, client.QueryRequest{BucketID: w.bucket, Aggregation: agg, GroupBy: groupBy, RefusePartial: true,
+	res, err := e.C.Client(nd, e.C.AdminKey).Query(cctx, client.QueryRequest{BucketID: w.bucket, Aggregation: client.Aggregation(agg), GroupBy: client.GroupBy(groupBy), RefusePartial: true,
 		Filters: client.QueryFilters{DataSourceID: w.source, StartTime: w.base, EndTime: w.base.Add(6 * 24 * time.Hour)}})
 	cancel()
 	typ, status := classify(err)

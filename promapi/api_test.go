@@ -37,7 +37,7 @@ func TestScopeReadKeySeesOnlyItsBucket(t *testing.T) {
 	})
 	ctx := context.Background()
 	mk := func(typ string) string {
-		k, err := f.n.Admin.CreateKey(ctx, f.buckets["scope-a"], client.CreateKeyRequest{Name: typ, Type: typ})
+		k, err := f.n.Admin.CreateKey(ctx, f.buckets["scope-a"], client.CreateKeyRequest{Name: typ, Type: client.KeyType(typ)})
 		if err != nil {
 			t.Fatal(err)
 		}
