@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -140,7 +141,7 @@ func (a *API) marks(cat *catalog, from, to, back, fwd int64) []string {
 	for id := range cat.buckets {
 		ids = append(ids, id)
 	}
-	sortStrings(ids)
+	slices.Sort(ids)
 	start, end := nsRange(from-back-1, to+fwd)
 	out := make([]string, len(ids))
 	for i, id := range ids {
