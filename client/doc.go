@@ -1,7 +1,7 @@
 // Package client is the Go SDK for the dakkio HTTP API.
 //
-// It speaks the public contract only (it imports nothing else from this
-// module), so the CLI, the integration tests and the chaos suite can use it
+// It speaks the public contract only (of this module it imports only
+// internal/backupfile, the backup file format it shares with the server), so the CLI, the integration tests and the chaos suite can use it
 // against any running cluster as a black box.
 //
 //	c := client.New("http://127.0.0.1:8080", client.WithAPIKey(adminKey))

@@ -16,7 +16,7 @@ import (
 	"github.com/dakkio/dakkio/store"
 )
 
-// The alert rule endpoints follow API.md; where it is silent:
+// The alert rule endpoints follow docs/api.md; where it is silent:
 //   - POST /api/alerts checks, in order: JSON, bucketId format, permission
 //     (admin, or the bucket's write key), dataSourceId format, every other
 //     field (all problems reported at once), archived bucket (409), the

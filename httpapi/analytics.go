@@ -12,7 +12,7 @@ import (
 	"github.com/dakkio/dakkio/store/points"
 )
 
-// The analytics endpoints follow API.md; where it is silent:
+// The analytics endpoints follow docs/api.md; where it is silent:
 //   - GET /api/analytics/overview is for admin keys only (403 for bucket
 //     keys): it spans the whole organization;
 //   - usage.apiCallsThisMonth counts the organization's calls this calendar

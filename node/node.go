@@ -73,8 +73,8 @@ type Node struct {
 }
 
 // New opens the node's stores and joins (or bootstraps) Raft. It does not
-// serve until Start.
-func New(cfg Config) (*Node, error) {
+// serve until Start. On an error, whatever it had opened is closed again.
+func New(cfg Config) (_ *Node, err error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
@@ -86,14 +86,26 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each part opened pushes its closer; a failure closes them in
+	// reverse order, so no branch below cleans up by hand.
+	var undo []func() error
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				if cerr := undo[i](); cerr != nil {
+					cfg.Logger.Warn("cannot close after a failed start", "err", cerr)
+				}
+			}
+		}
+	}()
+
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf, stopBG: make(chan struct{})}
 	n.defaultConsistency, _ = httpapi.ParseConsistency(cfg.Replication.WriteConsistency)
 	n.repair = newRepairer(n)
-	ln, err := n.listenHTTP()
-	if err != nil {
+	if n.ln, err = n.listenHTTP(); err != nil {
 		return nil, err
 	}
-	n.ln = ln
+	undo = append(undo, n.ln.Close)
 	n.state = store.NewState(cfg.KeyCacheBytes)
 	// Points open first: replaying the Raft log deletes the points of
 	// buckets deleted since the last snapshot.
@@ -106,14 +118,12 @@ func New(cfg Config) (*Node, error) {
 		Logger:      cfg.Logger,
 	})
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	n.pts = pts
+	undo = append(undo, pts.Close)
 	raftKey, err := cfg.raftKey()
 	if err != nil {
-		ln.Close()
-		pts.Close()
 		return nil, err
 	}
 	r, err := cluster.New(cluster.Config{
@@ -129,11 +139,10 @@ func New(cfg Config) (*Node, error) {
 		Logger:         cfg.Logger,
 	}, n.state)
 	if err != nil {
-		ln.Close()
-		pts.Close()
 		return nil, err
 	}
 	n.raft = r
+	undo = append(undo, r.Close)
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
 		NodeID: cfg.NodeID, State: n.state, Apply: n.Apply, Now: cfg.Now,
 		Interval: cfg.UsageInterval, Logger: cfg.Logger,
@@ -152,10 +161,9 @@ func New(cfg Config) (*Node, error) {
 		IsDeliverer: func(string) bool { return r.IsLeader() },
 	})
 	if err != nil {
-		r.Close()
-		pts.Close()
 		return nil, err
 	}
+	undo = append(undo, n.alerts.Close)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
 	n.reg = reg
@@ -182,23 +190,15 @@ func New(cfg Config) (*Node, error) {
 		SaveOperatorToken: n.saveOperatorToken,
 	})
 	if err != nil {
-		r.Close()
-		pts.Close()
-		ln.Close()
 		return nil, err
 	}
 	if cfg.clustered() {
 		n.hints, err = openHints(filepath.Join(cfg.DataDir, "hints"), cfg.SyncWrites, cfg.Replication.HintMaxBytes, cfg.Replication.HintMaxAge, cfg.Now, cfg.Logger.With("component", "hints"))
-		if err == nil {
-			err = n.startMembership()
-		}
 		if err != nil {
-			if n.hints != nil {
-				n.hints.Close()
-			}
-			r.Close()
-			pts.Close()
-			ln.Close()
+			return nil, err
+		}
+		undo = append(undo, n.hints.Close)
+		if err = n.startMembership(); err != nil {
 			return nil, err
 		}
 	}

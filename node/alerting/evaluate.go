@@ -437,7 +437,7 @@ func (e *Engine) silentSince(r store.AlertRule) time.Time {
 	return since
 }
 
-// The webhook body of API.md. Field order is the documented order.
+// The webhook body of docs/api.md. Field order is the documented order.
 type webhookBody struct {
 	Event     string      `json:"event"`
 	Timestamp string      `json:"timestamp"`
