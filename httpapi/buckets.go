@@ -145,11 +145,10 @@ func (s *Server) deleteBucket(c *call) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.apply(store.DeleteBucket{OrgID: b.OrganizationID, ID: b.ID})
+	d, err := applyFor[store.DeletedBucket](s, store.DeleteBucket{OrgID: b.OrganizationID, ID: b.ID})
 	if err != nil {
 		return err
 	}
-	d := res.(store.DeletedBucket)
 	var v deletedBucketView
 	v.DeletedBucket.ID, v.DeletedBucket.Name = d.Bucket.ID, d.Bucket.Name
 	v.DeletedResources.DataSources = d.DataSources

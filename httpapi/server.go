@@ -563,6 +563,21 @@ func (s *Server) apply(cmd any) (any, error) {
 	return s.cfg.Applier.Apply(ctx, cmd)
 }
 
+// applyFor is apply for a command whose value is an R: a value of another
+// type is an error, not a panic in the handler.
+func applyFor[R any](s *Server, cmd any) (R, error) {
+	var zero R
+	v, err := s.apply(cmd)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := v.(R)
+	if !ok {
+		return zero, fmt.Errorf("applying %T gave a %T, want a %T", cmd, v, zero)
+	}
+	return r, nil
+}
+
 // applyForwarded answers a follower's forwarded command (node access).
 func (s *Server) applyForwarded(c *call) error {
 	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
