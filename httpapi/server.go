@@ -16,6 +16,7 @@ import (
 
 	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
@@ -138,19 +139,13 @@ type Limiter interface {
 	Used(orgID string) int64
 }
 
-// Internal serves node-to-node calls.
+// Internal serves node-to-node calls (internal/peerrpc.Server): httpapi
+// checks the node's signature, then hands the call over whole.
 type Internal interface {
-	// ApplyForwarded applies a metadata command a follower forwarded and
-	// returns the status, the Raft index of its entry and the answer's body.
-	ApplyForwarded(ctx context.Context, body []byte) (status int, index uint64, out []byte)
-	// PointsCall serves another node's read or write of this node's points.
-	PointsCall(ctx context.Context, body []byte) (status int, out []byte)
-	// ReplicaWrite stores a batch another node sent this replica (the body
-	// of /internal/write).
-	ReplicaWrite(ctx context.Context, body []byte) (status int, out []byte)
-	// ReadIndex answers, on the leader, the commit index a follower must
-	// apply before it may say that something does not exist.
-	ReadIndex(ctx context.Context) (status int, index uint64, out []byte)
+	// Paths lists the internal paths served.
+	Paths() []string
+	// Serve answers a verified call to path.
+	Serve(ctx context.Context, path string, body []byte) peerrpc.Answer
 }
 
 // Config configures a Server. Meta, Applier, Points, Node, Usage and Limiter are required.
@@ -308,10 +303,11 @@ func (s *Server) registerRoutes() {
 	r.add("GET", "/api/operator/backup", operator, s.backup)
 	r.add("POST", "/api/operator/restore/metadata", operator, s.restoreMetadata)
 	r.add("POST", "/api/operator/restore/points", operator, s.restorePoints)
-	r.add("POST", "/internal/apply", node, s.applyForwarded)
-	r.add("POST", "/internal/points", node, s.pointsCall)
-	r.add("POST", "/internal/readindex", node, s.readIndex)
-	r.add("POST", "/internal/write", node, s.replicaWrite)
+	if s.cfg.Internal != nil {
+		for _, path := range s.cfg.Internal.Paths() {
+			r.add("POST", path, node, s.internalCall(path))
+		}
+	}
 }
 
 // Routes lists every endpoint the server answers.
@@ -578,49 +574,22 @@ func applyFor[R any](s *Server, cmd any) (R, error) {
 	return r, nil
 }
 
-// applyForwarded answers a follower's forwarded command (node access).
-func (s *Server) applyForwarded(c *call) error {
-	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
-		return s.cfg.Internal.ApplyForwarded(ctx, body)
-	})
-}
-
-// pointsCall answers another node's points request (node access).
-func (s *Server) pointsCall(c *call) error {
-	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
-		status, out := s.cfg.Internal.PointsCall(ctx, body)
-		return status, 0, out
-	})
-}
-
-// replicaWrite stores a replicated batch (node access).
-func (s *Server) replicaWrite(c *call) error {
-	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
-		status, out := s.cfg.Internal.ReplicaWrite(ctx, body)
-		return status, 0, out
-	})
-}
-
-// readIndex answers a follower's read-index request (node access).
-func (s *Server) readIndex(c *call) error {
-	return s.internal(c, func(ctx context.Context, _ []byte) (int, uint64, []byte) {
-		return s.cfg.Internal.ReadIndex(ctx)
-	})
-}
-
-// internal answers a node-to-node call with what serve returns; a Raft
-// index, when there is one, goes in X-Dakkio-Raft-Index.
-func (s *Server) internal(c *call, serve func(ctx context.Context, body []byte) (int, uint64, []byte)) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
-	defer cancel()
-	status, index, body := serve(ctx, c.ctx.PostBody())
-	if index > 0 {
-		c.ctx.Response.Header.Set("X-Dakkio-Raft-Index", strconv.FormatUint(index, 10))
+// internalCall answers a node-to-node call to path (node access) with
+// what the internal server answers; a Raft index, when there is one, goes
+// in peerrpc.IndexHeader.
+func (s *Server) internalCall(path string) func(c *call) error {
+	return func(c *call) error {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
+		defer cancel()
+		a := s.cfg.Internal.Serve(ctx, path, c.ctx.PostBody())
+		if a.Index > 0 {
+			c.ctx.Response.Header.Set(peerrpc.IndexHeader, strconv.FormatUint(a.Index, 10))
+		}
+		c.ctx.SetStatusCode(a.Status)
+		c.ctx.SetContentType("application/json")
+		c.ctx.SetBody(a.Body)
+		return nil
 	}
-	c.ctx.SetStatusCode(status)
-	c.ctx.SetContentType("application/json")
-	c.ctx.SetBody(body)
-	return nil
 }
 
 func (s *Server) health(c *call) error {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/mqttingest"
 	"github.com/dakkio/dakkio/node/alerting"
@@ -41,7 +41,7 @@ type Node struct {
 	// Set when the node runs in a cluster (gossip configured).
 	members   *cluster.Membership
 	manager   *cluster.Manager
-	peers     *http.Client
+	rpc       *peerrpc.Client // calls to other nodes
 	readIndex readIndexRounds // a follower's catch-ups with the leader
 	// currentAsOf: this node had applied everything committed before it
 	// (ns after processStart, plus 1; 0 = never); the key lease (readindex.go).
@@ -167,11 +167,16 @@ func New(cfg Config) (_ *Node, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
 	n.reg = reg
+	// Node-to-node calls, served on the API's port once their signature
+	// checks out.
+	internal := peerrpc.NewServer(peerrpc.Handlers{
+		Apply: n.serveApply, ReadIndex: n.serveReadIndex, Write: n.serveWrite, Points: n.servePoints(),
+	})
 	n.api, err = httpapi.New(httpapi.Config{
 		Metrics:  reg,
 		Meta:     syncedMeta{State: n.state, n: n},
 		Applier:  n,
-		Internal: n,
+		Internal: internal,
 		NodeKey:  n.rpcKey(),
 		// With TLS, the listener verifies client certificates against the
 		// cluster's CA; node calls must present one.
