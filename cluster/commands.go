@@ -35,6 +35,14 @@ var commands = newCommandTable(
 	noValue(18, (*store.State).ApplyRestoreState),
 	withValue(19, (*store.State).ApplyDeleteAdminKey),
 	noValue(20, (*store.State).ApplyRotateOperatorToken),
+	withValue(21, (*store.State).ApplyUpdateSource),
+	define(22, applyDeleteSource),
+	noValue(23, (*store.State).ApplyCreateWebhook),
+	withValue(24, (*store.State).ApplyUpdateWebhook),
+	withValue(25, (*store.State).ApplyDeleteWebhook),
+	withValue(26, (*store.State).ApplyPublishEvent),
+	withValue(27, (*store.State).ApplyTestWebhook),
+	noValue(28, (*store.State).ApplyRecordWebhookDelivery),
 )
 
 // applyDeleteBucket removes the bucket from the metadata, then its points,
@@ -44,6 +52,15 @@ func applyDeleteBucket(f *fsm, c store.DeleteBucket) (store.DeletedBucket, error
 	d, err := f.state.ApplyDeleteBucket(c)
 	if err == nil && f.onDeleteBucket != nil {
 		d.DataPoints = f.onDeleteBucket(c.ID)
+	}
+	return d, err
+}
+
+// applyDeleteSource removes a data source, then its points, likewise.
+func applyDeleteSource(f *fsm, c store.DeleteSource) (store.DeletedSource, error) {
+	d, err := f.state.ApplyDeleteSource(c)
+	if err == nil && f.onDeleteSource != nil {
+		d.DataPoints = f.onDeleteSource(c.BucketID, c.ID)
 	}
 	return d, err
 }

@@ -31,6 +31,8 @@ type fsm struct {
 	// onDeleteBucket runs inside Apply after a bucket is removed from the
 	// metadata, so that its points go in the same log order on every replica.
 	onDeleteBucket func(bucketID string) (points int64)
+	// onDeleteSource does the same for a deleted data source's points.
+	onDeleteSource func(bucketID, sourceID string) (points int64)
 	// hold blocks Apply while HoldApply's caller holds it (tests).
 	hold sync.RWMutex
 	// skipped counts entries applied as no-ops.

@@ -49,6 +49,8 @@ type Config struct {
 	// OnDeleteBucket, if set, runs in log order after a bucket is deleted and
 	// returns how many points it removed.
 	OnDeleteBucket func(bucketID string) int64
+	// OnDeleteSource, likewise, runs after a data source is deleted.
+	OnDeleteSource func(bucketID, sourceID string) int64
 	// Logger receives raft's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -123,7 +125,7 @@ func New(cfg Config, state *store.State) (*Raft, error) {
 		r.closeStores()
 		return nil, fmt.Errorf("cannot read raft state: %w", err)
 	}
-	machine := &fsm{state: state, onDeleteBucket: cfg.OnDeleteBucket, log: r.log}
+	machine := &fsm{state: state, onDeleteBucket: cfg.OnDeleteBucket, onDeleteSource: cfg.OnDeleteSource, log: r.log}
 	r.fsm, r.snaps = machine, snaps
 	r.raft, err = raft.NewRaft(rc, machine, r.logStore, r.logStore, snaps, r.transport)
 	if err != nil {

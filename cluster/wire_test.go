@@ -53,6 +53,8 @@ func wireScenario() []wireStep {
 		Delivery: store.Delivery{State: store.DeliveryPending},
 	}
 	tried := t0.Add(2 * time.Minute)
+	hook := store.Webhook{ID: id(29), OrganizationID: org1.ID, BucketID: b1.ID, Name: "all", URL: "https://example.com/w?x=<1>",
+		Events: []string{store.EventAlertTriggered, store.EventDataReceived, store.EventBucketUpdated}, Secret: "s", Status: store.WebhookActive, CreatedAt: t0, UpdatedAt: t0}
 	// A backup of a cluster holding only what bootstrap creates: restoring
 	// it leaves the state the steps after it expect.
 	backup, _ := json.Marshal(map[string]any{"initialized": true, "operatorTokenHash": "other", "orgs": []store.Org{org1}, "apiKeys": []store.APIKey{admin1},
@@ -100,6 +102,22 @@ func wireScenario() []wireStep {
 		{"record delivery", store.RecordDelivery{AlertID: rule.ID, EventID: ev.ID, Delivery: store.Delivery{State: store.DeliveryPending, Attempts: 1, LastAttemptAt: &tried, LastStatus: 502, LastError: "bad gateway", NextAttemptAt: ptr(tried.Add(time.Minute))}}, nil},
 		{"record delivery, stale", store.RecordDelivery{AlertID: rule.ID, EventID: ev.ID, Delivery: store.Delivery{State: store.DeliveryPending, Attempts: 1}}, store.ErrConflict},
 		{"record delivery, no event", store.RecordDelivery{AlertID: rule.ID, EventID: id(99), Delivery: store.Delivery{Attempts: 1}}, store.ErrNotFound},
+		{"create webhook", store.CreateWebhook{Webhook: hook}, nil},
+		{"create webhook, other org", store.CreateWebhook{Webhook: store.Webhook{ID: id(30), OrganizationID: org2.ID, BucketID: b1.ID}}, store.ErrNotFound},
+		{"update webhook", store.UpdateWebhook{OrgID: org1.ID, ID: hook.ID, Name: ptr("renamed"), Events: []string{store.EventDataReceived}, Secret: ptr(""), At: t0.Add(time.Hour)}, nil},
+		{"update webhook, other org", store.UpdateWebhook{OrgID: org2.ID, ID: hook.ID, At: t0}, store.ErrNotFound},
+		{"publish event", store.PublishEvent{BucketID: b1.ID, Event: store.EventDataReceived, Cause: "c1", At: t0, Data: json.RawMessage(`{"count":1,"html":"<b>"}`)}, nil},
+		{"publish event, no bucket", store.PublishEvent{BucketID: id(99), Event: store.EventDataReceived, Cause: "c2", At: t0}, store.ErrNotFound},
+		{"test webhook", store.TestWebhook{OrgID: org1.ID, WebhookID: hook.ID, DeliveryID: id(31), At: t0}, nil},
+		{"test webhook, other org", store.TestWebhook{OrgID: org2.ID, WebhookID: hook.ID, DeliveryID: id(32), At: t0}, store.ErrNotFound},
+		{"record webhook delivery", store.RecordWebhookDelivery{WebhookID: hook.ID, DeliveryID: id(31), Delivery: store.Delivery{State: store.DeliveryDelivered, Attempts: 1, LastStatus: 204, DeliveredAt: &tried}}, nil},
+		{"record webhook delivery, finished", store.RecordWebhookDelivery{WebhookID: hook.ID, DeliveryID: id(31), Delivery: store.Delivery{Attempts: 2}}, store.ErrConflict},
+		{"update source", store.UpdateSource{OrgID: org1.ID, BucketID: b1.ID, ID: src1.ID, Name: ptr("probe 2"), Status: ptr(store.SourceInactive), Schema: map[string]store.Field{"rh": {Type: "number", Unit: "%"}}, At: t0.Add(time.Hour)}, nil},
+		{"update source, type with points", store.UpdateSource{OrgID: org1.ID, BucketID: b1.ID, ID: src1.ID, Schema: map[string]store.Field{"ok": {Type: "string"}}, At: t0}, store.ErrConflict},
+		{"update source, other org", store.UpdateSource{OrgID: org2.ID, BucketID: b1.ID, ID: src1.ID, At: t0}, store.ErrNotFound},
+		{"create source to delete", store.CreateSource{Source: store.DataSource{ID: id(33), BucketID: b1.ID, OrganizationID: org1.ID, Name: "doomed", Status: "active"}}, nil},
+		{"delete source", store.DeleteSource{OrgID: org1.ID, BucketID: b1.ID, ID: id(33)}, nil},
+		{"delete source again", store.DeleteSource{OrgID: org1.ID, BucketID: b1.ID, ID: id(33)}, store.ErrNotFound},
 		{"rebalance", store.Rebalance{Moves: []store.Move{{Bucket: b1.ID, Replicas: []string{"n1", "n2"}, Pending: []string{"n3"}, Leaving: []string{"n2"}}, {Bucket: id(99), Replicas: []string{"n1"}}}}, nil},
 		{"replica caught up", store.ReplicaCaughtUp{Bucket: b1.ID, Node: "n3"}, nil},
 		{"replica caught up again", store.ReplicaCaughtUp{Bucket: b1.ID, Node: "n3"}, nil},
@@ -107,6 +125,8 @@ func wireScenario() []wireStep {
 		{"create source, archived", store.CreateSource{Source: store.DataSource{ID: id(23), BucketID: b1.ID, OrganizationID: org1.ID, Name: "late"}}, store.ErrConflict},
 		{"delete alert", store.DeleteAlert{OrgID: org1.ID, ID: rule.ID}, nil},
 		{"delete alert again", store.DeleteAlert{OrgID: org1.ID, ID: rule.ID}, store.ErrNotFound},
+		{"delete webhook", store.DeleteWebhook{OrgID: org1.ID, ID: hook.ID}, nil},
+		{"delete webhook again", store.DeleteWebhook{OrgID: org1.ID, ID: hook.ID}, store.ErrNotFound},
 		{"delete bucket", store.DeleteBucket{OrgID: org1.ID, ID: b1.ID}, nil},
 		{"delete bucket again", store.DeleteBucket{OrgID: org1.ID, ID: b1.ID}, store.ErrNotFound},
 		{"restore state, not fresh", store.RestoreState{Snapshot: backup}, store.ErrConflict},

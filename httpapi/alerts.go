@@ -453,18 +453,23 @@ func readCondition(b *body, required bool) (parsedText, string, bool) {
 // readWebhookURL reads an absolute http(s) URL with a host whose address,
 // if literal, the webhook egress policy allows.
 func (s *Server) readWebhookURL(b *body, required bool) (string, bool) {
-	raw, ok := b.text("webhookUrl", required, 1, maxWebhookURLLen)
+	return s.readURL(b, "webhookUrl", required)
+}
+
+// readURL reads the field name as readWebhookURL reads webhookUrl.
+func (s *Server) readURL(b *body, name string, required bool) (string, bool) {
+	raw, ok := b.text(name, required, 1, maxWebhookURLLen)
 	if !ok {
 		return "", false
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		b.fail([]any{"webhookUrl"}, "webhookUrl must be an http(s) URL")
+		b.fail([]any{name}, "%s must be an http(s) URL", name)
 		return "", false
 	}
 	if p := s.cfg.WebhookPolicy; p != nil {
 		if err := p.CheckURL(u); err != nil {
-			b.fail([]any{"webhookUrl"}, "webhookUrl is %s", err.Error())
+			b.fail([]any{name}, "%s is %s", name, err.Error())
 			return "", false
 		}
 	}

@@ -225,6 +225,9 @@ func readID(obj *fastjson.Object, name, what string) (id, problem string) {
 // writePoints stores pts durably at the given consistency, bounded by the
 // apply timeout.
 func (s *Server) writePoints(bucketID string, pts []points.Point, level Consistency) error {
+	if err := s.checkSourcesActive(bucketID, pts); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
 	defer cancel()
 	if err := s.cfg.Points.Write(WithConsistency(ctx, level), bucketID, pts); err != nil {

@@ -499,7 +499,7 @@ func specLineProtocolResponses() specMap {
 // openAPIDocument returns the whole document.
 func openAPIDocument() specMap {
 	paths := specMap{}
-	for _, e := range specEndpoints() {
+	for _, e := range append(specEndpoints(), specSourceAndWebhookEndpoints()...) {
 		item, _ := paths[e.path].(specMap)
 		if item == nil {
 			item = specMap{}
@@ -532,6 +532,7 @@ func openAPIDocument() specMap {
 			{"name": "Data points", "description": "Writing points."},
 			{"name": "Query", "description": "Raw and aggregated reads."},
 			{"name": "Alert rules", "description": "Plain-English conditions that call a webhook."},
+			{"name": "Webhooks", "description": "Subscriptions to a bucket's events. Admin keys."},
 			{"name": "Analytics", "description": "Organization and bucket statistics."},
 			{"name": "Operator", "description": "Organizations, plans, admin keys and the cluster; for the cluster's operator, with X-Operator-Token."},
 			{"name": "Ingest protocols", "description": "InfluxDB line protocol and Prometheus remote write, for the agents operators already run."},
@@ -540,12 +541,12 @@ func openAPIDocument() specMap {
 		},
 		"paths":      paths,
 		"webhooks":   specWebhooks(),
-		"components": specComponents(),
+		"components": withSchemas(specComponents(), specSourceAndWebhookSchemas()),
 	}
 }
 
 func specWebhooks() specMap {
-	return specMap{"alertTriggered": specMap{"post": specMap{
+	return specMap{"webhookEvent": specWebhookEvent(), "alertTriggered": specMap{"post": specMap{
 		"operationId": "alertTriggered",
 		"summary":     "An alert rule triggered",
 		"description": "Sent to the rule's webhookUrl. Any 2xx is delivered; otherwise, or after 10 s, retried with exponential backoff (1 s to 5 min, 8 attempts). " +
@@ -726,7 +727,7 @@ func specComponents() specMap {
 				"_id": specRef("ObjectId"), "bucketId": specRef("ObjectId"), "name": specMap{"type": "string"},
 				"type":        specEnum("", "sensor", "api", "webhook", "manual", "application", "service"),
 				"description": specMap{"type": "string"}, "schema": specRef("SourceSchema"),
-				"downsampling": specMap{"type": "boolean"}, "status": specEnum("", "active"),
+				"downsampling": specMap{"type": "boolean"}, "status": specEnum("inactive: new points are refused.", "active", "inactive"),
 				"createdAt": specRef("Timestamp"), "updatedAt": specRef("Timestamp"),
 			}),
 

@@ -56,6 +56,16 @@ type Metadata interface {
 	// BucketAlertStats counts the bucket's active rules and, per rule in
 	// creation order, the triggers since a time.
 	BucketAlertStats(bucketID string, since time.Time) (active int, byRule []store.RuleTriggers)
+	// Webhook returns a webhook of the organization, or store.ErrNotFound.
+	Webhook(orgID, id string) (store.Webhook, error)
+	// Webhooks returns a page of the organization's webhooks (one bucket's
+	// when bucketID is set) and their total.
+	Webhooks(orgID, bucketID string, offset, limit int) ([]store.Webhook, int)
+	// WebhookDeliveries returns a page of a webhook's deliveries, newest
+	// first, and their total.
+	WebhookDeliveries(webhookID string, offset, limit int) ([]store.WebhookDelivery, int)
+	// WebhookDelivery returns one delivery of a webhook, or store.ErrNotFound.
+	WebhookDelivery(webhookID, id string) (store.WebhookDelivery, error)
 }
 
 // Applier proposes a metadata command and returns what applying it produced.
@@ -281,11 +291,15 @@ func (s *Server) registerRoutes() {
 
 	r.add("GET", "/api/buckets/:bucketId/sources", apiKey, s.listSources)
 	r.add("POST", "/api/buckets/:bucketId/sources", apiKey, s.createSource)
+	r.add("GET", "/api/buckets/:bucketId/sources/:sourceId", apiKey, s.getSource)
+	r.add("PATCH", "/api/buckets/:bucketId/sources/:sourceId", apiKey, s.updateSource)
+	r.add("DELETE", "/api/buckets/:bucketId/sources/:sourceId", apiKey, s.deleteSource)
 
 	r.add("POST", "/api/data", apiKey, s.ingest)
 	r.add("POST", "/api/data/batch", apiKey, s.ingestBatch)
 	r.add("POST", "/api/data/query", apiKey, s.query)
 	s.alertRoutes()
+	s.webhookRoutes()
 	s.analyticsRoutes()
 	s.lineProtocolRoutes()
 	s.remoteWriteRoutes()

@@ -133,6 +133,9 @@ func (n *Node) Apply(ctx context.Context, cmd any) (any, error) {
 	if d, ok := cmd.(store.DeleteBucket); ok && n.members != nil {
 		deleting = routedPoints{n: n, local: n.pts}.BucketPointCount(d.ID)
 	}
+	if d, ok := cmd.(store.DeleteSource); ok && n.members != nil {
+		deleting = n.sourcePointCount(ctx, d.BucketID, d.ID)
+	}
 	ruleBucket := n.ruleBucket(cmd)
 	// The leader places new buckets; a follower forwards, and so does a
 	// leader that lost its leadership in between.
@@ -146,6 +149,13 @@ func (n *Node) Apply(ctx context.Context, cmd any) (any, error) {
 	if d, ok := v.(store.DeletedBucket); ok && err == nil && deleting >= 0 {
 		d.DataPoints = deleting
 		v = d
+	}
+	if d, ok := v.(store.DeletedSource); ok && err == nil && deleting >= 0 {
+		d.DataPoints = deleting
+		v = d
+	}
+	if err == nil && makesDeliveries(cmd) {
+		n.alerts.Kick()
 	}
 	var se *store.Error
 	if err != nil && !errors.As(err, &se) {
@@ -250,6 +260,9 @@ func (n *Node) serveApply(ctx context.Context, body []byte) peerrpc.Answer {
 	var se *store.Error
 	if err != nil && !errors.As(err, &se) {
 		return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
+	}
+	if err == nil && makesDeliveries(cmd) {
+		n.alerts.Kick()
 	}
 	out, err := cluster.EncodeResult(cmd, v, err)
 	if err != nil {

@@ -67,7 +67,13 @@ func (g *evalGate) wait(ctx context.Context) error {
 // does not refuse the write: the points are stored, not evaluated, and
 // counted in dakkio_alert_eval_dropped_total.
 func (n *Node) writeLive(ctx context.Context, bucketID string, pts []points.Point) error {
+	if pts = n.withoutDeletedSources(pts); len(pts) == 0 {
+		return nil
+	}
 	eval := n.alerts.NoteArrivals(bucketID, pts)
+	if n.wantsDataReceived(bucketID) {
+		eval = pts // the whole write, for its data.received event
+	}
 	err := n.pts.WriteEval(ctx, bucketID, pts, eval, n.cfg.AlertQueueMaxBytes)
 	if errors.Is(err, points.ErrEvalQueueFull) {
 		if n.evalStats.dropped.Add(1)%1000 == 1 {
@@ -126,6 +132,9 @@ func (n *Node) evaluateQueued() {
 			}
 			ectx, ecancel := context.WithTimeout(ctx, evalTimeout)
 			err := n.alerts.Evaluate(ectx, rec.Bucket, rec.Points)
+			if err == nil {
+				err = n.publishDataReceived(ectx, rec)
+			}
 			ecancel()
 			if err != nil {
 				if ctx.Err() == nil {

@@ -136,6 +136,7 @@ func New(cfg Config) (_ *Node, err error) {
 		BootstrapSelf:  cfg.BootstrapExpect <= 1 && len(cfg.Join) == 0,
 		Fast:           cfg.FastRaft,
 		OnDeleteBucket: pts.DeleteBucket,
+		OnDeleteSource: pts.DeleteSource,
 		Logger:         cfg.Logger,
 	}, n.state)
 	if err != nil {

@@ -207,6 +207,14 @@ func (m syncedMeta) Alert(orgID, id string) (store.AlertRule, error) {
 	return lookUp(m, func() (store.AlertRule, error) { return m.State.Alert(orgID, id) })
 }
 
+func (m syncedMeta) Webhook(orgID, id string) (store.Webhook, error) {
+	return lookUp(m, func() (store.Webhook, error) { return m.State.Webhook(orgID, id) })
+}
+
+func (m syncedMeta) WebhookDelivery(webhookID, id string) (store.WebhookDelivery, error) {
+	return lookUp(m, func() (store.WebhookDelivery, error) { return m.State.WebhookDelivery(webhookID, id) })
+}
+
 // fetchReadIndex asks the leader for its read index.
 func (n *Node) fetchReadIndex(ctx context.Context) (uint64, error) {
 	leader := n.raft.Status().LeaderID

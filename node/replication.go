@@ -186,6 +186,9 @@ func (n *Node) serveWrite(ctx context.Context, body []byte) peerrpc.Answer {
 		return peerrpc.Answer{Status: http.StatusBadRequest, Body: []byte(err.Error())}
 	}
 	if w.Kind == peerrpc.WriteHistory {
+		if w.Points = n.withoutDeletedSources(w.Points); len(w.Points) == 0 {
+			return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
+		}
 		if err := n.pts.Write(ctx, w.BucketID, w.Points); err != nil {
 			return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
 		}

@@ -300,6 +300,7 @@ func (s *State) ApplyTriggerAlert(c TriggerAlert) (AlertEvent, error) {
 		}
 	}
 	s.data.events[a.ID] = evs
+	s.data.publish(e.BucketID, EventAlertTriggered, "alert:"+e.ID, e.TriggeredAt, alertTriggeredData(e.Payload))
 	return e, nil
 }
 

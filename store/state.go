@@ -48,6 +48,11 @@ type tables struct {
 	alertsBySource map[string][]string
 	events         map[string][]*AlertEvent // by rule, oldest first
 
+	webhooks         map[string]*Webhook
+	webhooksByBucket map[string][]string
+	deliveries       map[string][]*WebhookDelivery // by webhook, oldest first
+	deletedSources   map[string]string             // source -> its bucket
+
 	usage       map[string]map[string]map[string]int64 // month -> org -> node -> calls
 	keyLastUsed map[string]time.Time
 
@@ -63,8 +68,10 @@ func newTables() *tables {
 		apiKeys: map[string]*APIKey{}, keyByHash: map[string]string{}, keysByBucket: map[string][]string{}, keysByOrg: map[string][]string{},
 		sources: map[string]*DataSource{}, sourcesByBucket: map[string][]string{}, sourceByName: map[string]string{},
 		alerts: map[string]*AlertRule{}, alertsByBucket: map[string][]string{}, alertsBySource: map[string][]string{},
-		events: map[string][]*AlertEvent{},
-		usage:  map[string]map[string]map[string]int64{}, keyLastUsed: map[string]time.Time{},
+		events:   map[string][]*AlertEvent{},
+		webhooks: map[string]*Webhook{}, webhooksByBucket: map[string][]string{}, deliveries: map[string][]*WebhookDelivery{},
+		deletedSources: map[string]string{},
+		usage:          map[string]map[string]map[string]int64{}, keyLastUsed: map[string]time.Time{},
 		placement: map[string][]string{}, pending: map[string][]string{}, leaving: map[string][]string{},
 	}
 }
@@ -403,7 +410,9 @@ func (s *State) ApplyUpdateBucket(c UpdateBucket) (Bucket, error) {
 	if !ok || b.OrganizationID != c.OrgID {
 		return Bucket{}, errorf(ErrNotFound, "Bucket not found")
 	}
+	var changed []string
 	if c.Name != nil && *c.Name != b.Name {
+		changed = append(changed, "name")
 		newKey := b.OrganizationID + "\x00" + *c.Name
 		if _, taken := s.data.bucketByName[newKey]; taken {
 			return Bucket{}, errorf(ErrConflict, "A bucket named %q already exists", *c.Name)
@@ -412,16 +421,22 @@ func (s *State) ApplyUpdateBucket(c UpdateBucket) (Bucket, error) {
 		s.data.bucketByName[newKey] = b.ID
 		b.Name = *c.Name
 	}
-	if c.Description != nil {
+	if c.Description != nil && *c.Description != b.Description {
+		changed = append(changed, "description")
 		b.Description = *c.Description
 	}
-	if c.RetentionDays != nil {
+	if c.RetentionDays != nil && *c.RetentionDays != b.RetentionDays {
+		changed = append(changed, "retentionDays")
 		b.RetentionDays = *c.RetentionDays
 	}
-	if c.Status != nil {
+	if c.Status != nil && *c.Status != b.Status {
+		changed = append(changed, "status")
 		b.Status = *c.Status
 	}
 	b.UpdatedAt = c.At
+	if len(changed) > 0 {
+		s.data.publish(b.ID, EventBucketUpdated, "bucket:"+b.ID+":"+FormatTime(c.At), c.At, bucketUpdatedData(*b, changed))
+	}
 	return *b, nil
 }
 
@@ -444,6 +459,10 @@ func (s *State) ApplyDeleteBucket(c DeleteBucket) (DeletedBucket, error) {
 		out.AlertRules++
 	}
 	delete(s.data.alertsByBucket, b.ID)
+	for _, id := range slices.Clone(s.data.webhooksByBucket[b.ID]) {
+		s.data.removeWebhook(s.data.webhooks[id])
+	}
+	delete(s.data.webhooksByBucket, b.ID)
 	for _, id := range s.data.sourcesByBucket[b.ID] {
 		delete(s.data.alertsBySource, id)
 		src := s.data.sources[id]
@@ -563,14 +582,17 @@ func remove(ids []string, id string) []string {
 // snapshot is the serialized form of tables: every record in creation order,
 // from which the indexes are rebuilt.
 type snapshot struct {
-	Initialized       bool         `json:"initialized"`
-	OperatorTokenHash string       `json:"operatorTokenHash"`
-	Orgs              []Org        `json:"orgs"`
-	Buckets           []Bucket     `json:"buckets"`
-	APIKeys           []APIKey     `json:"apiKeys"`
-	Sources           []DataSource `json:"sources"`
-	Alerts            []AlertRule  `json:"alerts"`
-	Events            []AlertEvent `json:"events"`
+	Initialized       bool              `json:"initialized"`
+	OperatorTokenHash string            `json:"operatorTokenHash"`
+	Orgs              []Org             `json:"orgs"`
+	Buckets           []Bucket          `json:"buckets"`
+	APIKeys           []APIKey          `json:"apiKeys"`
+	Sources           []DataSource      `json:"sources"`
+	Alerts            []AlertRule       `json:"alerts"`
+	Events            []AlertEvent      `json:"events"`
+	Webhooks          []Webhook         `json:"webhooks,omitempty"`
+	Deliveries        []WebhookDelivery `json:"webhookDeliveries,omitempty"`
+	DeletedSources    map[string]string `json:"deletedSources,omitempty"`
 
 	Usage       map[string]map[string]map[string]int64 `json:"usage"`
 	KeyLastUsed map[string]time.Time                   `json:"keyLastUsed"`
@@ -587,7 +609,7 @@ func (s *State) Snapshot() any {
 	t := s.data
 	snap := snapshot{Initialized: t.Initialized, OperatorTokenHash: t.OperatorTokenHash,
 		Usage: cloneUsage(t.usage), KeyLastUsed: maps.Clone(t.keyLastUsed), Placement: maps.Clone(t.placement),
-		Pending: maps.Clone(t.pending), Leaving: maps.Clone(t.leaving)}
+		Pending: maps.Clone(t.pending), Leaving: maps.Clone(t.leaving), DeletedSources: maps.Clone(t.deletedSources)}
 	for _, id := range t.orgOrder {
 		snap.Orgs = append(snap.Orgs, *t.orgs[id])
 		for _, bid := range t.bucketsByOrg[id] {
@@ -602,6 +624,12 @@ func (s *State) Snapshot() any {
 				snap.Alerts = append(snap.Alerts, *t.alerts[aid])
 				for _, e := range t.events[aid] {
 					snap.Events = append(snap.Events, *e)
+				}
+			}
+			for _, wid := range t.webhooksByBucket[bid] {
+				snap.Webhooks = append(snap.Webhooks, t.webhooks[wid].clone())
+				for _, d := range t.deliveries[wid] {
+					snap.Deliveries = append(snap.Deliveries, *d)
 				}
 			}
 		}
@@ -660,6 +688,15 @@ func (snap snapshot) tables() (*tables, error) {
 	}
 	for _, e := range snap.Events {
 		t.events[e.AlertID] = append(t.events[e.AlertID], &e)
+	}
+	for _, w := range snap.Webhooks {
+		t.addWebhook(w)
+	}
+	for _, d := range snap.Deliveries {
+		t.deliveries[d.WebhookID] = append(t.deliveries[d.WebhookID], &d)
+	}
+	if snap.DeletedSources != nil {
+		t.deletedSources = snap.DeletedSources
 	}
 	if snap.Usage != nil {
 		t.usage = snap.Usage

@@ -113,16 +113,64 @@ func (e *Engine) backoff(attempts int) time.Duration {
 	return min(d, e.cfg.MaxBackoff)
 }
 
+// outgoing is one delivery to attempt: an alert rule's event or a
+// webhook subscription's delivery, posted and recorded alike.
+type outgoing struct {
+	id       string // the delivery's id: X-Dakkio-Delivery, the same on every retry
+	event    string // X-Dakkio-Event
+	url      string
+	secret   string
+	payload  []byte
+	delivery store.Delivery
+	// record returns the command that records an attempt's outcome.
+	record func(store.Delivery) any
+	// owner names the rule or webhook in logs.
+	owner, ownerKind string
+}
+
+func alertOutgoing(r store.AlertRule, ev store.AlertEvent) outgoing {
+	return outgoing{id: ev.ID, event: EventTriggered, url: r.WebhookURL, secret: r.Secret, payload: ev.Payload,
+		delivery: ev.Delivery, owner: r.ID, ownerKind: "alert",
+		record: func(d store.Delivery) any {
+			return store.RecordDelivery{AlertID: ev.AlertID, EventID: ev.ID, Delivery: d}
+		}}
+}
+
+func webhookOutgoing(w store.Webhook, d store.WebhookDelivery) outgoing {
+	return outgoing{id: d.ID, event: d.Event, url: w.URL, secret: w.Secret, payload: d.Payload,
+		delivery: d.Delivery, owner: w.ID, ownerKind: "webhook",
+		record: func(del store.Delivery) any {
+			return store.RecordWebhookDelivery{WebhookID: d.WebhookID, DeliveryID: d.ID, Delivery: del}
+		}}
+}
+
 // DeliverDue makes one pass over the deliveries this node makes: for each
-// rule, its oldest pending event is posted if its time has come, and then
-// the next, until one is not delivered. Every attempt is recorded through
-// Apply. Passes do not overlap.
+// rule and each webhook, its oldest pending delivery is posted if its time
+// has come, and then the next, until one is not delivered. Every attempt
+// is recorded through Apply. Passes do not overlap.
 func (e *Engine) DeliverDue(ctx context.Context) {
 	e.passMu.Lock()
 	defer e.passMu.Unlock()
+	sem := make(chan struct{}, maxParallelRules)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	e.deliverAlerts(ctx, sem, &wg)
+	e.deliverWebhooks(ctx, sem, &wg)
+}
+
+// deliverAlerts starts the due chains of the alert rules' events.
+func (e *Engine) deliverAlerts(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) {
 	now := e.cfg.Now()
 	pending := e.cfg.State.PendingDeliveries()
-	e.forgetFinished(pending)
+	webhookPending := e.cfg.State.PendingWebhookDeliveries()
+	ids := make([]string, 0, len(pending)+len(webhookPending))
+	for _, ev := range pending {
+		ids = append(ids, ev.ID)
+	}
+	for _, d := range webhookPending {
+		ids = append(ids, d.ID)
+	}
+	e.forgetFinished(ids)
 
 	chains := map[string][]store.AlertEvent{}
 	var order []string
@@ -133,8 +181,6 @@ func (e *Engine) DeliverDue(ctx context.Context) {
 		chains[ev.AlertID] = append(chains[ev.AlertID], ev)
 	}
 	rulesOf := map[string]map[string]store.AlertRule{} // bucket -> rule id -> rule
-	sem := make(chan struct{}, maxParallelRules)
-	var wg sync.WaitGroup
 	for _, id := range order {
 		chain := chains[id]
 		// The log order of one rule's events: by trigger time, then by id
@@ -143,7 +189,7 @@ func (e *Engine) DeliverDue(ctx context.Context) {
 			return cmp.Or(a.TriggeredAt.Compare(b.TriggeredAt), cmp.Compare(a.ID, b.ID))
 		})
 		head := chain[0]
-		if !e.due(head, now) || !e.cfg.IsDeliverer(head.BucketID) {
+		if !e.due(head.ID, head.Delivery, now) || !e.cfg.IsDeliverer(head.BucketID) {
 			continue
 		}
 		rules, ok := rulesOf[head.BucketID]
@@ -155,42 +201,86 @@ func (e *Engine) DeliverDue(ctx context.Context) {
 		if !ok {
 			continue // deleted since: its events go with it
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
+		outs := make([]outgoing, len(chain))
+		for i, ev := range chain {
+			outs[i] = alertOutgoing(rule, ev)
+		}
+		if !e.startChain(ctx, sem, wg, outs) {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			for _, ev := range chain {
-				if ctx.Err() != nil || !e.due(ev, e.cfg.Now()) || !e.attempt(ctx, rule, ev) {
-					return
-				}
-			}
-		}()
 	}
-	wg.Wait()
 }
 
-// due reports whether an attempt of ev may be made at now.
-func (e *Engine) due(ev store.AlertEvent, now time.Time) bool {
-	if ev.Delivery.NextAttemptAt == nil || now.Before(*ev.Delivery.NextAttemptAt) {
+// deliverWebhooks starts the due chains of the webhook subscriptions'
+// deliveries, each webhook's in the order they were made.
+func (e *Engine) deliverWebhooks(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) {
+	now := e.cfg.Now()
+	chains := map[string][]store.WebhookDelivery{}
+	var order []string
+	for _, d := range e.cfg.State.PendingWebhookDeliveries() {
+		if _, ok := chains[d.WebhookID]; !ok {
+			order = append(order, d.WebhookID)
+		}
+		chains[d.WebhookID] = append(chains[d.WebhookID], d)
+	}
+	for _, id := range order {
+		chain := chains[id]
+		head := chain[0]
+		if !e.due(head.ID, head.Delivery, now) || !e.cfg.IsDeliverer(head.BucketID) {
+			continue
+		}
+		w, ok := e.cfg.State.WebhookByID(id)
+		if !ok {
+			continue // deleted since: its deliveries go with it
+		}
+		outs := make([]outgoing, len(chain))
+		for i, d := range chain {
+			outs[i] = webhookOutgoing(w, d)
+		}
+		if !e.startChain(ctx, sem, wg, outs) {
+			return
+		}
+	}
+}
+
+// startChain delivers chain in order in a goroutine, stopping at the first
+// delivery that is not due or not delivered. It reports false when ctx
+// ended before a slot was free.
+func (e *Engine) startChain(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup, chain []outgoing) bool {
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() { <-sem }()
+		for _, o := range chain {
+			if ctx.Err() != nil || !e.due(o.id, o.delivery, e.cfg.Now()) || !e.attempt(ctx, o) {
+				return
+			}
+		}
+	}()
+	return true
+}
+
+// due reports whether an attempt of delivery id, in state d, may be made at now.
+func (e *Engine) due(id string, d store.Delivery, now time.Time) bool {
+	if d.NextAttemptAt == nil || now.Before(*d.NextAttemptAt) {
 		return false
 	}
 	e.nextMu.Lock()
 	defer e.nextMu.Unlock()
-	t, ok := e.notUntil[ev.ID]
+	t, ok := e.notUntil[id]
 	return !ok || !now.Before(t)
 }
 
-// forgetFinished drops the local retry times of events no longer pending.
-func (e *Engine) forgetFinished(pending []store.AlertEvent) {
+// forgetFinished drops the local retry times of deliveries no longer pending.
+func (e *Engine) forgetFinished(pending []string) {
 	ids := make(map[string]bool, len(pending))
-	for _, ev := range pending {
-		ids[ev.ID] = true
+	for _, id := range pending {
+		ids[id] = true
 	}
 	e.nextMu.Lock()
 	defer e.nextMu.Unlock()
@@ -215,32 +305,37 @@ func (e *Engine) bucketRules(bucketID string) map[string]store.AlertRule {
 func (e *Engine) nextWait() time.Duration {
 	now := e.cfg.Now()
 	wait := idlePoll
-	for _, ev := range e.cfg.State.PendingDeliveries() {
-		next := ev.Delivery.NextAttemptAt
-		if next == nil || !e.cfg.IsDeliverer(ev.BucketID) {
-			continue
+	consider := func(id, bucketID string, next *time.Time) {
+		if next == nil || !e.cfg.IsDeliverer(bucketID) {
+			return
 		}
 		at := *next
 		e.nextMu.Lock()
-		if t, ok := e.notUntil[ev.ID]; ok && t.After(at) {
+		if t, ok := e.notUntil[id]; ok && t.After(at) {
 			at = t
 		}
 		e.nextMu.Unlock()
 		wait = min(wait, at.Sub(now))
 	}
+	for _, ev := range e.cfg.State.PendingDeliveries() {
+		consider(ev.ID, ev.BucketID, ev.Delivery.NextAttemptAt)
+	}
+	for _, d := range e.cfg.State.PendingWebhookDeliveries() {
+		consider(d.ID, d.BucketID, d.Delivery.NextAttemptAt)
+	}
 	return max(wait, 10*time.Millisecond)
 }
 
-// attempt posts ev to the rule's webhook once, records the attempt and
-// reports whether it was delivered. An attempt cut short because the engine
-// is closing is not recorded.
-func (e *Engine) attempt(ctx context.Context, r store.AlertRule, ev store.AlertEvent) bool {
-	status, err := e.post(ctx, r, ev)
+// attempt posts o once, records the attempt and reports whether it was
+// delivered. An attempt cut short because the engine is closing is not
+// recorded.
+func (e *Engine) attempt(ctx context.Context, o outgoing) bool {
+	status, err := e.post(ctx, o)
 	if ctx.Err() != nil {
 		return false
 	}
 	now := e.cfg.Now()
-	d := ev.Delivery
+	d := o.delivery
 	d.Attempts++
 	d.LastAttemptAt = &now
 	d.LastStatus = status
@@ -269,37 +364,37 @@ func (e *Engine) attempt(ctx context.Context, r store.AlertRule, ev store.AlertE
 	// Should the record not reach the log, do not try again before the
 	// backoff: the next try would repeat a delivery, or hammer a webhook.
 	e.nextMu.Lock()
-	e.notUntil[ev.ID] = now.Add(e.backoff(d.Attempts))
+	e.notUntil[o.id] = now.Add(e.backoff(d.Attempts))
 	e.nextMu.Unlock()
 
-	_, aerr := e.cfg.Apply(ctx, store.RecordDelivery{AlertID: ev.AlertID, EventID: ev.ID, Delivery: d})
+	_, aerr := e.cfg.Apply(ctx, o.record(d))
 	switch {
 	case aerr == nil:
 	case errors.Is(aerr, store.ErrConflict), errors.Is(aerr, store.ErrNotFound):
-		// Finished by another evaluator, or the rule is gone.
-		e.log.Debug("delivery record refused", "alert", ev.AlertID, "event", ev.ID, "err", aerr)
+		// Finished by another deliverer, or the rule or webhook is gone.
+		e.log.Debug("delivery record refused", o.ownerKind, o.owner, "delivery", o.id, "err", aerr)
 		return false
 	default:
-		e.log.Warn("cannot record delivery attempt", "alert", ev.AlertID, "event", ev.ID, "err", aerr)
+		e.log.Warn("cannot record delivery attempt", o.ownerKind, o.owner, "delivery", o.id, "err", aerr)
 		return false
 	}
 	e.attempts.count(delivered, d.State)
 	switch {
 	case delivered:
 	case d.State == store.DeliveryBlocked:
-		e.log.Warn("webhook delivery blocked by the egress policy", "alert", ev.AlertID, "event", ev.ID, "err", err)
+		e.log.Warn("webhook delivery blocked by the egress policy", o.ownerKind, o.owner, "delivery", o.id, "err", err)
 	case d.State == store.DeliveryFailed:
-		e.log.Warn("webhook delivery failed for good", "alert", ev.AlertID, "event", ev.ID, "attempts", d.Attempts, "err", err)
+		e.log.Warn("webhook delivery failed for good", o.ownerKind, o.owner, "delivery", o.id, "attempts", d.Attempts, "err", err)
 	default:
-		e.log.Info("webhook delivery failed; will retry", "alert", ev.AlertID, "event", ev.ID, "attempts", d.Attempts, "next", d.NextAttemptAt, "err", err)
+		e.log.Info("webhook delivery failed; will retry", o.ownerKind, o.owner, "delivery", o.id, "attempts", d.Attempts, "next", d.NextAttemptAt, "err", err)
 	}
 	return delivered
 }
 
-// post sends the event's payload to the rule's webhook and returns the
-// response status (0 if none) and why it is not a delivery (nil for 2xx).
-func (e *Engine) post(ctx context.Context, r store.AlertRule, ev store.AlertEvent) (int, error) {
-	u, err := url.Parse(r.WebhookURL)
+// post sends the delivery's payload to its URL and returns the response
+// status (0 if none) and why it is not a delivery (nil for 2xx).
+func (e *Engine) post(ctx context.Context, o outgoing) (int, error) {
+	u, err := url.Parse(o.url)
 	if err != nil {
 		return 0, fmt.Errorf("invalid webhook URL: %w", err)
 	}
@@ -311,16 +406,16 @@ func (e *Engine) post(ctx context.Context, r store.AlertRule, ev store.AlertEven
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(ev.Payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(o.payload))
 	if err != nil {
 		return 0, fmt.Errorf("cannot build webhook request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set(HeaderEvent, EventTriggered)
-	req.Header.Set(HeaderDelivery, ev.ID)
-	if r.Secret != "" {
-		req.Header.Set(HeaderSignature, Sign(r.Secret, ev.Payload))
+	req.Header.Set(HeaderEvent, o.event)
+	req.Header.Set(HeaderDelivery, o.id)
+	if o.secret != "" {
+		req.Header.Set(HeaderSignature, Sign(o.secret, o.payload))
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {

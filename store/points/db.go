@@ -698,6 +698,39 @@ func (db *DB) DeleteBucket(bucketID string) int64 {
 	return n
 }
 
+// DeleteSource removes every point and rollup of one source of the bucket
+// and returns how many points it held.
+func (db *DB) DeleteSource(bucketID, sourceID string) int64 {
+	bucket, err1 := parseID(bucketID)
+	source, err2 := parseID(sourceID)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	s := series{bucket, source}
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	db.infoMu.Lock()
+	var n int64
+	info, found := db.series[s]
+	if found {
+		n = info.count
+		delete(db.series, s)
+	}
+	db.infoMu.Unlock()
+	if !found {
+		return 0
+	}
+	for k, h := range db.hot {
+		if h.s == s {
+			delete(db.hot, k)
+		}
+	}
+	if err := db.bdb.DropPrefix(s.prefix(tagBlock), s.prefix(tagRollup)); err != nil {
+		db.log.Error("cannot drop points of deleted data source", "bucket", bucketID, "source", sourceID, "err", err)
+	}
+	return n
+}
+
 // Close stops the writer and sweeper, answering queued writes with ErrClosed,
 // and closes Badger.
 func (db *DB) Close() error {

@@ -1,0 +1,58 @@
+package mqttingest_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/dakkio/dakkio/client"
+	"github.com/dakkio/dakkio/internal/testnode"
+	"github.com/dakkio/dakkio/node"
+)
+
+// An inactive data source refuses MQTT messages as every ingest path does:
+// they are dropped (and counted as rejected), not retried, and nothing is
+// stored until the source is active again.
+func TestMQTTInactiveSource(t *testing.T) {
+	b := startBroker(t)
+	n := testnode.Start(t, func(c *node.Config) { c.MQTT = mqttConfig(b, c.InitialAdminKey) })
+	bid := mkBucket(t, n)
+	waitSubscribed(t, n)
+	pub := publisher(t, b)
+	topic := "dakkio/" + bid + "/door"
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	publish(t, pub, topic, payload(0, at))
+	waitStored(t, n.Admin, bid, "door", 1)
+
+	ctx := t.Context()
+	srcs, err := n.Admin.ListSources(ctx, bid, client.Page{})
+	if err != nil || len(srcs.Data) != 1 {
+		t.Fatalf("sources: %v %v", srcs, err)
+	}
+	sid := srcs.Data[0].ID
+	inactive, active := "inactive", "active"
+	if _, err := n.Admin.UpdateSource(ctx, bid, sid, client.UpdateSourceRequest{Status: &inactive}); err != nil {
+		t.Fatal(err)
+	}
+	rejected := metric(t, n, "dakkio_mqtt_messages_rejected_total")
+	publish(t, pub, topic, payload(1, at))
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, n, "dakkio_mqtt_messages_rejected_total") < rejected+1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the message for an inactive source was not rejected")
+		}
+		time.Sleep(50 * time.Millisecond) // polling, bounded
+	}
+	got, err := n.Admin.GetSource(ctx, bid, sid)
+	if err != nil || got.Stats.DataPointCount != 1 || got.Status != "inactive" {
+		t.Fatalf("source after a refused message: %+v %v", got, err)
+	}
+
+	if _, err := n.Admin.UpdateSource(ctx, bid, sid, client.UpdateSourceRequest{Status: &active}); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, pub, topic, payload(2, at))
+	seen := waitStored(t, n.Admin, bid, "door", 2)
+	if !seen[0] || !seen[2] || seen[1] {
+		t.Fatalf("stored seqs %v, want 0 and 2", seen)
+	}
+}
