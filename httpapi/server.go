@@ -76,7 +76,8 @@ type Applier interface {
 
 // Points stores data points and answers queries over them (points.DB).
 type Points interface {
-	BucketPointCount(bucketID string) int64
+	// BucketPointCount returns how many points the bucket holds.
+	BucketPointCount(ctx context.Context, bucketID string) (int64, error)
 	// Write stores pts, each (source, timestamp) at most once, all or nothing.
 	Write(ctx context.Context, bucketID string, pts []points.Point) error
 	// Raw returns a page of points in time order and how many match.
@@ -91,9 +92,9 @@ type Points interface {
 	// averages, minimums and maximums over r, from the hour rollups.
 	PeriodStats(ctx context.Context, r points.Range) ([]points.SourceStats, error)
 	// LastPointTime returns the time of the source's newest point; false if none.
-	LastPointTime(bucketID, sourceID string) (int64, bool)
+	LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error)
 	// BucketSize estimates the bytes the bucket's points take on disk.
-	BucketSize(bucketID string) int64
+	BucketSize(ctx context.Context, bucketID string) (int64, error)
 }
 
 // Node tells about the serving node itself.

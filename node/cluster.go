@@ -131,7 +131,13 @@ func (n *Node) Apply(ctx context.Context, cmd any) (any, error) {
 	// leader need not be one of: count them here, before they go.
 	var deleting int64 = -1
 	if d, ok := cmd.(store.DeleteBucket); ok && n.members != nil {
-		deleting = routedPoints{n: n, local: n.pts}.BucketPointCount(d.ID)
+		// Unknown (-1), the leader's own count stands.
+		count, err := routedPoints{n: n, local: n.pts}.BucketPointCount(ctx, d.ID)
+		if err != nil {
+			n.log.Warn("cannot count a bucket's points before deleting it", "bucket", d.ID, "err", err)
+		} else {
+			deleting = count
+		}
 	}
 	if d, ok := cmd.(store.DeleteSource); ok && n.members != nil {
 		deleting = n.sourcePointCount(ctx, d.BucketID, d.ID)

@@ -217,40 +217,44 @@ func (r routedPoints) PeriodStats(ctx context.Context, rg points.Range) (st []po
 	return st, err
 }
 
-func (r routedPoints) LastPointTime(bucketID, sourceID string) (int64, bool) {
+// LastPointTime returns the time of the source's newest point, asking a
+// replica when this node holds none of the bucket.
+func (r routedPoints) LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error) {
 	var lp peerrpc.LastPoint
-	err := r.read(context.Background(), bucketID, peerrpc.PointsRequest{Op: peerrpc.OpLastPoint, Bucket: bucketID, Source: sourceID}, &lp, func() error {
+	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpLastPoint, Bucket: bucketID, Source: sourceID}, &lp, func() error {
 		lp.TS, lp.OK = r.local.LastPointTime(bucketID, sourceID)
 		return nil
 	})
 	if err != nil {
-		r.n.log.Warn("cannot read a source's last point", "bucket", bucketID, "err", err)
+		return 0, false, fmt.Errorf("cannot read the last point of source %s: %w", sourceID, err)
 	}
-	return lp.TS, lp.OK
+	return lp.TS, lp.OK, nil
 }
 
-func (r routedPoints) BucketPointCount(bucketID string) int64 {
+// BucketPointCount returns how many points the bucket holds.
+func (r routedPoints) BucketPointCount(ctx context.Context, bucketID string) (int64, error) {
 	var n int64
-	err := r.read(context.Background(), bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketCount, Bucket: bucketID}, &n, func() error {
+	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketCount, Bucket: bucketID}, &n, func() error {
 		n = r.local.BucketPointCount(bucketID)
 		return nil
 	})
 	if err != nil {
-		r.n.log.Warn("cannot count a bucket's points", "bucket", bucketID, "err", err)
+		return 0, fmt.Errorf("cannot count the points of bucket %s: %w", bucketID, err)
 	}
-	return n
+	return n, nil
 }
 
-func (r routedPoints) BucketSize(bucketID string) int64 {
+// BucketSize estimates the bytes the bucket's points take on disk.
+func (r routedPoints) BucketSize(ctx context.Context, bucketID string) (int64, error) {
 	var n int64
-	err := r.read(context.Background(), bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketSize, Bucket: bucketID}, &n, func() error {
+	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketSize, Bucket: bucketID}, &n, func() error {
 		n = r.local.BucketSize(bucketID)
 		return nil
 	})
 	if err != nil {
-		r.n.log.Warn("cannot size a bucket", "bucket", bucketID, "err", err)
+		return 0, fmt.Errorf("cannot size bucket %s: %w", bucketID, err)
 	}
-	return n
+	return n, nil
 }
 
 // peerHTTP returns a live node's HTTP address ("" if not alive).
