@@ -4,5 +4,5 @@
 // snapshots, gossip membership (memberlist), bucket placement and the
 // distributed rate-limit counters. No raft or memberlist type leaves this
 // package. Node-to-node calls are internal/peerrpc's; the replication of
-// points is node's (replication.go, hints.go, repair.go).
+// points is node's and package replication's.
 package cluster

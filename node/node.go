@@ -22,6 +22,7 @@ import (
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/mqttingest"
 	"github.com/dakkio/dakkio/node/alerting"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -54,7 +55,7 @@ type Node struct {
 	tlsConf     *nodeTLS
 
 	// Replication of points in a cluster (replication.go, repair.go).
-	hints              *hintStore
+	hints              *replication.Hints
 	repair             *repairer
 	metrics            replicationMetrics
 	evalStats          evalMetrics
@@ -199,7 +200,11 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if cfg.clustered() {
-		n.hints, err = openHints(filepath.Join(cfg.DataDir, "hints"), cfg.SyncWrites, cfg.Replication.HintMaxBytes, cfg.Replication.HintMaxAge, cfg.Now, cfg.Logger.With("component", "hints"))
+		n.hints, err = replication.OpenHints(replication.HintsConfig{
+			Dir: filepath.Join(cfg.DataDir, "hints"), SyncWrites: cfg.SyncWrites,
+			MaxBytes: cfg.Replication.HintMaxBytes, MaxAge: cfg.Replication.HintMaxAge,
+			Now: cfg.Now, Logger: cfg.Logger.With("component", "hints"),
+		})
 		if err != nil {
 			return nil, err
 		}

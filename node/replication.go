@@ -11,6 +11,7 @@ import (
 
 	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/peerrpc"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store/points"
 )
 
@@ -262,7 +263,7 @@ func (n *Node) replayTo(target string) {
 		if err != nil || len(batch) == 0 {
 			return
 		}
-		var expired, sent []hint
+		var expired, sent []replication.Hint
 		for _, h := range batch {
 			if n.cfg.Now().Sub(h.At) > n.cfg.Replication.HintMaxAge {
 				expired = append(expired, h)
