@@ -19,7 +19,7 @@ type AlertRule struct {
 	Condition       string          `json:"condition"`
 	ParsedCondition ParsedCondition `json:"parsedCondition"`
 	WebhookURL      string          `json:"webhookUrl"`
-	Status          string          `json:"status"` // "active" or "paused"
+	Status          string          `json:"status"` // AlertActive or AlertPaused
 	CooldownMinutes int             `json:"cooldownMinutes"`
 	HasSecret       bool            `json:"hasSecret"`
 	LastTriggeredAt *time.Time      `json:"lastTriggeredAt"`

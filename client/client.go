@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Client calls one dakkio node. It is safe for concurrent use.
@@ -18,6 +19,7 @@ type Client struct {
 	apiKey        string
 	operatorToken string
 	hc            *http.Client
+	retry         *RetryPolicy // nil: no retries
 }
 
 // Option configures a Client in New.
@@ -136,7 +138,26 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte, heade
 	return c.send(ctx, method, path, body, header, authAPIKey|authOperator)
 }
 
+// send sends the request, again after 429 and 503 answers when retries are
+// on, and returns the last answer.
 func (c *Client) send(ctx context.Context, method, path string, body []byte, header http.Header, a auth) (*RawResponse, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := c.sendOnce(ctx, method, path, body, header, a)
+		if err != nil {
+			return nil, err
+		}
+		recordResponse(ctx, resp, attempt)
+		wait, again := c.retry.retryWait(resp, attempt+1, time.Now())
+		if !again {
+			return resp, nil
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("%s %s: %w (last answer: %d)", method, path, err, resp.StatusCode)
+		}
+	}
+}
+
+func (c *Client) sendOnce(ctx context.Context, method, path string, body []byte, header http.Header, a auth) (*RawResponse, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)

@@ -58,9 +58,9 @@ type WritePointRequest struct {
 	TimestampString string
 	Values          map[string]any
 	Metadata        map[string]any
-	// Consistency, if set ("one", "quorum" or "all"), is how many of the
-	// bucket's replicas must store the point before the server answers.
-	Consistency string
+	// Consistency, if set, is how many of the bucket's replicas must store
+	// the point before the server answers.
+	Consistency Consistency
 }
 
 // MarshalJSON writes the request as POST /api/data expects it.
@@ -75,7 +75,7 @@ type WriteBatchRequest struct {
 	BucketID   string
 	DataPoints []PointInput
 	// Consistency, as in WritePointRequest.
-	Consistency string
+	Consistency Consistency
 }
 
 // MarshalJSON writes the request as POST /api/data/batch expects it.
@@ -137,15 +137,14 @@ type QueryFilters struct {
 	Offset int
 }
 
-// QueryRequest is the body of Query. Aggregation is "avg", "min", "max",
-// "sum", "count", "first" or "last"; GroupBy is "minute", "hour", "day",
-// "week" or "month"; Sort is "asc" or "desc". Empty ones are not sent.
+// QueryRequest is the body of Query. Empty Aggregation, GroupBy and Sort
+// are not sent: a raw query, in the server's order.
 type QueryRequest struct {
 	BucketID    string
 	Filters     QueryFilters
-	Aggregation string
-	GroupBy     string
-	Sort        string
+	Aggregation Aggregation
+	GroupBy     GroupBy
+	Sort        SortOrder
 	// RefusePartial asks for 503 rather than an answer that may miss
 	// acknowledged writes (Metadata.Partial).
 	RefusePartial bool
@@ -164,11 +163,11 @@ func (r QueryRequest) MarshalJSON() ([]byte, error) {
 		Offset        int      `json:"offset,omitempty"`
 	}
 	return json.Marshal(struct {
-		BucketID    string  `json:"bucketId"`
-		Filters     filters `json:"filters"`
-		Aggregation string  `json:"aggregation,omitempty"`
-		GroupBy     string  `json:"groupBy,omitempty"`
-		Sort        string  `json:"sort,omitempty"`
+		BucketID    string      `json:"bucketId"`
+		Filters     filters     `json:"filters"`
+		Aggregation Aggregation `json:"aggregation,omitempty"`
+		GroupBy     GroupBy     `json:"groupBy,omitempty"`
+		Sort        SortOrder   `json:"sort,omitempty"`
 	}{
 		BucketID: r.BucketID,
 		Filters: filters{
@@ -229,9 +228,9 @@ func (c *Client) Query(ctx context.Context, req QueryRequest) (*QueryResult, err
 }
 
 // withConsistency adds ?consistency= to an ingest path when asked.
-func withConsistency(path, level string) string {
+func withConsistency(path string, level Consistency) string {
 	if level == "" {
 		return path
 	}
-	return path + "?" + url.Values{"consistency": {level}}.Encode()
+	return path + "?" + url.Values{"consistency": {string(level)}}.Encode()
 }

@@ -68,7 +68,7 @@ type DeletedResources struct {
 type APIKey struct {
 	ID         string     `json:"_id"`
 	Name       string     `json:"name"`
-	Type       string     `json:"type"`
+	Type       KeyType    `json:"type"`
 	KeyPrefix  string     `json:"keyPrefix"`
 	BucketID   string     `json:"bucketId"`
 	CreatedAt  time.Time  `json:"createdAt"`
@@ -80,7 +80,7 @@ type APIKey struct {
 type AdminKey struct {
 	ID             string     `json:"_id"`
 	Name           string     `json:"name"`
-	Type           string     `json:"type"`
+	Type           KeyType    `json:"type"`
 	KeyPrefix      string     `json:"keyPrefix"`
 	OrganizationID string     `json:"organizationId"`
 	CreatedAt      time.Time  `json:"createdAt"`
@@ -91,7 +91,7 @@ type AdminKey struct {
 type CreatedKey struct {
 	ID             string    `json:"_id"`
 	Name           string    `json:"name"`
-	Type           string    `json:"type"`
+	Type           KeyType   `json:"type"`
 	Key            string    `json:"key"`
 	KeyPrefix      string    `json:"keyPrefix"`
 	BucketID       string    `json:"bucketId,omitempty"`
@@ -99,17 +99,18 @@ type CreatedKey struct {
 	CreatedAt      time.Time `json:"createdAt"`
 }
 
-// CreateKeyRequest is the body of CreateKey; Type is "write" or "read".
+// CreateKeyRequest is the body of CreateKey; Type is KeyTypeWrite or
+// KeyTypeRead.
 type CreateKeyRequest struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name string  `json:"name"`
+	Type KeyType `json:"type"`
 }
 
 // DeletedKey names the key DeleteKey revoked.
 type DeletedKey struct {
-	ID   string `json:"_id"`
-	Name string `json:"name"`
-	Type string `json:"type"`
+	ID   string  `json:"_id"`
+	Name string  `json:"name"`
+	Type KeyType `json:"type"`
 }
 
 // DataSource is a producer of points in a bucket, with the schema of its values.
@@ -117,7 +118,7 @@ type DataSource struct {
 	ID           string           `json:"_id"`
 	BucketID     string           `json:"bucketId"`
 	Name         string           `json:"name"`
-	Type         string           `json:"type"`
+	Type         SourceType       `json:"type"`
 	Description  string           `json:"description"`
 	Schema       map[string]Field `json:"schema"`
 	Downsampling bool             `json:"downsampling"`
@@ -126,19 +127,18 @@ type DataSource struct {
 	UpdatedAt    time.Time        `json:"updatedAt"`
 }
 
-// Field describes one value of a data source's points; Type is "number",
-// "string" or "boolean".
+// Field describes one value of a data source's points.
 type Field struct {
-	Type        string `json:"type"`
-	Unit        string `json:"unit,omitempty"`
-	Description string `json:"description,omitempty"`
+	Type        FieldType `json:"type"`
+	Unit        string    `json:"unit,omitempty"`
+	Description string    `json:"description,omitempty"`
 }
 
 // CreateSourceRequest is the body of CreateSource; nil and empty optional
 // fields are not sent, so the server's defaults apply.
 type CreateSourceRequest struct {
 	Name         string           `json:"name"`
-	Type         string           `json:"type,omitempty"`
+	Type         SourceType       `json:"type,omitempty"`
 	Description  *string          `json:"description,omitempty"`
 	Schema       map[string]Field `json:"schema"`
 	Downsampling *bool            `json:"downsampling,omitempty"`

@@ -278,7 +278,7 @@ func pointsError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, points.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, points.ErrClosed), errors.Is(err, points.ErrDiskFull), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.Is(err, points.ErrBadQuery):
 		return validationError("Invalid query: " + err.Error())

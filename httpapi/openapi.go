@@ -115,7 +115,9 @@ var specPageParams = []specMap{
 }
 
 // specBody is a JSON request body of schema with named examples; the
-// first is the one the playground fills in.
+// first is the one the playground fills in. OpenAPI forbids "example" next
+// to "examples", and JSON objects have no order, so the first one's name
+// goes in the x-dakkio-default-example extension.
 func specBody(schema specMap, required bool, examples ...specExample) specMap {
 	media := specMap{"schema": schema}
 	if len(examples) > 0 {
@@ -124,7 +126,7 @@ func specBody(schema specMap, required bool, examples ...specExample) specMap {
 			ex[e.name] = specMap{"summary": e.summary, "value": e.value}
 		}
 		media["examples"] = ex
-		media["example"] = examples[0].value
+		media["x-dakkio-default-example"] = examples[0].name
 	}
 	return specMap{"required": required, "content": specMap{"application/json": media}}
 }
@@ -163,6 +165,18 @@ func specEndpoints() []specEndpoint {
 			description: "A self-contained HTML page, served by every node, to try each endpoint of this document with a key.",
 			responses: specMap{"200": specMap{"description": "The playground page.",
 				"content": specMap{"text/html": specMap{"schema": specMap{"type": "string"}}}}}},
+		{method: "GET", path: "/console", id: "console", tag: "Documentation", auth: public,
+			summary:     "The web console",
+			description: "A self-contained web console, served by every node: buckets, sources, charts of queries, alert rules, keys, webhooks, organizations and the cluster, driven by this API with the key or operator token the user signs in with (docs/console.md).",
+			responses: specMap{"200": specMap{"description": "The console page.",
+				"content": specMap{"text/html": specMap{"schema": specMap{"type": "string"}}}}}},
+		{method: "GET", path: "/console/{file}", id: "consoleAsset", tag: "Documentation", auth: public,
+			summary:     "A script or style sheet of the web console",
+			description: "The console's own files, named by the page (with their integrity hashes); any other name is 404.",
+			params:      []specMap{specPathParam("file", "The asset's name, such as app.js.", specMap{"type": "string"})},
+			responses: specMap{"200": specMap{"description": "The asset.",
+				"content": specMap{"text/javascript": specMap{"schema": specMap{"type": "string"}}, "text/css": specMap{"schema": specMap{"type": "string"}}}},
+				"404": specMap{"$ref": "#/components/responses/NotFound"}}},
 		{method: "GET", path: "/metrics", id: "metrics", tag: "Documentation", auth: public,
 			summary: "Prometheus metrics",
 			description: "This node's metrics in Prometheus' text format: requests by route, method and status with latency histograms, points ingested and queried, " +
@@ -377,7 +391,7 @@ func specEndpoints() []specEndpoint {
 			status: 200, data: specRef("Rebalance")},
 		{method: "GET", path: "/api/operator/backup", id: "backup", tag: "Operator", auth: operator,
 			summary: "Back up the cluster",
-			description: "Streams the backup file (what `dakkio backup` saves): the metadata as of one Raft index, then every source's points, each hour read in one pass " +
+			description: "Streams the backup file (what `dakkio backup` saves; format 2: a `DAKKIO-BACKUP 2` line then one zstd stream of frames): the metadata as of one Raft index, then every source's points, each hour read in one pass " +
 				"from a replica in sync. An error after the stream started ends it with an error frame and no trailer. Points written meanwhile may or may not be in it.",
 			params: []specMap{{"name": "allowPartial", "in": "query", "required": false,
 				"description": "true: read from a replica not known to be in sync rather than fail (the backup may miss acknowledged writes). Default false.",
@@ -474,6 +488,33 @@ func specOperation(e specEndpoint) specMap {
 	return op
 }
 
+// specHeadOperation is the HEAD twin of the GET operation get: the same
+// statuses and headers, with no body.
+func specHeadOperation(get specMap) specMap {
+	head := specMap{}
+	for k, v := range get {
+		head[k] = v
+	}
+	head["operationId"] = get["operationId"].(string) + "Head"
+	head["summary"] = "Headers only: " + get["summary"].(string)
+	head["description"] = "As the GET of this path, without the body."
+	responses := specMap{}
+	for status, r := range get["responses"].(specMap) {
+		r := r.(specMap)
+		desc, _ := r["description"].(string)
+		if ref, ok := r["$ref"].(string); ok {
+			desc = "As the GET answer " + strings.TrimPrefix(ref, "#/components/responses/") + ", without the body."
+		}
+		out := specMap{"description": desc}
+		if h, ok := r["headers"]; ok {
+			out["headers"] = h
+		}
+		responses[status] = out
+	}
+	head["responses"] = responses
+	return head
+}
+
 func specRateLimitHeaders() specMap {
 	return specMap{
 		"X-RateLimit-Limit":     specMap{"$ref": "#/components/headers/X-RateLimit-Limit"},
@@ -499,13 +540,18 @@ func specLineProtocolResponses() specMap {
 // openAPIDocument returns the whole document.
 func openAPIDocument() specMap {
 	paths := specMap{}
-	for _, e := range append(specEndpoints(), specSourceAndWebhookEndpoints()...) {
+	endpoints := append(specEndpoints(), specSourceAndWebhookEndpoints()...)
+	for _, e := range append(endpoints, specPromEndpoints()...) {
 		item, _ := paths[e.path].(specMap)
 		if item == nil {
 			item = specMap{}
 			paths[e.path] = item
 		}
 		item[strings.ToLower(e.method)] = specOperation(e)
+		if e.method == "GET" {
+			// The router answers HEAD wherever it answers GET.
+			item["head"] = specHeadOperation(specOperation(e))
+		}
 	}
 	return specMap{
 		"openapi":           "3.1.0",
@@ -536,6 +582,7 @@ func openAPIDocument() specMap {
 			{"name": "Analytics", "description": "Organization and bucket statistics."},
 			{"name": "Operator", "description": "Organizations, plans, admin keys and the cluster; for the cluster's operator, with X-Operator-Token."},
 			{"name": "Ingest protocols", "description": "InfluxDB line protocol and Prometheus remote write, for the agents operators already run."},
+			{"name": "PromQL", "description": "Prometheus' query API, for Grafana's Prometheus data source, promtool and other PromQL clients (docs/grafana.md)."},
 			{"name": "Health", "description": "Liveness and readiness, without credentials."},
 			{"name": "Documentation", "description": "This document and the API Playground."},
 		},

@@ -18,6 +18,7 @@ import (
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/promapi"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -95,6 +96,9 @@ type Points interface {
 	LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error)
 	// BucketSize estimates the bytes the bucket's points take on disk.
 	BucketSize(ctx context.Context, bucketID string) (int64, error)
+	// ChangeMark returns a token that changes whenever a point of the
+	// bucket in [start, end) does (the PromQL result cache's validator).
+	ChangeMark(bucketID string, start, end int64) string
 }
 
 // Node tells about the serving node itself.
@@ -208,6 +212,7 @@ type Server struct {
 	// nodeAuth checks the signatures of node calls and refuses replays.
 	nodeAuth *nodeauth.Verifier
 	bodies   bodyBudget
+	prom     *promapi.API // Prometheus' query API
 }
 
 // New returns a Server ready to Serve.
@@ -242,6 +247,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.metrics, handler = m, s.observe
 	}
+	prom, err := promapi.New(promapi.Config{Catalog: cfg.Meta, Points: cfg.Points, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	s.prom = prom
 	s.registerRoutes()
 	s.http = &fasthttp.Server{
 		Handler:            handler,
@@ -279,6 +289,7 @@ func (s *Server) registerRoutes() {
 	}
 	r.add("GET", "/openapi.json", public, s.openAPI)
 	r.add("GET", "/playground", public, s.playground)
+	s.consoleRoutes()
 
 	r.add("GET", "/api/buckets", apiKey, s.listBuckets)
 	r.add("POST", "/api/buckets", apiKey, s.createBucket)
@@ -304,6 +315,7 @@ func (s *Server) registerRoutes() {
 	s.analyticsRoutes()
 	s.lineProtocolRoutes()
 	s.remoteWriteRoutes()
+	s.promRoutes()
 
 	r.add("POST", "/api/operator/orgs", operator, s.createOrg)
 	r.add("GET", "/api/operator/orgs", operator, s.listOrgs)

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"syscall"
@@ -26,12 +28,18 @@ const (
 
 // Node is one dakkio process in its namespace.
 type Node struct {
-	Index   int // 1-based
+	Index   int // 1-based: its namespace and address
 	ID      string
 	IP      string
 	URL     string
 	dataDir string
 	logPath string
+	// bootstrapExpect is 0 for the first members (--bootstrap-expect the
+	// cluster size) and 1 for a node the membership nemesis added later.
+	bootstrapExpect int
+	// clockFile is where the clock nemesis writes the node's offset
+	// (DAKKIO_CHAOS_CLOCK_FILE, read by a -tags chaosclock build).
+	clockFile string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -39,32 +47,109 @@ type Node struct {
 	paused bool
 }
 
-// Cluster runs the nodes and knows the credentials.
+// Cluster runs the nodes and knows the credentials. Its members change
+// under the membership nemesis: read them with Members.
 type Cluster struct {
-	Nodes         []*Node
+	dir           string
+	size          int // the first members, who bootstrap the cluster
+	mu            sync.Mutex
+	members       []*Node
+	started       []*Node     // every node ever started, members or not, for Stop
+	nextID        map[int]int // namespace index -> generation of the next fresh node there
 	AdminKey      string
 	OperatorToken string
 	clusterKey    string
 	bin           string
 	rf            int
 	chaosBug      string // DAKKIO_CHAOS_BUG of every node, for prove
-	hc            *http.Client
-	logf          func(string, ...any)
+	// diskSize, if not 0, puts each node's data on its own tmpfs of that
+	// many bytes, for the disk nemesis to fill.
+	diskSize int64
+	hc       *http.Client
+	logf     func(string, ...any)
 }
 
 func newCluster(bin, dir string, n, rf int, chaosBug, adminKey, opToken, clusterKey string, logf func(string, ...any)) *Cluster {
-	c := &Cluster{AdminKey: adminKey, OperatorToken: opToken, clusterKey: clusterKey, bin: bin, rf: rf, chaosBug: chaosBug, logf: logf,
+	c := &Cluster{dir: dir, size: n, nextID: map[int]int{}, AdminKey: adminKey, OperatorToken: opToken, clusterKey: clusterKey, bin: bin, rf: rf, chaosBug: chaosBug, logf: logf,
 		hc: &http.Client{Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     30 * time.Second,
 		}}}
 	for i := 1; i <= n; i++ {
-		id := "n" + strconv.Itoa(i)
-		c.Nodes = append(c.Nodes, &Node{Index: i, ID: id, IP: nodeIP(i), URL: fmt.Sprintf("http://%s:%d", nodeIP(i), httpPort),
-			dataDir: filepath.Join(dir, "data", id), logPath: filepath.Join(dir, "nodes", id+".log")})
+		c.members = append(c.members, c.newNode(i, "n"+strconv.Itoa(i)))
 	}
 	return c
+}
+
+func (c *Cluster) newNode(index int, id string) *Node {
+	return &Node{Index: index, ID: id, IP: nodeIP(index), URL: fmt.Sprintf("http://%s:%d", nodeIP(index), httpPort),
+		dataDir: filepath.Join(c.dir, "data", id), logPath: filepath.Join(c.dir, "nodes", id+".log"),
+		clockFile: filepath.Join(c.dir, "clock", id)}
+}
+
+// Members returns the nodes in the cluster now, in namespace order.
+func (c *Cluster) Members() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Node(nil), c.members...)
+}
+
+// Member returns the member in namespace index, or nil.
+func (c *Cluster) Member(index int) *Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, nd := range c.members {
+		if nd.Index == index {
+			return nd
+		}
+	}
+	return nil
+}
+
+// FreshNode returns a new node, not yet a member, in a namespace no member
+// uses (below limit), with a name never used before; nil if every
+// namespace is taken.
+func (c *Cluster) FreshNode(limit int) *Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	used := map[int]bool{}
+	for _, nd := range c.members {
+		used[nd.Index] = true
+	}
+	for i := 1; i <= limit; i++ {
+		if used[i] {
+			continue
+		}
+		gen := c.nextID[i]
+		if i <= c.size && gen == 0 {
+			gen = 1 // n1..n<size> were the first members
+		}
+		c.nextID[i] = gen + 1
+		id := "n" + strconv.Itoa(i)
+		if gen > 0 {
+			id += "g" + strconv.Itoa(gen)
+		}
+		nd := c.newNode(i, id)
+		nd.bootstrapExpect = 1
+		return nd
+	}
+	return nil
+}
+
+// Admit makes nd a member; Retire takes it out (it must be stopped).
+func (c *Cluster) Admit(nd *Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.members = append(c.members, nd)
+	sort.Slice(c.members, func(i, j int) bool { return c.members[i].Index < c.members[j].Index })
+}
+
+// Retire takes nd out of the members.
+func (c *Cluster) Retire(nd *Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.members = slices.DeleteFunc(c.members, func(o *Node) bool { return o == nd })
 }
 
 // Client returns a client for node nd with the given API key (and the
@@ -73,9 +158,9 @@ func (c *Cluster) Client(nd *Node, key string) *client.Client {
 	return client.New(nd.URL, client.WithHTTPClient(c.hc), client.WithAPIKey(key), client.WithOperatorToken(c.OperatorToken))
 }
 
-// Node returns the node with the given id, or nil.
+// Node returns the member with the given id, or nil.
 func (c *Cluster) Node(id string) *Node {
-	for _, n := range c.Nodes {
+	for _, n := range c.Members() {
 		if n.ID == id {
 			return n
 		}
@@ -94,22 +179,36 @@ func (c *Cluster) Start(nd *Node) error {
 			return nil // running
 		}
 	}
+	if c.diskSize > 0 {
+		if err := mountDisk(nd.dataDir, c.diskSize); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(nd.dataDir, 0o700); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(nd.logPath), 0o755); err != nil {
-		return err
+	for _, d := range []string{filepath.Dir(nd.logPath), filepath.Dir(nd.clockFile)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
 	}
 	logf, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	join := ""
-	for _, o := range c.Nodes {
+	for _, o := range c.Members() {
+		if o == nd && nd.bootstrapExpect == 1 {
+			continue // a fresh node joins the others
+		}
 		if join != "" {
 			join += ","
 		}
 		join += fmt.Sprintf("%s:%d", o.IP, gossipPort)
+	}
+	expect := nd.bootstrapExpect
+	if expect == 0 {
+		expect = c.size
 	}
 	cmd := lab.Command(nd.Index, c.bin, "serve",
 		"--node-id", nd.ID,
@@ -119,11 +218,14 @@ func (c *Cluster) Start(nd *Node) error {
 		"--gossip-addr", fmt.Sprintf("%s:%d", nd.IP, gossipPort),
 		"--advertise-addr", nd.IP,
 		"--join", join,
-		"--bootstrap-expect", strconv.Itoa(len(c.Nodes)),
+		"--bootstrap-expect", strconv.Itoa(expect),
 		"--cluster-key", c.clusterKey,
 		"--replication-factor", strconv.Itoa(c.rf),
+		// The alert workload's webhook receiver listens on the bridge.
+		"--webhook-allow-cidrs", lab.BridgeIP()+"/32",
 	)
-	cmd.Env = append(os.Environ(), "DAKKIO_INITIAL_ADMIN_KEY="+c.AdminKey, "DAKKIO_OPERATOR_TOKEN="+c.OperatorToken)
+	cmd.Env = append(os.Environ(), "DAKKIO_INITIAL_ADMIN_KEY="+c.AdminKey, "DAKKIO_OPERATOR_TOKEN="+c.OperatorToken,
+		"DAKKIO_CHAOS_CLOCK_FILE="+nd.clockFile)
 	if c.chaosBug != "" {
 		cmd.Env = append(cmd.Env, "DAKKIO_CHAOS_BUG="+c.chaosBug)
 	}
@@ -142,6 +244,11 @@ func (c *Cluster) Start(nd *Node) error {
 		close(done)
 	}()
 	nd.cmd, nd.done, nd.paused = cmd, done, false
+	c.mu.Lock()
+	if !slices.Contains(c.started, nd) {
+		c.started = append(c.started, nd)
+	}
+	c.mu.Unlock()
 	return nil
 }
 
@@ -219,7 +326,10 @@ func (c *Cluster) Kill(nd *Node) {
 // Stop stops every node: SIGTERM, then SIGKILL after grace.
 func (c *Cluster) Stop(grace time.Duration) {
 	var wg sync.WaitGroup
-	for _, nd := range c.Nodes {
+	c.mu.Lock()
+	started := append([]*Node(nil), c.started...)
+	c.mu.Unlock()
+	for _, nd := range started {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -244,7 +354,7 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 	defer tick.Stop()
 	for {
 		var notReady []string
-		for _, nd := range c.Nodes {
+		for _, nd := range c.Members() {
 			rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
 			if err := c.Client(nd, "").Ready(rctx); err != nil {
 				notReady = append(notReady, nd.ID)
@@ -266,7 +376,7 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 // answer with the highest term, or an error if none knows.
 func (c *Cluster) Leader(ctx context.Context) (*Node, error) {
 	var best *client.ClusterStatus
-	for _, nd := range c.Nodes {
+	for _, nd := range c.Members() {
 		if !nd.Running() || nd.Paused() {
 			continue
 		}
@@ -315,7 +425,8 @@ func (c *Cluster) WaitConverged(ctx context.Context, timeout time.Duration) erro
 
 func (c *Cluster) disagreement(ctx context.Context) string {
 	leader := ""
-	for _, nd := range c.Nodes {
+	members := c.Members()
+	for _, nd := range members {
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		st, err := c.Client(nd, "").ClusterStatus(sctx)
 		cancel()
@@ -333,8 +444,8 @@ func (c *Cluster) disagreement(ctx context.Context) string {
 					healthy++
 				}
 			}
-			if healthy < len(c.Nodes) {
-				return fmt.Sprintf("leader %s sees %d of %d nodes healthy", leader, healthy, len(c.Nodes))
+			if healthy < len(members) {
+				return fmt.Sprintf("leader %s sees %d of %d nodes healthy", leader, healthy, len(members))
 			}
 		}
 	}

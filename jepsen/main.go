@@ -82,13 +82,14 @@ func commonFlags(fs *flag.FlagSet, cfg *RunConfig) {
 	fs.DurationVar(&cfg.UsageInterval, "usage-interval", time.Second, "documented usage shipping interval (docs/cluster.md)")
 	fs.Int64Var(&cfg.CounterLimit, "counter-limit", 10_000, `monthly quota of the "free" plan (store/plans.go)`)
 	fs.BoolVar(&cfg.KeepData, "keep-data", false, "keep the nodes' data directories")
+	fs.Int64Var(&cfg.DiskSize, "disk-size", 512<<20, "bytes of each node's data filesystem (a tmpfs) under the disk and mixed nemeses")
 }
 
 func runCommand(ctx context.Context, args []string) int {
 	var cfg RunConfig
 	fs := flag.NewFlagSet("jepsen run", flag.ContinueOnError)
 	commonFlags(fs, &cfg)
-	fs.StringVar(&cfg.Workload, "workload", "set", "set, register, revocation or counter")
+	fs.StringVar(&cfg.Workload, "workload", "set", strings.Join(workloadNames, ", "))
 	fs.StringVar(&cfg.Nemesis, "nemesis", "partition-halves", strings.Join(nemesisNames, ", "))
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -109,15 +110,38 @@ func runCommand(ctx context.Context, args []string) int {
 	return 0
 }
 
-// quickMatrix is make jepsen-quick: each workload under the faults most
-// likely to break its promise, in under ten minutes.
-var quickMatrix = [][2]string{
+// quickCore is the fixed part of make jepsen-quick: the first workloads
+// under the faults most likely to break their promises.
+var quickCore = [][2]string{
 	{"set", "partition-halves"},
-	{"set", "kill"},
 	{"register", "partition-leader"},
 	{"revocation", "partition-leader"},
-	{"revocation", "pause"},
-	{"counter", "mix"},
+}
+
+// quickPool are the cells jepsen-quick rotates through, quickRotating at a
+// time, chosen by the seed (make jepsen-quick's changes daily): the newer
+// nemeses and workloads, and the rest of the first quick set. Consecutive
+// seeds take consecutive slices, so len/quickRotating seeds cover them all.
+var quickPool = [][2]string{
+	{"aggregate", "clock"}, {"alert", "kill"}, {"backup", "partition-halves"},
+	{"set", "membership"}, {"aggregate", "net-slow"}, {"counter", "mix"},
+	{"set", "disk"}, {"alert", "pause-many"}, {"backup", "kill"},
+	{"aggregate", "membership"}, {"set", "net-slow"}, {"revocation", "pause"},
+	{"aggregate", "disk"}, {"alert", "clock"}, {"set", "pause-many"},
+	{"backup", "mixed"}, {"set", "kill"}, {"aggregate", "mixed"},
+	{"revocation", "clock"}, {"alert", "net-slow"}, {"counter", "clock"},
+}
+
+const quickRotating = 3
+
+// quickMatrix is make jepsen-quick's cells for seed: the core and a slice
+// of the pool, in under ten minutes.
+func quickMatrix(seed uint64) [][2]string {
+	cells := append([][2]string(nil), quickCore...)
+	for k := range uint64(quickRotating) {
+		cells = append(cells, quickPool[(seed*quickRotating+k)%uint64(len(quickPool))])
+	}
+	return cells
 }
 
 func matrixCommand(ctx context.Context, args []string) int {
@@ -128,6 +152,8 @@ func matrixCommand(ctx context.Context, args []string) int {
 	commonFlags(fs, &cfg)
 	fs.BoolVar(&quick, "quick", false, "run the representative subset (make jepsen-quick)")
 	fs.StringVar(&only, "workloads", strings.Join(workloadNames, ","), "workloads of the full matrix")
+	var onlyNemeses string
+	fs.StringVar(&onlyNemeses, "nemeses", strings.Join(nemesisNames, ","), "nemeses of the full matrix")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -137,10 +163,11 @@ func matrixCommand(ctx context.Context, args []string) int {
 	}
 	var pairs [][2]string
 	if quick {
-		pairs = quickMatrix
+		pairs = quickMatrix(cfg.Seed)
+		fmt.Printf("quick matrix for seed %d: %v\n", cfg.Seed, pairs)
 	} else {
 		for _, w := range strings.Split(only, ",") {
-			for _, n := range nemesisNames {
+			for _, n := range strings.Split(onlyNemeses, ",") {
 				pairs = append(pairs, [2]string{w, n})
 			}
 		}
@@ -169,10 +196,13 @@ func matrixCommand(ctx context.Context, args []string) int {
 		failed = failed || !res.Valid
 	}
 	path := filepath.Join(cfg.ResultsDir, started.Format("20060102T150405")+"-matrix-summary.md")
+	index := strings.TrimSuffix(path, "-summary.md") + "-index.html"
 	if err := writeMatrixSummary(path, results); err != nil {
 		fmt.Fprintln(os.Stderr, "jepsen:", err)
+	} else if err := writeMatrixIndex(index, results, time.Since(started)); err != nil {
+		fmt.Fprintln(os.Stderr, "jepsen:", err)
 	} else {
-		fmt.Printf("\nmatrix of %d runs in %s: %s\n", len(results), time.Since(started).Round(time.Second), path)
+		fmt.Printf("\nmatrix of %d runs in %s: %s, %s\n", len(results), time.Since(started).Round(time.Second), path, index)
 	}
 	if failed || ctx.Err() != nil {
 		return 1
@@ -228,6 +258,9 @@ var provePlan = []struct {
 	{"stale-reads", "register", "partition-leader", "nonlinearizable"},
 	{"keep-revoked-keys", "revocation", "none", "accepted-after-lease"},
 	{"count-locally", "counter", "none", "overshoot"},
+	{"agg-local-only", "aggregate", "none", "wrong-aggregate"},
+	{"hold-alerts", "alert", "none", "undelivered"},
+	{"restore-drops-batches", "backup", "none", "lost-in-backup"},
 }
 
 // proveCommand shows that every checker can fail: it runs a binary built
@@ -245,6 +278,16 @@ func proveCommand(ctx context.Context, args []string) int {
 		return 2
 	}
 	missed := 0
+	started := time.Now()
+	var results []*Result
+	defer func() {
+		index := filepath.Join(cfg.ResultsDir, started.Format("20060102T150405")+"-prove-index.html")
+		if err := writeMatrixIndex(index, results, time.Since(started)); err != nil {
+			fmt.Fprintln(os.Stderr, "jepsen:", err)
+		} else {
+			fmt.Println("index of the runs (each must FAIL):", index)
+		}
+	}()
 	for i, p := range provePlan {
 		if ctx.Err() != nil {
 			return 1
@@ -256,6 +299,7 @@ func proveCommand(ctx context.Context, args []string) int {
 			return 2
 		}
 		res := runOne(ctx, c)
+		results = append(results, res)
 		caught := false
 		for _, v := range res.Verdicts {
 			if !v.Valid && slices.Contains(v.AnomalyKinds(), p.anomaly) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/jepsen/history"
+	"github.com/dakkio/dakkio/jepsen/netslow"
 )
 
 // Nemeses, by name; "none" injects nothing.
@@ -21,39 +23,79 @@ var nemesisNames = []string{
 	"kill", "kill-leader", "kill-all",
 	"pause", "pause-leader",
 	"mix",
+	"net-slow", "pause-many", "clock", "membership", "disk",
+	"mixed",
 }
 
-// faultNames are the nemeses mix chooses from.
-var faultNames = nemesisNames[1 : len(nemesisNames)-1]
+// mixFaults are the faults mix chooses from (the first round's);
+// mixedFaults, those mixed chooses from: every fault, the new ones too.
+var (
+	mixFaults   = nemesisNames[1:10]
+	mixedFaults = append(append([]string(nil), mixFaults...), "net-slow", "pause-many", "clock", "membership", "disk")
+)
+
+// needsDisk and needsSpares tell which runs put the nodes' data on bounded
+// filesystems and which need free namespaces for fresh nodes.
+func needsDisk(nemesis string) bool   { return nemesis == "disk" || nemesis == "mixed" }
+func needsSpares(nemesis string) bool { return nemesis == "membership" || nemesis == "mixed" }
 
 // Nemesis injects one kind of fault in cycles: quiet, fault for Hold, heal.
 type Nemesis struct {
-	name  string
-	c     *Cluster
-	rec   *history.Recorder
-	rng   *rand.Rand
-	quiet time.Duration
-	hold  time.Duration
-	log   io.Writer
+	name   string
+	c      *Cluster
+	rec    *history.Recorder
+	rng    *rand.Rand
+	quiet  time.Duration
+	hold   time.Duration
+	log    io.Writer
+	slots  int // namespaces the network has (members and spares)
+	binary string
 
 	mu      sync.Mutex
-	killed  map[int]bool // node index -> killed by the nemesis
-	paused  map[int]bool
+	killed  map[*Node]bool
+	paused  map[*Node]bool
+	slower  *netslow.Slower // made at the first net-slow fault
+	slowed  bool
+	clocked map[*Node]bool
+	filled  map[*Node]string // node -> filler file
 	dropped bool
+	// errs are harness failures the run must report: a fault that was
+	// asked for and could not be injected at all.
+	errs []string
+	// clockApplied counts clock offsets a node acknowledged.
+	clockApplied, clockAsked int
 }
 
-func newNemesis(name string, c *Cluster, rec *history.Recorder, seed uint64, quiet, hold time.Duration, log io.Writer) *Nemesis {
-	return &Nemesis{name: name, c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, 0x6e656d)), quiet: quiet, hold: hold, log: log,
-		killed: map[int]bool{}, paused: map[int]bool{}}
+func newNemesis(name string, c *Cluster, rec *history.Recorder, seed uint64, quiet, hold time.Duration, log io.Writer, slots int) *Nemesis {
+	return &Nemesis{name: name, c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, 0x6e656d)), quiet: quiet, hold: hold, log: log, slots: slots,
+		killed: map[*Node]bool{}, paused: map[*Node]bool{}, clocked: map[*Node]bool{}, filled: map[*Node]string{}}
 }
 
 func (n *Nemesis) logf(format string, args ...any) {
 	fmt.Fprintf(n.log, "%s +%6.2fs %s\n", time.Now().Format("15:04:05.000"), float64(n.rec.Now())/1e9, fmt.Sprintf(format, args...))
 }
 
+// Errors are the harness failures of the nemesis.
+func (n *Nemesis) Errors() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	errs := append([]string(nil), n.errs...)
+	if n.clockAsked > 0 && n.clockApplied == 0 {
+		errs = append(errs, fmt.Sprintf("no node acknowledged any of %d clock offsets: is the binary built with -tags chaosclock (make jepsen builds bin/dakkio-chaos)?", n.clockAsked))
+	}
+	return errs
+}
+
 // Run injects faults until ctx ends, then heals everything.
 func (n *Nemesis) Run(ctx context.Context) {
-	defer n.Heal(context.Background())
+	defer func() {
+		n.Heal(context.Background())
+		if n.slower != nil {
+			if err := n.slower.Close(); err != nil {
+				n.logf("closing the slow links: %v", err)
+			}
+		}
+	}()
 	if n.name == "none" {
 		<-ctx.Done()
 		return
@@ -63,8 +105,11 @@ func (n *Nemesis) Run(ctx context.Context) {
 			return
 		}
 		fault := n.name
-		if fault == "mix" {
-			fault = faultNames[n.rng.IntN(len(faultNames))]
+		switch fault {
+		case "mix":
+			fault = mixFaults[n.rng.IntN(len(mixFaults))]
+		case "mixed":
+			fault = mixedFaults[n.rng.IntN(len(mixedFaults))]
 		}
 		n.inject(ctx, fault)
 		if !sleepCtx(ctx, n.hold) {
@@ -93,46 +138,46 @@ func (n *Nemesis) record(f, typ, value string, start int64) {
 	n.logf("%s %s %s", f, typ, value)
 }
 
+// shuffled returns the members' namespace indexes in random order.
 func (n *Nemesis) shuffled() []int {
-	idx := make([]int, len(n.c.Nodes))
-	for i := range idx {
-		idx[i] = i + 1
+	var idx []int
+	for _, nd := range n.c.Members() {
+		idx = append(idx, nd.Index)
 	}
 	n.rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	return idx
 }
 
-func (n *Nemesis) leaderIndex(ctx context.Context) (int, bool) {
+func (n *Nemesis) randomMember() *Node {
+	m := n.c.Members()
+	return m[n.rng.IntN(len(m))]
+}
+
+func (n *Nemesis) leader(ctx context.Context) *Node {
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	l, err := n.c.Leader(lctx)
 	if err != nil {
 		n.logf("cannot find the leader: %v; choosing a random node", err)
-		return 1 + n.rng.IntN(len(n.c.Nodes)), false
+		return n.randomMember()
 	}
-	return l.Index, true
+	return l
 }
 
 func (n *Nemesis) inject(ctx context.Context, fault string) {
 	start := n.rec.Now()
-	N := len(n.c.Nodes)
+	idx := n.shuffled()
+	N := len(idx)
 	switch fault {
 	case "partition-halves":
-		idx := n.shuffled()
 		n.partition(ctx, fault, groupsCut(idx[:N/2], idx[N/2:]), start)
 	case "partition-leader":
-		l, _ := n.leaderIndex(ctx)
-		var rest []int
-		for i := 1; i <= N; i++ {
-			if i != l {
-				rest = append(rest, i)
-			}
-		}
+		l := n.leader(ctx).Index
+		rest := slices.DeleteFunc(idx, func(i int) bool { return i == l })
 		n.partition(ctx, fault, groupsCut([]int{l}, rest), start)
 	case "partition-ring":
 		// Each node reaches itself and its two ring neighbours: every node
 		// sees a majority, no two see the same one.
-		idx := n.shuffled()
 		cut := map[int][]int{}
 		for p, a := range idx {
 			for q, b := range idx {
@@ -145,42 +190,58 @@ func (n *Nemesis) inject(ctx context.Context, fault string) {
 		n.partition(ctx, fault, cut, start)
 	case "partition-bridge":
 		// Two halves that only the bridge node sees both of.
-		idx := n.shuffled()
 		half := (N - 1) / 2
 		n.partition(ctx, fault, groupsCut(idx[:half], idx[half+1:]), start)
 	case "kill", "kill-leader", "kill-all":
-		var victims []int
+		var victims []*Node
 		switch fault {
 		case "kill":
-			victims = []int{1 + n.rng.IntN(N)}
+			victims = []*Node{n.randomMember()}
 		case "kill-leader":
-			l, _ := n.leaderIndex(ctx)
-			victims = []int{l}
+			victims = []*Node{n.leader(ctx)}
 		default:
-			victims = n.shuffled()
+			victims = n.c.Members()
 		}
 		var ids []string
-		for _, v := range victims {
-			nd := n.c.Nodes[v-1]
+		for _, nd := range victims {
 			n.c.Kill(nd)
 			n.mu.Lock()
-			n.killed[v] = true
+			n.killed[nd] = true
 			n.mu.Unlock()
 			ids = append(ids, nd.ID)
 		}
 		n.record("kill", history.OK, strings.Join(ids, ","), start)
-	case "pause", "pause-leader":
-		v := 1 + n.rng.IntN(N)
-		if fault == "pause-leader" {
-			v, _ = n.leaderIndex(ctx)
+	case "pause", "pause-leader", "pause-many":
+		var victims []*Node
+		switch fault {
+		case "pause":
+			victims = []*Node{n.randomMember()}
+		case "pause-leader":
+			victims = []*Node{n.leader(ctx)}
+		default:
+			// A majority: the cluster cannot commit until one resumes.
+			for _, i := range idx[:N/2+1] {
+				victims = append(victims, n.c.Member(i))
+			}
 		}
-		nd := n.c.Nodes[v-1]
-		if nd.Signal(syscall.SIGSTOP) {
-			n.mu.Lock()
-			n.paused[v] = true
-			n.mu.Unlock()
+		var ids []string
+		for _, nd := range victims {
+			if nd != nil && nd.Signal(syscall.SIGSTOP) {
+				n.mu.Lock()
+				n.paused[nd] = true
+				n.mu.Unlock()
+				ids = append(ids, nd.ID)
+			}
 		}
-		n.record("pause", history.OK, nd.ID, start)
+		n.record("pause", history.OK, strings.Join(ids, ","), start)
+	case "net-slow":
+		n.slow(ctx, idx, start)
+	case "clock":
+		n.skewClocks(ctx, idx, start)
+	case "membership":
+		n.replaceMember(ctx, start)
+	case "disk":
+		n.fillDisk(n.randomMember(), start)
 	default:
 		n.logf("unknown fault %q", fault)
 	}
@@ -198,6 +259,13 @@ func groupsCut(a, b []int) map[int][]int {
 	return cut
 }
 
+func (n *Nemesis) nodeID(index int) string {
+	if nd := n.c.Member(index); nd != nil {
+		return nd.ID
+	}
+	return fmt.Sprintf("ns%d", index)
+}
+
 func (n *Nemesis) partition(ctx context.Context, fault string, cut map[int][]int, start int64) {
 	var desc []string
 	nodes := make([]int, 0, len(cut))
@@ -211,11 +279,11 @@ func (n *Nemesis) partition(ctx context.Context, fault string, cut map[int][]int
 		sort.Ints(peers)
 		var ps []string
 		for _, p := range peers {
-			ps = append(ps, n.c.Nodes[p-1].ID)
+			ps = append(ps, n.nodeID(p))
 		}
-		desc = append(desc, fmt.Sprintf("%s-x-{%s}", n.c.Nodes[i-1].ID, strings.Join(ps, " ")))
+		desc = append(desc, fmt.Sprintf("%s-x-{%s}", n.nodeID(i), strings.Join(ps, " ")))
 		if err := setDrops(ctx, i, peers); err != nil {
-			n.logf("cannot partition %s: %v", n.c.Nodes[i-1].ID, err)
+			n.logf("cannot partition %s: %v", n.nodeID(i), err)
 			typ = history.Info
 		}
 	}
@@ -225,8 +293,9 @@ func (n *Nemesis) partition(ctx context.Context, fault string, cut map[int][]int
 	n.record("partition", typ, fault+" "+strings.Join(desc, " "), start)
 }
 
-// Heal removes every partition, resumes paused nodes and restarts killed
-// ones.
+// Heal removes every partition and netem qdisc, resumes paused nodes,
+// restarts killed ones, sets every clock back and frees every filled disk.
+// A membership change is not undone: the new membership is the cluster.
 func (n *Nemesis) Heal(ctx context.Context) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -239,15 +308,36 @@ func (n *Nemesis) Heal(ctx context.Context) {
 		n.dropped = false
 		did = append(did, "partitions removed")
 	}
-	for i := range n.paused {
-		nd := n.c.Nodes[i-1]
+	if n.slowed {
+		if err := n.slower.Clear(ctx); err != nil {
+			n.logf("cannot restore the links: %v", err)
+		}
+		st := n.slower.Stats()
+		did = append(did, fmt.Sprintf("links restored (so far %d packets delayed, %d dropped)", st.Delayed, st.Dropped))
+		n.slowed = false
+	}
+	for nd, fill := range n.filled {
+		if err := freeDisk(fill); err != nil {
+			n.logf("cannot free %s's disk: %v", nd.ID, err)
+		}
+		did = append(did, "disk of "+nd.ID+" freed")
+	}
+	clear(n.filled)
+	for nd := range n.clocked {
+		n.setClock(nd, 0)
+		did = append(did, "clock of "+nd.ID+" reset")
+	}
+	clear(n.clocked)
+	for nd := range n.paused {
 		nd.Signal(syscall.SIGCONT)
 		did = append(did, "resumed "+nd.ID)
 	}
 	clear(n.paused)
 	var restarted []string
-	for i := range n.killed {
-		nd := n.c.Nodes[i-1]
+	for nd := range n.killed {
+		if n.c.Member(nd.Index) != nd {
+			continue // removed meanwhile
+		}
 		if err := n.c.Start(nd); err != nil {
 			n.logf("cannot restart %s: %v", nd.ID, err)
 			continue
@@ -259,6 +349,7 @@ func (n *Nemesis) Heal(ctx context.Context) {
 		did = append(did, "restarted "+strings.Join(restarted, ","))
 	}
 	clear(n.killed)
+	sort.Strings(did)
 	if len(did) > 0 {
 		n.record("heal", history.OK, strings.Join(did, "; "), start)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/dakkio/dakkio/internal/netlab"
+	"github.com/dakkio/dakkio/jepsen/netslow"
 )
 
 // The suite's network (internal/netlab): a bridge in the root namespace and
@@ -23,9 +24,14 @@ func cleanupNetwork(_ context.Context, logf func(string, ...any)) {
 	if err := lab.Close(); err != nil {
 		logf("cleanup: %v", err)
 	}
+	unmountDisks(logf)
+	if err := netslow.RemoveLeftovers(context.Background(), lab.Bridge()); err != nil {
+		logf("cleanup: %v", err)
+	}
 }
 
-// setupNetwork creates the bridge and the namespaces of n nodes.
+// setupNetwork creates the bridge and the namespaces of n nodes (members
+// and the spares the membership nemesis adds fresh nodes in).
 func setupNetwork(ctx context.Context, n int) error {
 	lab = netlab.Named("jepsen", "10.77.0", n)
 	return lab.Create(ctx)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dakkio/dakkio/jepsen/checker"
 	"github.com/dakkio/dakkio/jepsen/history"
+	"github.com/dakkio/dakkio/jepsen/report"
 )
 
 // RunConfig is one run; it is saved as config.json and read back by recheck.
@@ -32,7 +33,10 @@ type RunConfig struct {
 	KeyLease          time.Duration `json:"keyLease"`
 	UsageInterval     time.Duration `json:"usageInterval"`
 	CounterLimit      int64         `json:"counterLimit"`
-	Binary            string        `json:"binary"`
+	// DiskSize is the size of each node's data filesystem under the disk
+	// nemesis (bytes).
+	DiskSize int64  `json:"diskSize,omitempty"`
+	Binary   string `json:"binary"`
 	// ChaosBug, set by prove, is the bug a chaosbugs build of dakkio
 	// injects (DAKKIO_CHAOS_BUG): the run must then fail.
 	ChaosBug   string `json:"chaosBug,omitempty"`
@@ -49,6 +53,12 @@ func (c *RunConfig) validate() error {
 	}
 	if c.Nodes < 3 || c.Nodes > maxNodes {
 		return fmt.Errorf("--nodes must be 3..%d", maxNodes)
+	}
+	if needsSpares(c.Nemesis) && c.Nodes >= maxNodes {
+		return fmt.Errorf("the %s nemesis needs a free namespace: --nodes must be below %d", c.Nemesis, maxNodes)
+	}
+	if needsDisk(c.Nemesis) && c.DiskSize < 64<<20 {
+		return fmt.Errorf("--disk-size must be at least 64 MiB")
 	}
 	if _, err := os.Stat(c.Binary); err != nil {
 		return fmt.Errorf("no dakkio binary at %s (make jepsen builds it): %w", c.Binary, err)
@@ -115,7 +125,11 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	cleanup := context.Background()
 	cleanupNetwork(cleanup, logf)
 	defer cleanupNetwork(cleanup, logf)
-	if err := setupNetwork(parent, cfg.Nodes); err != nil {
+	slots := cfg.Nodes
+	if needsSpares(cfg.Nemesis) {
+		slots = maxNodes // fresh nodes go into the spare namespaces
+	}
+	if err := setupNetwork(parent, slots); err != nil {
 		fail("%v", err)
 		return finish(res, started)
 	}
@@ -123,13 +137,17 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	absDir, _ := filepath.Abs(dir)
 	c := newCluster(bin, absDir, cfg.Nodes, cfg.ReplicationFactor, cfg.ChaosBug,
 		secretFrom(cfg.Seed, "admin", "dakkio_a_"), secretFrom(cfg.Seed, "operator", "dakkio_op_"), secretFrom(cfg.Seed, "cluster", ""), logf)
+	if needsDisk(cfg.Nemesis) {
+		c.diskSize = cfg.DiskSize
+	}
 	defer func() {
 		c.Stop(15 * time.Second)
+		unmountDisks(logf)
 		if !cfg.KeepData {
 			_ = os.RemoveAll(filepath.Join(absDir, "data"))
 		}
 	}()
-	for _, nd := range c.Nodes {
+	for _, nd := range c.Members() {
 		if err := c.Start(nd); err != nil {
 			fail("%v", err)
 			return finish(res, started)
@@ -146,7 +164,7 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 		fail("%v", err)
 		return finish(res, started)
 	}
-	env := &Env{C: c, Rec: rec, Cfg: &cfg, Seed: cfg.Seed, OpTimeout: cfg.OpTimeout, logf: logf}
+	env := &Env{C: c, Rec: rec, Cfg: &cfg, Seed: cfg.Seed, OpTimeout: cfg.OpTimeout, Dir: absDir, logf: logf}
 	wl := newWorkload(cfg.Workload)
 	setupCtx, cancel := context.WithTimeout(parent, 2*time.Minute)
 	err = wl.Setup(setupCtx, env)
@@ -160,7 +178,7 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	// Clients and the nemesis, for Duration.
 	logf("running %s for %s under %s", cfg.Workload, cfg.Duration, cfg.Nemesis)
 	runCtx, stopRun := context.WithTimeout(parent, cfg.Duration)
-	nem := newNemesis(cfg.Nemesis, c, rec, cfg.Seed, cfg.Quiet, cfg.Hold, nlog)
+	nem := newNemesis(cfg.Nemesis, c, rec, cfg.Seed, cfg.Quiet, cfg.Hold, nlog, slots)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -170,9 +188,12 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	wl.Run(runCtx, env)
 	stopRun()
 	wg.Wait() // the nemesis has healed everything
+	for _, e := range nem.Errors() {
+		fail("nemesis: %s", e)
+	}
 
 	// Nodes that died on their own are a finding; restart them to read.
-	for _, nd := range c.Nodes {
+	for _, nd := range c.Members() {
 		if !nd.Running() {
 			fail("%s exited on its own (see nodes/%s.log)", nd.ID, nd.ID)
 			_ = c.Start(nd)
@@ -216,6 +237,9 @@ func recheck(dir string) (*Result, error) {
 		res.Valid = res.Valid && v.Valid
 	}
 	writeVerdicts(res)
+	if err := writeReport(res, ops); err != nil {
+		return res, err
+	}
 	return res, writeMatrixSummary(filepath.Join(dir, "summary.md"), []*Result{res})
 }
 
@@ -229,12 +253,17 @@ func writeVerdicts(res *Result) {
 
 func finish(res *Result, started time.Time) *Result {
 	res.Elapsed = time.Since(started)
-	if ops, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl")); err == nil {
+	ops, err := history.ReadFile(filepath.Join(res.Dir, "history.jsonl"))
+	if err == nil {
 		res.Stats = opStats(ops)
 	}
 	res.Valid = len(res.Errors) == 0 && len(res.Verdicts) > 0
 	for _, v := range res.Verdicts {
 		res.Valid = res.Valid && v.Valid
+	}
+	if err := writeReport(res, ops); err != nil {
+		res.Errors = append(res.Errors, err.Error())
+		res.Valid = false
 	}
 	if err := writeMatrixSummary(filepath.Join(res.Dir, "summary.md"), []*Result{res}); err != nil {
 		res.Errors = append(res.Errors, err.Error())
@@ -248,8 +277,8 @@ func opStats(ops []history.Op) OpStats {
 	var s OpStats
 	var lat []time.Duration
 	for _, op := range ops {
-		if op.Process == history.NemesisProcess {
-			continue
+		if op.Process == history.NemesisProcess || op.Process == alertReceiverProcess {
+			continue // not a client's call: a fault, or a webhook the harness received
 		}
 		switch op.Type {
 		case history.OK:
@@ -272,6 +301,61 @@ func opStats(ops []history.Op) OpStats {
 	return s
 }
 
+// reproduceCommand is the command that runs r again.
+func reproduceCommand(r *Result) string {
+	cmd := fmt.Sprintf("go run ./jepsen run --workload %s --nemesis %s --seed %d --duration %s --quiet %s --hold %s",
+		r.Config.Workload, r.Config.Nemesis, r.Config.Seed, r.Config.Duration, r.Config.Quiet, r.Config.Hold)
+	if r.Config.ChaosBug != "" {
+		cmd = fmt.Sprintf("DAKKIO_CHAOS_BUG=%s %s --binary %s", r.Config.ChaosBug, cmd, r.Config.Binary)
+	}
+	return cmd
+}
+
+// anomalySummary is "none" or each anomaly kind with its count.
+func anomalySummary(r *Result) string {
+	var kinds []string
+	for _, v := range r.Verdicts {
+		for _, k := range v.AnomalyKinds() {
+			kinds = append(kinds, fmt.Sprintf("%s (%d)", k, v.Stats["anomaly:"+k]))
+		}
+	}
+	if len(r.Errors) > 0 {
+		kinds = append(kinds, fmt.Sprintf("harness errors (%d)", len(r.Errors)))
+	}
+	if len(kinds) == 0 {
+		return "none"
+	}
+	return strings.Join(kinds, ", ")
+}
+
+// reportRow is r's line of an HTML index; link is relative to the index.
+func reportRow(r *Result, link string) report.Row {
+	return report.Row{Workload: r.Config.Workload, Nemesis: r.Config.Nemesis, Seed: r.Config.Seed,
+		OK: r.Stats.OK, Fail: r.Stats.Fail, Info: r.Stats.Info, Availability: r.Stats.Availability,
+		P50: r.Stats.P50, P99: r.Stats.P99, Anomalies: anomalySummary(r), Valid: r.Valid, Link: link}
+}
+
+// writeReport writes the run's report.html: verdicts, faults and plots.
+func writeReport(r *Result, ops []history.Op) error {
+	cfg, _ := json.MarshalIndent(r.Config, "", "  ")
+	return report.WritePage(filepath.Join(r.Dir, "report.html"), report.Run{
+		Row: reportRow(r, ""), Elapsed: r.Elapsed, Reproduce: reproduceCommand(r),
+		Errors: r.Errors, Verdicts: r.Verdicts, Ops: ops, ConfigJSON: string(cfg)})
+}
+
+// writeMatrixIndex writes the HTML page linking every run's report.
+func writeMatrixIndex(path string, results []*Result, elapsed time.Duration) error {
+	var rows []report.Row
+	for _, r := range results {
+		link, err := filepath.Rel(filepath.Dir(path), filepath.Join(r.Dir, "report.html"))
+		if err != nil {
+			link = filepath.Join(r.Dir, "report.html")
+		}
+		rows = append(rows, reportRow(r, filepath.ToSlash(link)))
+	}
+	return report.WriteIndex(path, "jepsen matrix, "+time.Now().UTC().Format(time.RFC3339), rows, elapsed)
+}
+
 // writeMatrixSummary writes the workload × nemesis table of results.
 func writeMatrixSummary(path string, results []*Result) error {
 	var b strings.Builder
@@ -283,27 +367,15 @@ func writeMatrixSummary(path string, results []*Result) error {
 		if !r.Valid {
 			verdict = "**FAIL**"
 		}
-		var kinds []string
-		for _, v := range r.Verdicts {
-			for _, k := range v.AnomalyKinds() {
-				kinds = append(kinds, fmt.Sprintf("%s (%d)", k, v.Stats["anomaly:"+k]))
-			}
-		}
-		if len(r.Errors) > 0 {
-			kinds = append(kinds, fmt.Sprintf("harness errors (%d)", len(r.Errors)))
-		}
-		an := strings.Join(kinds, ", ")
-		if an == "" {
-			an = "none"
-		}
+		an := anomalySummary(r)
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %.1f%% | %s | %s | %s | %s | %s |\n",
 			r.Config.Workload, r.Config.Nemesis, r.Config.Seed, r.Stats.OK, r.Stats.Fail, r.Stats.Info, 100*r.Stats.Availability,
 			r.Stats.P50.Round(time.Millisecond), r.Stats.P99.Round(time.Millisecond), an, verdict, filepath.Base(r.Dir))
 	}
 	for _, r := range results {
 		fmt.Fprintf(&b, "\n## %s × %s (seed %d, %s)\n\n", r.Config.Workload, r.Config.Nemesis, r.Config.Seed, r.Elapsed.Round(time.Second))
-		fmt.Fprintf(&b, "Reproduce: `go run ./jepsen run --workload %s --nemesis %s --seed %d --duration %s`; recheck: `go run ./jepsen recheck %s`\n\n",
-			r.Config.Workload, r.Config.Nemesis, r.Config.Seed, r.Config.Duration, r.Dir)
+		fmt.Fprintf(&b, "Reproduce: `%s`; recheck: `go run ./jepsen recheck %s`; report: `%s`\n\n",
+			reproduceCommand(r), r.Dir, filepath.Join(r.Dir, "report.html"))
 		for _, e := range r.Errors {
 			fmt.Fprintf(&b, "- harness error: %s\n", e)
 		}

@@ -26,7 +26,7 @@ type counterWorkload struct {
 const counterWorkers = 8
 
 func (w *counterWorkload) Setup(ctx context.Context, e *Env) error {
-	op := e.C.Client(e.C.Nodes[0], "")
+	op := e.C.Client(e.C.Members()[0], "")
 	org, err := op.CreateOrg(ctx, client.CreateOrgRequest{Name: fmt.Sprintf("jepsen-counter-%d", e.Seed), Plan: "free"})
 	if err != nil {
 		return fmt.Errorf("cannot create the counter organization: %w", err)
@@ -34,7 +34,7 @@ func (w *counterWorkload) Setup(ctx context.Context, e *Env) error {
 	w.orgID, w.key = org.Organization.ID, org.AdminKey.Key
 	// Every node must know the key before the clock starts; these calls
 	// count, so they are recorded.
-	for _, nd := range e.C.Nodes {
+	for _, nd := range e.C.Members() {
 		if err := retry(ctx, time.Minute, func(ctx context.Context) error {
 			if typ := w.call(ctx, e, 999, nd); typ != history.OK {
 				return fmt.Errorf("%s refused the counter key", nd.ID)
@@ -122,7 +122,7 @@ func (w *counterWorkload) Final(ctx context.Context, e *Env) {
 	pro := "pro"
 	var n int
 	if err := retry(ctx, time.Minute, func(ctx context.Context) error {
-		nd := e.C.Nodes[n%len(e.C.Nodes)]
+		nd := e.C.Members()[n%len(e.C.Members())]
 		n++
 		start := e.Rec.Now()
 		cctx, cancel := context.WithTimeout(ctx, e.OpTimeout)
@@ -137,7 +137,7 @@ func (w *counterWorkload) Final(ctx context.Context, e *Env) {
 	}
 	// Read the usage through one node until two readings differ only by the
 	// reading itself: every node has shipped its counts.
-	nd := e.C.Nodes[0]
+	nd := e.C.Members()[0]
 	prev := int64(-1)
 	for attempt := 0; attempt < 30; attempt++ {
 		if !sleepCtx(ctx, 2*e.Cfg.UsageInterval) {

@@ -23,7 +23,7 @@ const (
 )
 
 func (w *revocationWorkload) Setup(ctx context.Context, e *Env) error {
-	admin := e.C.Client(e.C.Nodes[0], e.C.AdminKey)
+	admin := e.C.Client(e.C.Members()[0], e.C.AdminKey)
 	b, err := admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "jepsen-revocation"})
 	if err != nil {
 		return fmt.Errorf("cannot create the revocation bucket: %w", err)

@@ -22,7 +22,7 @@ type setWorkload struct {
 const setWriters = 4
 
 func (w *setWorkload) Setup(ctx context.Context, e *Env) error {
-	admin := e.C.Client(e.C.Nodes[0], e.C.AdminKey)
+	admin := e.C.Client(e.C.Members()[0], e.C.AdminKey)
 	days := 30
 	b, err := admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "jepsen-set", RetentionDays: &days})
 	if err != nil {
@@ -35,7 +35,7 @@ func (w *setWorkload) Setup(ctx context.Context, e *Env) error {
 	w.bucket, w.source = b.ID, src.ID
 	w.base = time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
 	// Wait until every node knows the source.
-	for _, nd := range e.C.Nodes {
+	for _, nd := range e.C.Members() {
 		c := e.C.Client(nd, e.C.AdminKey)
 		if err := retry(ctx, time.Minute, func(ctx context.Context) error {
 			_, err := c.Query(ctx, client.QueryRequest{BucketID: w.bucket, Filters: client.QueryFilters{Limit: 1}})
@@ -84,7 +84,12 @@ func (w *setWorkload) Run(ctx context.Context, e *Env) {
 // read reads every point of the bucket through nd, page by page on time
 // (so concurrent inserts cannot shift a page), and records one op.
 func (w *setWorkload) read(ctx context.Context, e *Env, process int, nd *Node, f string) bool {
-	c := e.C.Client(nd, e.C.AdminKey)
+	return w.readAs(ctx, e, e.C.AdminKey, process, nd, f)
+}
+
+// readAs is read with the given API key.
+func (w *setWorkload) readAs(ctx context.Context, e *Env, key string, process int, nd *Node, f string) bool {
+	c := e.C.Client(nd, key)
 	start := e.Rec.Now()
 	var got []int64
 	from := w.base
@@ -123,7 +128,7 @@ func (w *setWorkload) read(ctx context.Context, e *Env, process int, nd *Node, f
 }
 
 func (w *setWorkload) Final(ctx context.Context, e *Env) {
-	for _, nd := range e.C.Nodes {
+	for _, nd := range e.C.Members() {
 		_ = retry(ctx, 90*time.Second, func(ctx context.Context) error {
 			if w.read(ctx, e, 1000, nd, "final-read") {
 				return nil

@@ -30,14 +30,19 @@ type Env struct {
 	Seed uint64
 	// OpTimeout bounds each client call; a call that times out is info.
 	OpTimeout time.Duration
-	logf      func(string, ...any)
+	// Dir is the run's folder.
+	Dir  string
+	logf func(string, ...any)
 }
 
 // Rand returns a generator for one worker, derived from the run's seed.
 func (e *Env) Rand(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(e.Seed, stream)) }
 
 // RandomNode picks a node uniformly.
-func (e *Env) RandomNode(r *rand.Rand) *Node { return e.C.Nodes[r.IntN(len(e.C.Nodes))] }
+func (e *Env) RandomNode(r *rand.Rand) *Node {
+	m := e.C.Members()
+	return m[r.IntN(len(m))]
+}
 
 // classify maps a call's error to an op type: nil is ok, a 4xx a definite
 // failure, anything else (5xx, timeout, connection error) unknown.
@@ -110,11 +115,17 @@ func newWorkload(name string) Workload {
 		return &revocationWorkload{}
 	case "counter":
 		return &counterWorkload{}
+	case "aggregate":
+		return &aggregateWorkload{}
+	case "alert":
+		return &alertWorkload{}
+	case "backup":
+		return &backupWorkload{}
 	}
 	return nil
 }
 
-var workloadNames = []string{"set", "register", "revocation", "counter"}
+var workloadNames = []string{"set", "register", "revocation", "counter", "aggregate", "alert", "backup"}
 
 // check runs the checkers of a workload on a history; dir receives the
 // register timeline.
@@ -128,6 +139,12 @@ func check(cfg *RunConfig, ops []history.Op, timelinePath string) []*checker.Ver
 		return []*checker.Verdict{checker.Revocation(ops, cfg.KeyLease)}
 	case "counter":
 		return []*checker.Verdict{checker.Counter(ops, checker.CounterConfig{Limit: cfg.CounterLimit, Interval: cfg.UsageInterval})}
+	case "aggregate":
+		return []*checker.Verdict{checker.Aggregate(ops)}
+	case "alert":
+		return []*checker.Verdict{checker.Alert(ops)}
+	case "backup":
+		return []*checker.Verdict{checker.Set(ops), checker.Backup(ops)}
 	}
 	return nil
 }

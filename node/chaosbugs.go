@@ -12,6 +12,10 @@ import "os"
 //	stale-reads        metadata reads skip the read index
 //	keep-revoked-keys  a key, once seen, is accepted even after its delete
 //	count-locally      rate limits count this node's calls only
+//	agg-local-only     aggregated queries read this node's own store, never
+//	                   the bucket's replicas
+//	restore-drops-batches  a third of restored batches are acknowledged but
+//	                   stored nowhere
 //	hold-alerts        written points are queued for alert evaluation but never
 //	                   evaluated: a node that dies right after acknowledging
 //	                   (cmd/dakkio's TestSIGKILLAfterAckStillTriggersOnce)

@@ -161,6 +161,7 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Now = chaosClock(c.Now) // the identity unless built with -tags chaosclock
 	if c.Plans == nil {
 		c.Plans = maps.Clone(store.DefaultPlans)
 	}

@@ -195,6 +195,9 @@ func (r routedPoints) Raw(ctx context.Context, q points.RawQuery) (res points.Ra
 }
 
 func (r routedPoints) Aggregate(ctx context.Context, q points.AggQuery) (rows []points.Row, err error) {
+	if chaosBug == "agg-local-only" {
+		return r.local.Aggregate(ctx, q) // whether or not this node holds the bucket
+	}
 	err = r.read(ctx, q.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpAggregate, Agg: &q}, &rows, func() (err error) { rows, err = r.local.Aggregate(ctx, q); return err })
 	return rows, err
 }
@@ -242,6 +245,23 @@ func (r routedPoints) BucketPointCount(ctx context.Context, bucketID string) (in
 		return 0, fmt.Errorf("cannot count the points of bucket %s: %w", bucketID, err)
 	}
 	return n, nil
+}
+
+// ChangeMark returns, from the replica that answers the read, a token
+// that changes whenever a point of the bucket in [start, end) does (the
+// PromQL result cache's validator); "" when no replica answered.
+func (r routedPoints) ChangeMark(bucketID string, start, end int64) string {
+	var mark string
+	rg := points.Range{BucketID: bucketID, Start: start, End: end}
+	err := r.read(context.Background(), bucketID, peerrpc.PointsRequest{Op: peerrpc.OpChangeMark, Range: &rg}, &mark, func() error {
+		mark = r.local.ChangeMark(bucketID, start, end)
+		return nil
+	})
+	if err != nil {
+		r.n.log.Warn("cannot read a bucket's change mark", "bucket", bucketID, "err", err)
+		return ""
+	}
+	return mark
 }
 
 // BucketSize estimates the bytes the bucket's points take on disk.

@@ -59,7 +59,7 @@ func TestWriteConsistencyLevels(t *testing.T) {
 		for j := range pts {
 			pts[j] = client.PointInput{DataSourceID: src.ID, Timestamp: start.Add(time.Duration(k*10+j) * time.Second), Values: map[string]any{"v": float64(k)}}
 		}
-		return client.WriteBatchRequest{BucketID: bucket.ID, DataPoints: pts, Consistency: level}
+		return client.WriteBatchRequest{BucketID: bucket.ID, DataPoints: pts, Consistency: client.Consistency(level)}
 	}
 	for k, level := range []string{"quorum", "one", "", "quorum"} {
 		if _, err := coordinator.Admin.WriteBatch(ctx, batch(k, level)); err != nil {

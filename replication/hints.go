@@ -159,6 +159,10 @@ func (h *Hints) Add(target, bucket string, pts []points.Point) error {
 	if err != nil {
 		return err
 	}
+	// A full disk would make Badger's memory-mapped log fault (SIGBUS).
+	if err := points.CheckFree(h.dir, points.DefaultMinFree); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	q := h.queue(target)
 	if q.bytes+int64(len(val)) > h.maxBytes {

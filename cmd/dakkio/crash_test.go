@@ -237,7 +237,7 @@ func checkCountsAndRollups(t *testing.T, ctx context.Context, c *client.Client, 
 	}
 	got := map[key]agg{}
 	for _, aggregation := range []string{"count", "sum", "min", "max"} {
-		res := must[*client.QueryResult](t, "hourly "+aggregation)(c.Query(ctx, client.QueryRequest{BucketID: bucketID, Aggregation: aggregation, GroupBy: "hour",
+		res := must[*client.QueryResult](t, "hourly "+aggregation)(c.Query(ctx, client.QueryRequest{BucketID: bucketID, Aggregation: client.Aggregation(aggregation), GroupBy: "hour",
 			Filters: client.QueryFilters{DataSourceIDs: sources, StartTime: start, EndTime: start.Add(30 * 24 * time.Hour)}}))
 		for _, row := range res.Data {
 			k := key{row.DataSourceID, row.Timestamp.UTC()}

@@ -65,7 +65,7 @@ func (in *ingest) write(ctx context.Context, cl *client.Client, batches int, lev
 			in.next++
 			pts[j] = client.PointInput{DataSourceID: in.s.source, Timestamp: ts, Values: map[string]any{"v": float64(in.next % 97)}}
 		}
-		if _, err := cl.WriteBatch(ctx, client.WriteBatchRequest{BucketID: in.s.bucket, DataPoints: pts, Consistency: level}); err != nil {
+		if _, err := cl.WriteBatch(ctx, client.WriteBatchRequest{BucketID: in.s.bucket, DataPoints: pts, Consistency: client.Consistency(level)}); err != nil {
 			lastErr = err
 			continue
 		}
@@ -411,10 +411,13 @@ func TestFaultRebalanceOntoNewNode(t *testing.T) {
 	if code := run([]string{"cluster", "rebalance", "--json", "--addr", leader.url, "--token", c.token}, &out, &errb); code != 0 {
 		t.Fatalf("cluster rebalance: exit %d: %s", code, errb.String())
 	}
-	var res client.RebalanceResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+	var env struct {
+		Data client.RebalanceResult `json:"data"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &env); err != nil {
 		t.Fatalf("rebalance output %q: %v", out.String(), err)
 	}
+	res := env.Data
 	if len(res.Moves) == 0 {
 		t.Fatal("no bucket moved onto the new node")
 	}

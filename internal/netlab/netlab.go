@@ -105,7 +105,11 @@ func (l *Lab) Create(ctx context.Context) error {
 	return nil
 }
 
-func (l *Lab) bridge() string    { return l.id + "br" }
+func (l *Lab) bridge() string { return l.id + "br" }
+
+// Bridge is the name of the lab's bridge (the chaos suite's slow links
+// queue the packets it forwards).
+func (l *Lab) Bridge() string    { return l.bridge() }
 func (l *Lab) veth(i int) string { return l.id + strconv.Itoa(i) }
 func (l *Lab) forwardRule() []string {
 	return []string{"FORWARD", "-i", l.bridge(), "-o", l.bridge(), "-j", "ACCEPT"}

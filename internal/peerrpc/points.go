@@ -26,6 +26,7 @@ const (
 	OpLastPoint   = "lastpoint"   // read: a source's newest point
 	OpBucketCount = "bucketcount" // read: points in Bucket
 	OpBucketSize  = "bucketsize"  // read: bytes of Bucket
+	OpChangeMark  = "changemark"  // read: a token that changes with any point of Range
 )
 
 // PointsRequest is the body of a PathPoints call.
@@ -146,6 +147,7 @@ type LocalPoints interface {
 	LastPointTime(bucketID, sourceID string) (int64, bool)
 	BucketPointCount(bucketID string) int64
 	BucketSize(bucketID string) int64
+	ChangeMark(bucketID string, start, end int64) string
 }
 
 // PointsConfig is what the PathPoints handler serves from. All required.
@@ -207,6 +209,9 @@ var pointsOps = map[string]pointsOp{
 	}},
 	OpBucketSize: {read: true, serve: func(_ context.Context, cfg *PointsConfig, r PointsRequest) (any, error) {
 		return cfg.DB.BucketSize(r.Bucket), nil
+	}},
+	OpChangeMark: {read: true, serve: func(_ context.Context, cfg *PointsConfig, r PointsRequest) (any, error) {
+		return with(r.Range, func(rg points.Range) (string, error) { return cfg.DB.ChangeMark(rg.BucketID, rg.Start, rg.End), nil })
 	}},
 }
 

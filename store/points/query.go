@@ -471,6 +471,9 @@ func (db *DB) Aggregate(ctx context.Context, q AggQuery) ([]Row, error) {
 				if q.Window == WindowAll {
 					row.Start = w.r.minTS
 				}
+				if q.Stats {
+					row.Stats = w.r.stats(keep)
+				}
 				rows = append(rows, row)
 			}
 		}

@@ -100,6 +100,9 @@ func (db *DB) sweepSeries(s series, cutoff int64) error {
 		if err != nil {
 			return fmt.Errorf("cannot sweep expired points: %w", err)
 		}
+		if deleted > 0 {
+			db.changes.note(s.bucket, func(yield func(int64) bool) { yield(h) })
+		}
 		db.infoMu.Lock()
 		if info := db.series[s]; info != nil {
 			info.count -= deleted

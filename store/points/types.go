@@ -91,6 +91,10 @@ type AggQuery struct {
 	Aggregation Aggregation
 	Window      Window
 	Desc        bool
+	// Stats also fills Row.Stats: everything a caller needs to combine
+	// windows itself (the PromQL API moves hour windows by their edge
+	// points, which plain aggregates cannot tell).
+	Stats bool `json:",omitempty"`
 }
 
 // Row is one source's aggregate over one window. Values hold float64 for
@@ -101,6 +105,17 @@ type Row struct {
 	Start    int64 // window start, Unix ns
 	Count    int64 // points in the window
 	Values   map[string]any
+	// Stats holds each numeric field's summary when AggQuery.Stats is set.
+	Stats map[string]FieldStats `json:",omitempty"`
+}
+
+// FieldStats summarizes a numeric field over a window: its count, sum,
+// extremes, and its first and last values with their times.
+type FieldStats struct {
+	Count           int64
+	Sum, Min, Max   float64
+	FirstTS, LastTS int64
+	First, Last     float64
 }
 
 // Errors.
@@ -136,6 +151,10 @@ type Config struct {
 	Compression string
 	// InMemory keeps everything in memory (tests of layers above).
 	InMemory bool
+	// MinFreeBytes is the free space the store keeps on its filesystem:
+	// below it, writes fail with ErrDiskFull. Default (0) 160 MiB;
+	// negative turns the check off.
+	MinFreeBytes int64
 	// Logger receives Badger's and the store's logs. Default slog.Default().
 	Logger *slog.Logger
 }
