@@ -4,12 +4,10 @@ package httpapi
 // webhooks resource (issue 15), kept apart from openapi.go so that each
 // grows without touching the other's lines.
 
-// specBodyExample is specBody with one example, under "example" only:
-// OpenAPI makes "example" and "examples" mutually exclusive.
+// specBodyExample is specBody with one example (specBody writes named
+// examples only: OpenAPI makes "example" and "examples" mutually exclusive).
 func specBodyExample(schema specMap, required bool, example specExample) specMap {
-	b := specBody(schema, required, example)
-	delete(b["content"].(specMap)["application/json"].(specMap), "examples")
-	return b
+	return specBody(schema, required, example)
 }
 
 func specSourceAndWebhookEndpoints() []specEndpoint {
