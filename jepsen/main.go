@@ -152,6 +152,8 @@ func matrixCommand(ctx context.Context, args []string) int {
 	commonFlags(fs, &cfg)
 	fs.BoolVar(&quick, "quick", false, "run the representative subset (make jepsen-quick)")
 	fs.StringVar(&only, "workloads", strings.Join(workloadNames, ","), "workloads of the full matrix")
+	var onlyNemeses string
+	fs.StringVar(&onlyNemeses, "nemeses", strings.Join(nemesisNames, ","), "nemeses of the full matrix")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -165,7 +167,7 @@ func matrixCommand(ctx context.Context, args []string) int {
 		fmt.Printf("quick matrix for seed %d: %v\n", cfg.Seed, pairs)
 	} else {
 		for _, w := range strings.Split(only, ",") {
-			for _, n := range nemesisNames {
+			for _, n := range strings.Split(onlyNemeses, ",") {
 				pairs = append(pairs, [2]string{w, n})
 			}
 		}

@@ -243,6 +243,15 @@ func TestResultCacheInvalidation(t *testing.T) {
 	if _, how = query(); how != "hit" {
 		t.Fatalf("the answer after the late point is not cached again: %s", how)
 	}
+	// Points of now, outside every cached window, leave the cache whole.
+	_, err = f.n.Admin.WriteBatch(context.Background(), client.WriteBatchRequest{BucketID: f.buckets["cache"],
+		DataPoints: []client.PointInput{{DataSourceID: f.sources["cache/s"], Timestamp: time.Now(), Values: map[string]any{"v": 7.0}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, how = query(); how != "hit" {
+		t.Fatalf("a point of now invalidated windows hours older: %s", how)
+	}
 	// Retention shortened to 2 days: the points of 70-75 hours ago are gone.
 	days := 2
 	if _, err := f.n.Admin.UpdateBucket(context.Background(), f.buckets["cache"], client.UpdateBucketRequest{RetentionDays: &days}); err != nil {

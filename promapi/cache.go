@@ -26,11 +26,16 @@ import (
 // Steps outside the cached span are evaluated and stitched in: PromQL
 // evaluates each step on its own, so the parts join exactly.
 type resultCache struct {
-	mu      sync.Mutex
-	max     int
-	entries map[string]*list.Element
-	lru     *list.List // of *cacheEntry, most recent first
+	mu       sync.Mutex
+	max      int // entries
+	maxCells int // values held, over every entry
+	cells    int
+	entries  map[string]*list.Element
+	lru      *list.List // of *cacheEntry, most recent first
 }
+
+// cacheCells bounds the values the cache holds (about 9 bytes each).
+const cacheCells = 4 << 20
 
 type cacheEntry struct {
 	key      string
@@ -40,6 +45,7 @@ type cacheEntry struct {
 	step     int64
 	made     time.Time
 	series   []cachedSeries
+	cells    int
 }
 
 type cachedSeries struct {
@@ -49,7 +55,7 @@ type cachedSeries struct {
 }
 
 func newResultCache(max int) *resultCache {
-	return &resultCache{max: max, entries: make(map[string]*list.Element), lru: list.New()}
+	return &resultCache{max: max, maxCells: cacheCells, entries: make(map[string]*list.Element), lru: list.New()}
 }
 
 func (c *resultCache) get(key string) *cacheEntry {
@@ -63,20 +69,29 @@ func (c *resultCache) get(key string) *cacheEntry {
 	return el.Value.(*cacheEntry)
 }
 
+// put keeps e in place of its key's entry; an entry larger than a
+// quarter of the cache is not kept (nor is the entry it replaces).
 func (c *resultCache) put(e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[e.key]; ok {
-		el.Value = e
-		c.lru.MoveToFront(el)
+		c.remove(el)
+	}
+	if e.cells > c.maxCells/4 {
 		return
 	}
 	c.entries[e.key] = c.lru.PushFront(e)
-	for c.lru.Len() > c.max {
-		old := c.lru.Back()
-		c.lru.Remove(old)
-		delete(c.entries, old.Value.(*cacheEntry).key)
+	c.cells += e.cells
+	for c.lru.Len() > c.max || c.cells > c.maxCells {
+		c.remove(c.lru.Back())
 	}
+}
+
+func (c *resultCache) remove(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	c.lru.Remove(el)
+	delete(c.entries, e.key)
+	c.cells -= e.cells
 }
 
 // reach is how far a query's steps look back (the widest offset plus
@@ -238,6 +253,7 @@ func cutEntry(key string, sum uint64, marks []string, v vector, q queryParams, f
 	for _, s := range v {
 		cs := cachedSeries{lbls: s.lbls, vals: append([]float64(nil), s.vals[i0:i1+1]...), has: append([]bool(nil), s.has[i0:i1+1]...)}
 		e.series = append(e.series, cs)
+		e.cells += len(cs.vals)
 	}
 	return e
 }

@@ -37,6 +37,11 @@ func (ev *evaluator) fromRollups(name string, vs *parser.VectorSelector, rng int
 	if ev.n == 1 {
 		last = first
 	}
+	// Hours per window times steps is the work; past the budget the
+	// points path (with its own limits) decides.
+	if int64(ev.n)*(rng/hourMS) > workFactor*ev.a.cfg.MaxPoints/int64(max(1, len(ev.cat.series))) || (last-first+rng)/hourMS > 1_000_000 {
+		return nil, false, nil
+	}
 	// stats[series][hour index]: hours from first-rng to last (that one
 	// holding only the points of its first millisecond).
 	h0 := first - rng

@@ -163,3 +163,22 @@ func TestAggregateTimesAreUniqueAndWithinFiveDays(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAggregateAnswer: a saved history's aggregated answers (recheck reads
+// them from a file) never make the checker panic; garbage is an anomaly.
+func FuzzAggregateAnswer(f *testing.F) {
+	f.Add("hour/count", `{"1764460800":3}`)
+	f.Add("day/min", `{"x":1}`)
+	f.Add("week/sum", `[]`)
+	f.Add("hour", `{"-9223372036854775808":1e308}`)
+	f.Fuzz(func(t *testing.T, key, value string) {
+		base := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+		ops := []history.Op{{F: "agg-setup", Type: history.OK, Value: base.Format(time.RFC3339Nano)},
+			{Index: 1, F: "add", Type: history.OK, Ints: []int64{1, 2, 3}},
+			{Index: 2, F: "final-agg", Type: history.OK, Node: "n1", Key: key, Value: value}}
+		v := Aggregate(ops)
+		if v.Valid {
+			t.Fatalf("one answer cannot cover the 8 final reads, yet valid: %+v", v)
+		}
+	})
+}

@@ -25,7 +25,11 @@ func Backup(ops []history.Op) *Verdict {
 	ackedAt := map[int64]int64{}
 	addOp := map[int64]int{}
 	var reads []history.Op
+	var nemesis []history.Op
 	for i := range ops {
+		if ops[i].Process == history.NemesisProcess {
+			nemesis = append(nemesis, ops[i])
+		}
 		op := ops[i]
 		switch op.F {
 		case "add":
@@ -68,6 +72,19 @@ func Backup(ops []history.Op) *Verdict {
 		return v
 	}
 	v.Stats["backup-points"] = backup.N
+	// Was a fault in force when the backup began? (The last nemesis entry
+	// before it was a fault, not a heal.)
+	var last *history.Op
+	for i := range nemesis {
+		if nemesis[i].End <= backup.Start {
+			last = &nemesis[i]
+		}
+	}
+	if last != nil && last.F != "heal" {
+		v.Stats["backup-began-under-fault"] = 1
+	} else {
+		v.note("the backup that completed began with no fault in force (strict backups refused while replicas were behind)")
+	}
 	if restore == nil {
 		if v.Stats["anomaly:restore-failed"] == 0 {
 			v.add(Anomaly{Kind: "restore-failed", Message: "the backup was never restored"})

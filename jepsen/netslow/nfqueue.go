@@ -45,11 +45,12 @@ const (
 
 // queue is a bound NFQUEUE.
 type queue struct {
-	fd     int
-	num    uint16
-	mu     sync.Mutex // serializes sends
-	seq    uint32
-	closed atomic.Bool
+	fd       int
+	num      uint16
+	mu       sync.Mutex // serializes sends, and guards fdClosed
+	seq      uint32
+	fdClosed bool
+	closed   atomic.Bool // read returns at its next wake-up
 }
 
 // packet is what the queue tells of one packet.
@@ -79,7 +80,7 @@ func openQueue(num uint16) (*queue, error) {
 	flags := binary.BigEndian.AppendUint32(nil, nfqaCfgFFailOpen) // a full queue lets packets through
 	for _, attrs := range [][]attr{{{nfqaCfgCmd, cmd}}, {{nfqaCfgParams, params}, {nfqaCfgQueueMax, maxLen}, {nfqaCfgFlags, flags}, {nfqaCfgMask, flags}}} {
 		if err := q.request(nfqnlMsgConfig, attrs, true); err != nil {
-			q.Close()
+			_ = q.Close()
 			return nil, fmt.Errorf("cannot bind NFQUEUE %d: %w", num, err)
 		}
 	}
@@ -96,6 +97,9 @@ type attr struct {
 func (q *queue) request(msg uint16, attrs []attr, ack bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.fdClosed {
+		return syscall.EBADF // a late verdict: never write to a reused descriptor
+	}
 	q.seq++
 	b := make([]byte, nlmsgHdrLen+nfgenHdrLen, 64)
 	flags := uint16(syscall.NLM_F_REQUEST)
@@ -220,9 +224,21 @@ func parsePacket(b []byte) (packet, bool) {
 	return p, haveID
 }
 
-// Close unbinds the queue and closes the socket, which ends read.
-func (q *queue) Close() error {
+// stop unbinds the queue (the kernel drops what it still holds) and makes
+// read return within its receive timeout.
+func (q *queue) stop() {
 	q.closed.Store(true)
 	_ = q.request(nfqnlMsgConfig, []attr{{nfqaCfgCmd, []byte{nfqnlCfgCmdUnbind, 0, 0, 0}}}, false)
+}
+
+// Close closes the socket; call it once read has returned (after stop), so
+// that no receive or late verdict uses the descriptor after it is reused.
+func (q *queue) Close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fdClosed {
+		return nil
+	}
+	q.fdClosed = true
 	return syscall.Close(q.fd)
 }

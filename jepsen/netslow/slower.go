@@ -174,10 +174,11 @@ func (s *Slower) Stats() Stats {
 // Close removes the rules and the queue.
 func (s *Slower) Close() error {
 	err := s.Clear(context.Background())
+	s.q.stop()
+	<-s.done
 	if cerr := s.q.Close(); err == nil {
 		err = cerr
 	}
-	<-s.done
 	return err
 }
 

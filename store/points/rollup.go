@@ -59,7 +59,14 @@ func (r *rollup) add(ts int64, values []Value) {
 	r.maxTS = max(r.maxTS, ts)
 	for i := range values {
 		v := &values[i]
-		f := r.field(v.Field, v.Kind)
+		// Points of a source usually carry the same fields, sorted as the
+		// rollup's: the i-th value's field is then the i-th field.
+		var f *fieldRollup
+		if i < len(r.fields) && r.fields[i].name == v.Field {
+			f = &r.fields[i]
+		} else {
+			f = r.field(v.Field, v.Kind)
+		}
 		f.count++
 		if v.Kind == KindNumber && f.kind == KindNumber {
 			f.sum += v.Num
