@@ -195,7 +195,9 @@ func TestCLIDataPlane(t *testing.T) {
 	}
 	s.replace = append(s.replace, func(o string) string { return strings.ReplaceAll(o, file, "points.jsonl") })
 	s.must(0, "", "write", "--bucket", "greenhouse", "--source", src, "--batch", "3", file)
-	lp := fmt.Sprintf("sensor-1 temperature=23.5,door=false %d\n", base.Add(4*time.Minute).Unix())
+	lpTime := fmt.Sprint(base.Add(4 * time.Minute).Unix())
+	s.replace = append(s.replace, func(o string) string { return strings.ReplaceAll(o, lpTime, "<UNIX-SECONDS>") })
+	lp := "sensor-1 temperature=23.5,door=false " + lpTime + "\n"
 	s.must(0, lp, "write", "--bucket", "greenhouse", "--precision", "s")
 
 	s.must(0, "", "query", "--bucket", "greenhouse", "--sort", "asc")
