@@ -64,7 +64,7 @@ type config struct {
 	nodeArgs   []string
 	rules      int
 	idle       time.Duration
-	protocol   string // json or lp (lineproto.go)
+	protocol   string // json, lp (lineproto.go) or rw (remotewrite.go)
 	promql     bool   // also measure PromQL range queries (promql.go)
 }
 
@@ -122,7 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.idle, "idle", 30*time.Second, "with --binary: after the ingest settles, how long the node idles before its RSS is read again (0: not read)")
 	fs.StringVar(&c.consistency, "consistency", "quorum", "the cluster's writes ask ?consistency= this: one, quorum or all (empty: the nodes' --write-consistency)")
 	fs.BoolVar(&c.promql, "promql", true, "after the JSON queries, measure PromQL range queries (/api/v1/query_range) with and without the result cache")
-	fs.StringVar(&c.protocol, "protocol", "json", "single node's ingest: json (POST /api/data/batch) or lp (InfluxDB line protocol, POST /api/v2/write)")
+	fs.StringVar(&c.protocol, "protocol", "json", "single node's ingest: json (POST /api/data/batch), lp (InfluxDB line protocol, POST /api/v2/write) or rw (Prometheus remote write, POST /api/v1/write)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: dakkio-bench --binary bin/dakkio [flags]\n       dakkio-bench --addr URL --key ADMINKEY [--data-dir DIR] [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -160,8 +160,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return fail("--sync-writes and --node-args go with --binary: the bench starts the node")
 	case c.rules < 0 || c.idle < 0:
 		return fail("--rules and --idle must not be negative")
-	case c.protocol != "json" && c.protocol != "lp":
-		return fail("--protocol must be json or lp")
+	case c.protocol != "json" && c.protocol != "lp" && c.protocol != "rw":
+		return fail("--protocol must be json, lp or rw")
 	case c.clusterPoints < 1:
 		return fail("--cluster-points must be at least 1")
 	case c.consistency != "" && c.consistency != "one" && c.consistency != "quorum" && c.consistency != "all":
@@ -323,6 +323,7 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	b.logf("ingesting %s points (%d sources × %s ticks) into bucket %s", count(w.points()), len(w.sources), count(w.ticks), bucketID)
 	g := newGenerator(w, bucketID, cfg.seed)
 	g.lp = cfg.protocol == "lp"
+	g.rw = cfg.protocol == "rw"
 	cpu0 := cpuTime()
 	if r.ingest, err = ingest(ctx, []target{t}, ingestPath(cfg.protocol, bucketID), writeKey, g, cfg.batch, cfg.conns, b.log); err != nil {
 		return nil, err
@@ -387,7 +388,7 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	if cfg.promql {
 		names := make([]string, len(w.sources))
 		for i := range names {
-			names[i] = fmt.Sprintf("sensor-%03d", i+1) // as setup names them
+			names[i] = sourceName(cfg.protocol, i) // as setup names them
 		}
 		kinds, start, end := promqlKinds(w, names)
 		pq, err := runPromQL(ctx, t, readKey, kinds, start, end, cfg.queries, queryWarmup, cfg.seed)
@@ -428,7 +429,7 @@ func (b *bench) setup(ctx context.Context, api *client.Client, maxPoints int64) 
 	b.logf("creating bucket %s and %d sources", bk.ID, cfg.sources)
 	for i := range cfg.sources {
 		src, err := api.CreateSource(ctx, bk.ID, client.CreateSourceRequest{
-			Name: fmt.Sprintf("sensor-%03d", i+1), Type: "sensor", Schema: schema,
+			Name: sourceName(cfg.protocol, i), Type: "sensor", Schema: schema,
 		})
 		if err != nil {
 			return nil, "", "", "", fmt.Errorf("cannot create data source %d: %w", i+1, err)
