@@ -18,7 +18,7 @@ import (
 // sourceName is the name the bench gives source i, so that the chosen
 // protocol's writes land in it.
 func sourceName(protocol string, i int) string {
-	if protocol == "rw" {
+	if protocol == "rw" { // remote write names a source by its labels
 		return fmt.Sprintf(`{sensor="sensor-%03d"}`, i+1)
 	}
 	return fmt.Sprintf("sensor-%03d", i+1)
