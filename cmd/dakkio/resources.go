@@ -98,21 +98,9 @@ func bucketList(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	var l *client.List[client.Bucket]
-	if *all {
-		var items []client.Bucket
-		for b, err := range c.AllBuckets(ctx, 1000) {
-			if err != nil {
-				return a.fail(err)
-			}
-			items = append(items, b)
-		}
-		l = listEnvelope(items)
-	} else {
-		var err error
-		if l, err = c.ListBuckets(ctx, *page); err != nil {
-			return a.fail(err)
-		}
+	l, err := listOrAll(*all, c.AllBuckets(ctx, 1000), func() (*client.List[client.Bucket], error) { return c.ListBuckets(ctx, *page) })
+	if err != nil {
+		return a.fail(err)
 	}
 	if a.json {
 		return printEnvelope(stdout, l)
@@ -293,21 +281,9 @@ func keyList(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	var l *client.List[client.APIKey]
-	if *all {
-		var items []client.APIKey
-		for k, err := range c.AllKeys(ctx, id, 1000) {
-			if err != nil {
-				return a.fail(err)
-			}
-			items = append(items, k)
-		}
-		l = listEnvelope(items)
-	} else {
-		var err error
-		if l, err = c.ListKeys(ctx, id, *page); err != nil {
-			return a.fail(err)
-		}
+	l, err := listOrAll(*all, c.AllKeys(ctx, id, 1000), func() (*client.List[client.APIKey], error) { return c.ListKeys(ctx, id, *page) })
+	if err != nil {
+		return a.fail(err)
 	}
 	if a.json {
 		return printEnvelope(stdout, l)
@@ -396,21 +372,9 @@ func sourceList(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	var l *client.List[client.DataSource]
-	if *all {
-		var items []client.DataSource
-		for s, err := range c.AllSources(ctx, id, 1000) {
-			if err != nil {
-				return a.fail(err)
-			}
-			items = append(items, s)
-		}
-		l = listEnvelope(items)
-	} else {
-		var err error
-		if l, err = c.ListSources(ctx, id, *page); err != nil {
-			return a.fail(err)
-		}
+	l, err := listOrAll(*all, c.AllSources(ctx, id, 1000), func() (*client.List[client.DataSource], error) { return c.ListSources(ctx, id, *page) })
+	if err != nil {
+		return a.fail(err)
 	}
 	if a.json {
 		return printEnvelope(stdout, l)

@@ -56,21 +56,9 @@ func webhookList(args []string, stdout, stderr io.Writer) int {
 			return a.fail(err)
 		}
 	}
-	var l *client.List[client.Webhook]
-	if *all {
-		var items []client.Webhook
-		for h, err := range c.AllWebhooks(ctx, id, 1000) {
-			if err != nil {
-				return a.fail(err)
-			}
-			items = append(items, h)
-		}
-		l = listEnvelope(items)
-	} else {
-		var err error
-		if l, err = c.ListWebhooks(ctx, id, *page); err != nil {
-			return a.fail(err)
-		}
+	l, err := listOrAll(*all, c.AllWebhooks(ctx, id, 1000), func() (*client.List[client.Webhook], error) { return c.ListWebhooks(ctx, id, *page) })
+	if err != nil {
+		return a.fail(err)
 	}
 	if a.json {
 		return printEnvelope(stdout, l)
@@ -229,21 +217,9 @@ func webhookDeliveries(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	var l *client.List[client.WebhookDelivery]
-	if *all {
-		var items []client.WebhookDelivery
-		for d, err := range c.AllWebhookDeliveries(ctx, a.pos[0], 1000) {
-			if err != nil {
-				return a.fail(err)
-			}
-			items = append(items, d)
-		}
-		l = listEnvelope(items)
-	} else {
-		var err error
-		if l, err = c.WebhookDeliveries(ctx, a.pos[0], *page); err != nil {
-			return a.fail(err)
-		}
+	l, err := listOrAll(*all, c.AllWebhookDeliveries(ctx, a.pos[0], 1000), func() (*client.List[client.WebhookDelivery], error) { return c.WebhookDeliveries(ctx, a.pos[0], *page) })
+	if err != nil {
+		return a.fail(err)
 	}
 	if a.json {
 		return printEnvelope(stdout, l)
