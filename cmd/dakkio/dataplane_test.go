@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -449,5 +451,33 @@ func TestCompletionScripts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCLIListAll: --all gathers every item through the SDK's page
+// iterator into one envelope, the same items a page holding them all lists.
+func TestCLIListAll(t *testing.T) {
+	cliEnv(t)
+	n := testnode.Start(t)
+	s := &session{t: t}
+	s.must(0, "", "config", "create", "local", "--url", n.URL, "--api-key", n.AdminKey)
+	s.must(0, "", "bucket", "create", "all")
+	for _, name := range []string{"a", "b", "c"} {
+		s.must(0, "", "source", "create", "--bucket", "all", "--name", name, "--field", "v:number")
+	}
+	data := func(args ...string) []any {
+		var env struct {
+			Data []any `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(s.must(0, "", args...)), &env); err != nil {
+			t.Fatalf("dakkio %s: %v", strings.Join(args, " "), err)
+		}
+		return env.Data
+	}
+	one := data("source", "list", "--bucket", "all", "--limit", "1", "--json")
+	all := data("source", "list", "--bucket", "all", "--all", "--json")
+	page := data("source", "list", "--bucket", "all", "--limit", "1000", "--json")
+	if len(one) != 1 || len(all) != 3 || !reflect.DeepEqual(all, page) {
+		t.Fatalf("--limit 1: %d sources; --all: %v; one page: %v", len(one), all, page)
 	}
 }
