@@ -14,45 +14,93 @@ import (
 // Messages from a broker (MQTT): the same checks and storage as the HTTP
 // ingest protocols, for subscribers running in the node.
 
-// IngestMessage stores one message for source of bucket, authorized by key:
-// its payload is a JSON object of values ({"temperature":21.5}) or
-// {"timestamp"?, "values", "metadata"?}. A missing source is created as
-// for line protocol. It counts as one call of the key's organization. The
-// error, if any, tells with Retryable whether trying again may succeed.
-func (s *Server) IngestMessage(key, bucketID, source string, payload []byte) error {
+// Message is one broker message to store: the bucket (id or name) and the
+// source its topic names, and its payload, a JSON object of values
+// ({"temperature":21.5}) or {"timestamp"?, "values", "metadata"?}.
+type Message struct {
+	Bucket, Source string
+	Payload        []byte
+}
+
+// IngestMessages stores a batch of messages authorized by key and says
+// what became of each: errs[i] is nil once message i is stored. Each
+// message is checked on its own and counts as one call of the key's
+// organization; a missing source is created as for line protocol. The
+// valid messages of a bucket are then stored together, in one write: a
+// broker hands over messages one by one, and a write each would pay a
+// group commit per point. An error tells with Retryable whether trying
+// that message again may succeed.
+func (s *Server) IngestMessages(key string, msgs []Message) []error {
+	errs := make([]error, len(msgs))
+	type bucketWrite struct {
+		pts     []points.Point
+		members []int
+	}
+	var writes []*bucketWrite
+	byBucket := map[string]*bucketWrite{}
+	for i, m := range msgs {
+		bucketID, pts, err := s.prepareMessage(key, m.Bucket, m.Source, m.Payload)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		bw := byBucket[bucketID]
+		if bw == nil {
+			bw = &bucketWrite{}
+			byBucket[bucketID] = bw
+			writes = append(writes, bw)
+		}
+		bw.pts = append(bw.pts, pts...)
+		bw.members = append(bw.members, i)
+	}
+	for bucketID, bw := range byBucket {
+		// Points of one source at one time in two messages: the store
+		// keeps the later, as for two writes.
+		if err := s.writePoints(bucketID, bw.pts, ConsistencyDefault); err != nil {
+			for _, i := range bw.members {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// prepareMessage checks one message and returns its bucket's id and its
+// points, creating its source if it is missing.
+func (s *Server) prepareMessage(key, bucketID, source string, payload []byte) (string, []points.Point, error) {
 	if err := s.cfg.Node.KeyLease(); err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return "", nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if !secret.WellFormed(key) {
-		return errUnauthorized
+		return "", nil, errUnauthorized
 	}
 	p, ok := s.cfg.Meta.Authenticate(secret.Hash(key))
 	if !ok {
-		return errUnauthorized
+		return "", nil, errUnauthorized
 	}
 	if _, ok := s.cfg.Limiter.Allow(p.OrgID); !ok {
 		s.countRateLimited()
-		return &apiError{Status: fasthttp.StatusTooManyRequests, Type: typeTooMany, Message: "Rate limit exceeded"}
+		return "", nil, &apiError{Status: fasthttp.StatusTooManyRequests, Type: typeTooMany, Message: "Rate limit exceeded"}
 	}
 	s.cfg.Usage.Touch(p.KeyID, s.now())
 	c := &call{principal: p}
 	b, err := s.ingestBucketNamed(c, bucketID)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if source == "" {
-		return validationError("The topic names no data source")
+		return "", nil, validationError("The topic names no data source")
 	}
 
 	pp := parserPool.Get()
 	defer parserPool.Put(pp)
 	v, err := pp.ParseBytes(payload)
 	if err != nil {
-		return validationError("Payload is not JSON: " + err.Error())
+		return "", nil, validationError("Payload is not JSON: " + err.Error())
 	}
 	obj, err := v.Object()
 	if err != nil {
-		return validationError("Payload must be a JSON object")
+		return "", nil, validationError("Payload must be a JSON object")
 	}
 	w := s.newSeriesWriter(b)
 	ts := s.now().UnixNano()
@@ -67,15 +115,15 @@ func (s *Server) IngestMessage(key, bucketID, source string, payload []byte) err
 		}
 		md = r.metadata([]any{"payload"}, obj.Get("metadata"))
 		if r.failed > 0 {
-			return validationError("Invalid message", r.details...)
+			return "", nil, validationError("Invalid message", r.details...)
 		}
 	}
 	if values.Len() == 0 {
-		return validationError("Values must contain at least one field")
+		return "", nil, validationError("Values must contain at least one field")
 	}
 	acc, err := w.source([]byte(source), func() map[string]string { return nil })
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	var problem error
 	values.Visit(func(k []byte, fv *fastjson.Value) {
@@ -103,13 +151,17 @@ func (s *Server) IngestMessage(key, bucketID, source string, payload []byte) err
 	})
 	var re *rowError
 	if errors.As(problem, &re) {
-		return validationError(re.msg)
+		return "", nil, validationError(re.msg)
 	}
 	if problem != nil {
-		return problem
+		return "", nil, problem
 	}
 	w.pts[len(w.pts)-1].md = md
-	return w.commit(ConsistencyDefault)
+	pts, err := w.points()
+	if err != nil {
+		return "", nil, err
+	}
+	return b.ID, pts, nil
 }
 
 // Retryable reports whether an IngestMessage error may pass on a later

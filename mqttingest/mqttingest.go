@@ -36,8 +36,20 @@ type Config struct {
 // Enabled reports whether a broker is configured.
 func (c Config) Enabled() bool { return c.Broker != "" }
 
-// Ingest stores one message; retryable tells whether a failure may pass.
-type Ingest func(key, bucketID, source string, payload []byte) error
+// Message is one message to store, routed by its topic.
+type Message struct {
+	Bucket, Source string
+	Payload        []byte
+}
+
+// Ingest stores a batch of messages authorized by key; errs[i] is message
+// i's error, nil once it is stored. retryable tells whether a failure may
+// pass.
+type Ingest func(key string, msgs []Message) (errs []error)
+
+// maxBatch bounds the messages stored together: those the broker has
+// handed over while the previous batch was being stored.
+const maxBatch = 256
 
 // Subscriber is a running subscription.
 type Subscriber struct {
@@ -48,6 +60,9 @@ type Subscriber struct {
 	client    mqtt.Client
 	prefix    []string
 	stop      chan struct{}
+	queue     chan mqtt.Message // received, to store in order
+	started   atomic.Bool
+	done      chan struct{} // closed when the storing loop has returned
 
 	received, ingested, rejected prometheus.Counter
 	subscribed                   prometheus.Gauge
@@ -67,7 +82,8 @@ func New(cfg Config, ingest Ingest, retryable func(error) bool, reg *prometheus.
 		return nil, fmt.Errorf("%w: topic %q: give the plain filter (e.g. dakkio/#); the node adds $share/%s/", ErrConfig, cfg.Topic, Group)
 	}
 	s := &Subscriber{cfg: cfg, ingest: ingest, retryable: retryable, log: log.With("component", "mqtt"),
-		prefix: literalPrefix(cfg.Topic), stop: make(chan struct{})}
+		prefix: literalPrefix(cfg.Topic), stop: make(chan struct{}),
+		queue: make(chan mqtt.Message, maxBatch), done: make(chan struct{})}
 	s.received = prometheus.NewCounter(prometheus.CounterOpts{Name: "dakkio_mqtt_messages_received_total", Help: "MQTT messages this node received."})
 	s.ingested = prometheus.NewCounter(prometheus.CounterOpts{Name: "dakkio_mqtt_messages_ingested_total", Help: "MQTT messages this node stored."})
 	s.rejected = prometheus.NewCounter(prometheus.CounterOpts{Name: "dakkio_mqtt_messages_rejected_total", Help: "MQTT messages this node could never store (invalid, unauthorized, over the plan), acknowledged and dropped."})
@@ -132,6 +148,8 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 // Start connects in the background: the node serves even while the broker
 // is down, and the client keeps trying with backoff.
 func (s *Subscriber) Start() {
+	s.started.Store(true)
+	go s.storeLoop()
 	s.client.Connect()
 }
 
@@ -153,34 +171,105 @@ func (s *Subscriber) onConnect(c mqtt.Client) {
 	}()
 }
 
-// handle stores one message and acknowledges it once stored, or once it is
-// known it never will be. A failure that may pass is retried with backoff
-// (messages are handled in order, so the next ones wait) until it passes
-// or the subscriber stops, when the message stays unacknowledged for the
-// broker to deliver again.
+// handle queues a message for the storing loop. Messages are handled in
+// order (the client is set so), and QoS 1 ones stay unacknowledged until
+// stored: a full queue holds the broker back.
 func (s *Subscriber) handle(_ mqtt.Client, m mqtt.Message) {
 	s.received.Inc()
-	bucket, source, err := s.route(m.Topic())
-	if err != nil {
-		s.reject(m, err)
-		return
+	select {
+	case s.queue <- m:
+	case <-s.stop: // left unacknowledged: the broker delivers it again
 	}
-	backoff := 50 * time.Millisecond
+}
+
+// storeLoop stores the queued messages in batches: whatever arrived while
+// the previous batch was being stored, so a busy broker gets one write per
+// batch instead of one per message.
+func (s *Subscriber) storeLoop() {
+	defer close(s.done)
+	batch := make([]mqtt.Message, 0, maxBatch)
 	for {
-		err := s.ingest(s.cfg.Key, bucket, source, m.Payload())
-		if err == nil {
-			s.ingested.Inc()
-			m.Ack()
-			return
-		}
-		if !s.retryable(err) {
-			s.reject(m, err)
-			return
-		}
-		s.log.Warn("cannot store an MQTT message now; retrying", "topic", m.Topic(), "err", err, "in", backoff)
 		select {
+		case m := <-s.queue:
+			batch = append(batch[:0], m)
 		case <-s.stop:
 			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-s.queue:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		if !s.store(batch) {
+			return
+		}
+	}
+}
+
+// store stores a batch and acknowledges each message, in the order
+// received, once it is stored or known never to be. Messages whose failure
+// may pass are tried again with backoff (the later ones wait for their
+// acknowledgement, as MQTT acknowledges in order) until they pass or the
+// subscriber stops; it then returns false, the rest unacknowledged for the
+// broker to deliver again.
+func (s *Subscriber) store(batch []mqtt.Message) bool {
+	const (
+		pending = iota
+		stored
+		refused
+	)
+	state := make([]int, len(batch))
+	why := make([]error, len(batch))
+	msgs := make([]Message, 0, len(batch))
+	idx := make([]int, 0, len(batch))
+	for i, m := range batch {
+		bucket, source, err := s.route(m.Topic())
+		if err != nil {
+			state[i], why[i] = refused, err
+			continue
+		}
+		msgs = append(msgs, Message{Bucket: bucket, Source: source, Payload: m.Payload()})
+		idx = append(idx, i)
+	}
+	acked := 0
+	backoff := 50 * time.Millisecond
+	for {
+		if len(msgs) > 0 {
+			errs := s.ingest(s.cfg.Key, msgs)
+			retry, retryIdx := msgs[:0], idx[:0]
+			for j, err := range errs {
+				i := idx[j]
+				switch {
+				case err == nil:
+					state[i] = stored
+				case !s.retryable(err):
+					state[i], why[i] = refused, err
+				default:
+					why[i] = err
+					retry, retryIdx = append(retry, msgs[j]), append(retryIdx, i)
+				}
+			}
+			msgs, idx = retry, retryIdx
+		}
+		for ; acked < len(batch) && state[acked] != pending; acked++ {
+			if state[acked] == stored {
+				s.ingested.Inc()
+				batch[acked].Ack()
+			} else {
+				s.reject(batch[acked], why[acked])
+			}
+		}
+		if acked == len(batch) {
+			return true
+		}
+		s.log.Warn("cannot store MQTT messages now; retrying", "messages", len(msgs), "first", batch[idx[0]].Topic(), "err", why[idx[0]], "in", backoff)
+		select {
+		case <-s.stop:
+			return false
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
@@ -227,4 +316,11 @@ func (s *Subscriber) Close(ctx context.Context) {
 		wait = uint(max(time.Until(d).Milliseconds(), 0))
 	}
 	s.client.Disconnect(wait)
+	if s.started.Load() {
+		// The storing loop returns once its batch's write does.
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		}
+	}
 }

@@ -279,7 +279,7 @@ func (n *Node) startMQTT() error {
 	if mc.ClientID == "" {
 		mc.ClientID = "dakkio-" + n.cfg.NodeID
 	}
-	sub, err := mqttingest.New(mc, n.api.IngestMessage, httpapi.Retryable, n.reg, n.log)
+	sub, err := mqttingest.New(mc, n.ingestMessages, httpapi.Retryable, n.reg, n.log)
 	if err != nil {
 		return err
 	}
@@ -478,4 +478,13 @@ func waitFor(ctx context.Context, cond func() bool) error {
 		}
 	}
 	return nil
+}
+
+// ingestMessages hands the MQTT subscriber's batches to the API server.
+func (n *Node) ingestMessages(key string, msgs []mqttingest.Message) []error {
+	in := make([]httpapi.Message, len(msgs))
+	for i, m := range msgs {
+		in[i] = httpapi.Message(m)
+	}
+	return n.api.IngestMessages(key, in)
 }
