@@ -148,10 +148,12 @@ func (w *seriesWriter) add(acc *seriesAcc, ts int64, field []byte, v points.Valu
 		return nil
 	}
 	// Carve the values of points out of shared chunks, hint slots each: a
-	// request of a thousand lines makes a handful of allocations.
+	// request of a thousand lines makes a handful of allocations. Chunks
+	// start small and double, so a one-point message (MQTT) does not pay
+	// for a thousand.
 	hint = max(hint, 1)
 	if cap(w.valBuf)-len(w.valBuf) < hint {
-		w.valBuf = make([]points.Value, 0, max(hint*256, 1024))
+		w.valBuf = make([]points.Value, 0, min(max(hint*4, 2*cap(w.valBuf)), max(hint*256, 1024)))
 	}
 	start := len(w.valBuf)
 	w.valBuf = w.valBuf[:start+hint]
@@ -202,11 +204,20 @@ func kindType(k points.Kind) string {
 // commit creates the missing sources (one Raft round each), then stores
 // every point at once: all of them or none.
 func (w *seriesWriter) commit(level Consistency) error {
+	pts, err := w.points()
+	if err != nil || len(pts) == 0 {
+		return err
+	}
+	return w.s.writePoints(w.bucket.ID, pts, level)
+}
+
+// points creates the missing sources and returns the points to store.
+func (w *seriesWriter) points() ([]points.Point, error) {
 	if len(w.pts) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := w.createSources(); err != nil {
-		return err
+		return nil, err
 	}
 	pts := make([]points.Point, len(w.pts))
 	for i, p := range w.pts {
@@ -215,7 +226,7 @@ func (w *seriesWriter) commit(level Consistency) error {
 		}
 		pts[i] = points.Point{SourceID: p.acc.src.ID, TS: p.ts, Values: p.vals, Metadata: p.md}
 	}
-	return w.s.writePoints(w.bucket.ID, pts, level)
+	return pts, nil
 }
 
 func (w *seriesWriter) createSources() error {
