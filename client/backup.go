@@ -120,6 +120,7 @@ func readBackup(r io.Reader, phase string, progress func(BackupProgress)) (*Back
 	if err != nil {
 		return nil, err
 	}
+	defer br.Close()
 	var sum BackupSummary
 	p := BackupProgress{Phase: phase}
 	for {
@@ -135,8 +136,8 @@ func readBackup(r io.Reader, phase string, progress func(BackupProgress)) (*Back
 			if err := json.Unmarshal(payload, &sum.Header); err != nil {
 				return nil, fmt.Errorf("%w: unreadable header: %v", ErrBackupCorrupt, err)
 			}
-			if sum.Header.Format != backupfile.Format {
-				return nil, fmt.Errorf("backup file format %d is not supported (want %d)", sum.Header.Format, backupfile.Format)
+			if sum.Header.Format != br.Format() {
+				return nil, fmt.Errorf("%w: the header says format %d, the file is format %d", ErrBackupCorrupt, sum.Header.Format, br.Format())
 			}
 			p.TotalPoints = sum.Header.ExpectedPoints
 		case backupfile.KindPoints:
@@ -190,6 +191,7 @@ func (c *Client) Restore(ctx context.Context, r io.ReadSeeker, opts RestoreOptio
 	if err != nil {
 		return nil, err
 	}
+	defer br.Close()
 	p := BackupProgress{Phase: "metadata", TotalPoints: sum.Trailer.Points, TotalBytes: sum.Bytes}
 	report(p)
 

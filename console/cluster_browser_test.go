@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,15 +20,6 @@ import (
 func TestConsoleClusterInBrowser(t *testing.T) {
 	nodes := testnode.StartCluster(t, 3)
 	ctx := context.Background()
-	st, err := nodes[0].Operator.ClusterStatus(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader := st.LeaderID
-	victim := nodes[1]
-	if victim.Config.NodeID == leader {
-		victim = nodes[2]
-	}
 	bk, err := nodes[0].Admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "spread"})
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +34,31 @@ func TestConsoleClusterInBrowser(t *testing.T) {
 	b.waitView("signin")
 	b.signIn(nodes[0].OperatorToken, "", true, "cluster")
 	b.wait("three healthy nodes", `document.querySelectorAll('#nodes-table tr[data-healthy="true"]').length === 3`)
-	if got := b.text("#leader .value"); got != leader {
-		t.Errorf("the page names %q the leader, want %q", got, leader)
+	// The page names the leader the cluster reports (polled: on a loaded
+	// machine leadership may move while the test looks).
+	var leader string
+	for deadline := time.Now().Add(45 * time.Second); ; {
+		st, err := nodes[0].Operator.ClusterStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := b.text("#leader .value")
+		if got == st.LeaderID && got != "" {
+			leader = got
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page names %q the leader; the cluster reports %q", got, st.LeaderID)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := b.text(`#nodes-table tr[data-node="` + leader + `"]`); !strings.Contains(got, "Leader") {
+		t.Errorf("the leader's row shows %q", got)
+	}
+	// The node to stop: neither the one the browser talks to nor the leader.
+	victim := nodes[1]
+	if victim.Config.NodeID == leader {
+		victim = nodes[2]
 	}
 	b.wait("the bucket's placement", fmt.Sprintf(`document.querySelector('#placement-table tr[data-bucket=%q]')`, bk.ID))
 	if got := b.text(fmt.Sprintf(`#placement-table tr[data-bucket=%q]`, bk.ID)); len(got) < 24+len("node1, node2, node3")-2 {

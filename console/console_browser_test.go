@@ -122,6 +122,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.wait("the description", `document.querySelector('tr[data-name="scratch"]') && document.querySelector('tr[data-name="scratch"]').textContent.includes("throwaway")`)
 	b.click(`tr[data-name="scratch"] button[data-act="archive"]`)
 	b.wait("archived", `(document.querySelector('tr[data-name="scratch"]') || {textContent: ""}).textContent.includes("archived")`)
+	if got := evalJS[string](b, `document.activeElement.textContent`); got != "Unarchive" {
+		t.Errorf("after archiving, focus is on %q, want the bucket's Unarchive button", got)
+	}
 	if sb, _ := n.Admin.GetBucket(ctx, scratch); sb == nil || sb.Status != "archived" || sb.Description != "throwaway" {
 		t.Errorf("after edit and archive the bucket is %+v", sb)
 	}
@@ -167,6 +170,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if !strings.Contains(row, want) {
 			t.Errorf("the source's row %q lacks %q", row, want)
 		}
+	}
+	if got := b.text("#bucket-info"); !strings.Contains(got, "retention 30 days") || !strings.Contains(got, "2 keys") {
+		t.Errorf("the bucket's summary shows %q", got)
 	}
 	if bars := evalJS[int](b, `Number(document.querySelector("#chart-bucket-ingestion svg").dataset.bars)`); bars < 48 {
 		t.Errorf("the bucket's ingestion chart has %d bars, want at least 48", bars)
@@ -324,6 +330,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.click(`tr[data-name="dry"] button[data-act="toggle"]`)
 	b.wait("paused", `(document.querySelector('tr[data-name="dry"]') || {dataset: {}}).dataset.status === "paused"`)
+	// The list is redrawn; the keyboard's place is kept.
+	if got := evalJS[string](b, `document.activeElement.textContent + " in " + document.activeElement.closest("tr").dataset.name`); got != "Resume in dry" {
+		t.Errorf("after pausing, focus is on %q, want the rule's Resume button", got)
+	}
 	b.click(`tr[data-name="dry"] button[data-act="toggle"]`)
 	b.wait("resumed", `(document.querySelector('tr[data-name="dry"]') || {dataset: {}}).dataset.status === "active"`)
 	b.click(`tr[data-name="dry"] button[data-act="edit"]`)
@@ -463,7 +473,25 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !evalJS[bool](b, `!!document.getElementById("alert-create")`) {
 		t.Error("a write key is not offered to create a rule")
 	}
-	b.click("#signout")
+	// Revoked while signed in: the next call's 401 ends the session.
+	keys, err := n.Admin.ListKeys(ctx, s.bucket, client.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys.Data {
+		if k.Name == "device" {
+			if _, err := n.Admin.DeleteKey(ctx, s.bucket, k.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b.open("/buckets/"+s.bucket, "signin")
+	if got := b.text("#toast"); !strings.Contains(got, "refused (401)") {
+		t.Errorf("after the key is revoked the page says %q", got)
+	}
+	if v := evalJS[string](b, `sessionStorage.getItem("dakkio.console.session") || ""`); v != "" {
+		t.Errorf("after a 401 sessionStorage still holds %q", v)
+	}
 
 	// A wrong key is refused with the server's answer.
 	b.open("/signin", "signin")
@@ -502,7 +530,22 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// acme's admin keys, with the first one's last use; revoke it.
+	b.click(`tr[data-name="acme"] button[data-act="keys"]`)
+	b.wait("acme's keys", `document.querySelector('#org-keys-table tr[data-name="admin"]')`)
+	if got := b.text(`#org-keys-table tr[data-name="admin"]`); !strings.Contains(got, acmeKey[:12]) {
+		t.Errorf("acme's admin key row shows %q, want its prefix %s", got, acmeKey[:12])
+	}
 	b.shot("orgs")
+	b.click(`#org-keys-table tr[data-name="admin"] button[data-act="revoke"]`)
+	b.confirm()
+	b.wait("the key gone", `document.querySelector("#org-keys-table") && !document.querySelector('#org-keys-table tr[data-name="admin"]')`)
+	for deadline := time.Now().Add(30 * time.Second); status(t, n, "/api/buckets", acmeKey) != http.StatusUnauthorized; {
+		if time.Now().After(deadline) {
+			t.Fatal("the admin key revoked in the console still works")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	b.open("/operator/cluster", "cluster")
 	if got := b.text("#nodes-table"); !strings.Contains(got, "node1") || !strings.Contains(got, "healthy") {
 		t.Errorf("the cluster page shows %q", got)

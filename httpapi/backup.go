@@ -109,7 +109,7 @@ func (j backupJob) run(w *bufio.Writer) {
 	if err != nil {
 		j.log.Warn("backup failed", "err", err)
 		if bw != nil {
-			_ = bw.JSON(backupfile.KindError, map[string]string{"error": err.Error()})
+			_ = bw.Fail(err)
 		}
 		_ = w.Flush()
 		return

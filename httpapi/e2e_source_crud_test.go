@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -191,4 +192,63 @@ func TestE2ESourcePermissions(t *testing.T) {
 	// The source still exists after every refused delete.
 	wantData(t, asKey(t, n, admin, "GET", path, nil), 200)
 	wantError(t, asKey(t, n, admin, "GET", "/api/buckets/"+otherBid+"/sources/"+sid, nil), 404, "Not Found", "Data source not found")
+}
+
+// TestE2ESourceDeleteCluster: in a 3-node cluster a source's delete counts
+// its points exactly, removes them from every replica, and every node's
+// counts and analytics follow.
+func TestE2ESourceDeleteCluster(t *testing.T) {
+	t.Parallel()
+	nodes := testnode.StartCluster(t, 3)
+	admin := nodes[0].AdminKey
+	bid := createRetry(t, nodes[0], admin, "/api/buckets", obj{"name": unique("delc")})["_id"].(string)
+	mk := func(name string) string {
+		body := obj{"name": name, "schema": obj{"temperature": obj{"type": "number"}}}
+		return createRetry(t, nodes[0], admin, "/api/buckets/"+bid+"/sources", body)["_id"].(string)
+	}
+	doomed, kept := mk("doomed"), mk("kept")
+	start := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	// All replicas acknowledge, so every copy holds every point.
+	for _, src := range []string{doomed, kept} {
+		var pts []obj
+		for i := range 40 {
+			pts = append(pts, obj{"dataSourceId": src, "timestamp": start.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano), "values": obj{"temperature": i}})
+		}
+		wantData(t, retry503(t, nodes[1], admin, "POST", "/api/data/batch?consistency=all", obj{"bucketId": bid, "dataPoints": pts}), http.StatusCreated)
+	}
+	path := "/api/buckets/" + bid + "/sources/" + doomed
+	retried := false
+	eventually(t, "the delete", func() bool {
+		r := asKey(t, nodes[2], admin, "DELETE", path, nil)
+		switch {
+		case r.StatusCode == http.StatusServiceUnavailable:
+			retried = true
+			return false
+		case r.StatusCode == http.StatusNotFound && retried:
+			return true // applied by the try answered 503: its count is lost
+		}
+		del := dataObj(t, r, http.StatusOK)
+		wantValues(t, "delete", del, obj{"deletedResources": obj{"dataPoints": 40.0, "alertRules": 0.0}})
+		return true
+	})
+	for _, n := range nodes {
+		var stats obj
+		eventually(t, n.Config.NodeID+" counting 40 points", func() bool {
+			r := asKey(t, n, admin, "GET", "/api/buckets/"+bid, nil)
+			if r.StatusCode == http.StatusServiceUnavailable {
+				return false
+			}
+			stats = dataObj(t, r, http.StatusOK)["stats"].(obj)
+			return stats["dataPointCount"] == 40.0
+		})
+		wantValues(t, n.Config.NodeID+" stats", stats, obj{"dataSourceCount": 1.0, "dataPointCount": 40.0})
+		// Each node's own copy dropped the source's points.
+		status, out := n.Node.PointsCall(t.Context(), []byte(`{"op":"bucketcount","bucket":"`+bid+`"}`))
+		var ans struct{ Result int64 }
+		if err := json.Unmarshal(out, &ans); status != http.StatusOK || err != nil || ans.Result != 40 {
+			t.Errorf("%s's own copy: %d %s, want 40 points", n.Config.NodeID, status, out)
+		}
+		an := dataObj(t, retry503(t, n, admin, "GET", "/api/analytics/buckets/"+bid+"?period=24h", nil), http.StatusOK)
+		wantValues(t, n.Config.NodeID+" analytics", an["summary"].(obj), obj{"totalDataPoints": 40.0, "dataPointsInPeriod": 40.0, "dataSources": 1.0})
+	}
 }

@@ -309,6 +309,39 @@ func retry503(t testing.TB, n *testnode.Node, key, method, path string, body any
 	return r
 }
 
+// createRetry creates a named resource through POST path, retrying on 503.
+// A retry refused with 409 means an earlier try was applied after all: the
+// resource is then found by name in the list at path.
+func createRetry(t testing.TB, n *testnode.Node, key, path string, body obj) obj {
+	t.Helper()
+	var out obj
+	retried := false
+	eventually(t, "POST "+path, func() bool {
+		r := asKey(t, n, key, "POST", path, body)
+		switch {
+		case r.StatusCode == http.StatusServiceUnavailable:
+			retried = true
+			return false
+		case r.StatusCode == http.StatusConflict && retried:
+			r = asKey(t, n, key, "GET", path+"?limit=1000", nil)
+			if r.StatusCode == http.StatusServiceUnavailable {
+				return false
+			}
+			list, _ := wantList(t, r)
+			for _, o := range list {
+				if o["name"] == body["name"] {
+					out = o
+					return true
+				}
+			}
+			t.Fatalf("POST %s: 409 after a 503, and no %v in the list", path, body["name"])
+		}
+		out = dataObj(t, r, http.StatusCreated)
+		return true
+	})
+	return out
+}
+
 // TestE2EWebhookClusterOnce: in a 3-node cluster, each event written
 // through any node is posted once, by one node: every delivery the cluster
 // lists reached the receiver exactly once.
@@ -316,10 +349,17 @@ func TestE2EWebhookClusterOnce(t *testing.T) {
 	t.Parallel()
 	nodes := testnode.StartCluster(t, 3, func(_ int, cfg *node.Config) { cfg.WebhookBackoff = 50 * time.Millisecond })
 	admin := nodes[0].AdminKey
-	bid := mkBucket(t, nodes[0], admin, obj{"name": unique("cluster")})["_id"].(string)
-	sid := mkSource(t, nodes[0], admin, bid, "probe")["_id"].(string)
+	bid := createRetry(t, nodes[0], admin, "/api/buckets", obj{"name": unique("cluster")})["_id"].(string)
+	sid := createRetry(t, nodes[0], admin, "/api/buckets/"+bid+"/sources", obj{"name": "probe", "schema": obj{"temperature": obj{"type": "number"}}})["_id"].(string)
 	hook := newReceiver(t, 0)
 	whID := dataObj(t, retry503(t, nodes[1], admin, "POST", "/api/webhooks", obj{"bucketId": bid, "url": hook.url(), "events": []string{"data.received", "bucket.updated"}}), http.StatusCreated)["_id"].(string)
+	// A create answered 503 may have been applied all the same: keep one.
+	hooks, _ := wantList(t, retry503(t, nodes[1], admin, "GET", "/api/webhooks?bucketId="+bid, nil))
+	for _, h := range hooks {
+		if h["_id"] != whID {
+			wantData(t, retry503(t, nodes[1], admin, "DELETE", "/api/webhooks/"+h["_id"].(string), nil), http.StatusOK)
+		}
+	}
 	for i, n := range nodes {
 		wantData(t, retry503(t, n, admin, "POST", "/api/data", obj{"bucketId": bid, "dataSourceId": sid, "values": obj{"temperature": i}}), http.StatusCreated)
 	}

@@ -391,7 +391,7 @@ func specEndpoints() []specEndpoint {
 			status: 200, data: specRef("Rebalance")},
 		{method: "GET", path: "/api/operator/backup", id: "backup", tag: "Operator", auth: operator,
 			summary: "Back up the cluster",
-			description: "Streams the backup file (what `dakkio backup` saves): the metadata as of one Raft index, then every source's points, each hour read in one pass " +
+			description: "Streams the backup file (what `dakkio backup` saves; format 2: a `DAKKIO-BACKUP 2` line then one zstd stream of frames): the metadata as of one Raft index, then every source's points, each hour read in one pass " +
 				"from a replica in sync. An error after the stream started ends it with an error frame and no trailer. Points written meanwhile may or may not be in it.",
 			params: []specMap{{"name": "allowPartial", "in": "query", "required": false,
 				"description": "true: read from a replica not known to be in sync rather than fail (the backup may miss acknowledged writes). Default false.",

@@ -4,14 +4,6 @@ package httpapi
 // webhooks resource (issue 15), kept apart from openapi.go so that each
 // grows without touching the other's lines.
 
-// specBodyExample is specBody with one example, under "example" only:
-// OpenAPI makes "example" and "examples" mutually exclusive.
-func specBodyExample(schema specMap, required bool, example specExample) specMap {
-	b := specBody(schema, required, example)
-	delete(b["content"].(specMap)["application/json"].(specMap), "examples")
-	return b
-}
-
 func specSourceAndWebhookEndpoints() []specEndpoint {
 	bucketID := specIDParam("bucketId", "bucket")
 	sourceID := specIDParam("sourceId", "data source")
@@ -26,8 +18,9 @@ func specSourceAndWebhookEndpoints() []specEndpoint {
 			description: "Admin or the bucket's write key; at least one field. `schema` adds fields or changes their unit and description; fields it does not list stay. " +
 				"Changing a field's type is 409 once the source has points. An inactive source refuses new points (409) on every ingest path.",
 			params: []specMap{bucketID, sourceID},
-			body: specBodyExample(specRef("DataSourceUpdate"), true,
-				specExample{"schema", "Add a field", specMap{"schema": specMap{"humidity": specMap{"type": "number", "unit": "%"}}}}),
+			body: specBody(specRef("DataSourceUpdate"), true,
+				specExample{"schema", "Add a field", specMap{"schema": specMap{"humidity": specMap{"type": "number", "unit": "%"}}}},
+				specExample{"deactivate", "Stop accepting points", specMap{"status": "inactive"}}),
 			status: 200, data: specRef("DataSource"), errors: []int{400, 403, 404, 409, 503}},
 		{method: "DELETE", path: "/api/buckets/{bucketId}/sources/{sourceId}", id: "deleteSource", tag: "Data sources", auth: apiKey,
 			summary:     "Delete a data source",
@@ -37,9 +30,10 @@ func specSourceAndWebhookEndpoints() []specEndpoint {
 		{method: "POST", path: "/api/webhooks", id: "createWebhook", tag: "Webhooks", auth: apiKey,
 			summary:     "Subscribe to a bucket's events",
 			description: "Admin keys only. The secret, if given, signs every delivery (X-Dakkio-Signature) and is never shown again.",
-			body: specBodyExample(specRef("WebhookCreate"), true,
+			body: specBody(specRef("WebhookCreate"), true,
 				specExample{"alerts", "Alerts and bucket changes, signed", specMap{"bucketId": exBucketID, "url": "https://example.com/hooks/dakkio",
-					"events": []string{"alert.triggered", "bucket.updated"}, "name": "ops", "secret": "whsec_change_me"}}),
+					"events": []string{"alert.triggered", "bucket.updated"}, "name": "ops", "secret": "whsec_change_me"}},
+				specExample{"data", "Every write", specMap{"bucketId": exBucketID, "url": "https://example.com/hooks/ingest", "events": []string{"data.received"}}}),
 			status: 201, data: specRef("Webhook"), errors: []int{400, 403, 404}},
 		{method: "GET", path: "/api/webhooks", id: "listWebhooks", tag: "Webhooks", auth: apiKey,
 			summary: "List webhooks", description: "The organization's webhooks in creation order, or one bucket's with `bucketId`. Admin keys only.",
@@ -53,8 +47,9 @@ func specSourceAndWebhookEndpoints() []specEndpoint {
 		{method: "PATCH", path: "/api/webhooks/{id}", id: "updateWebhook", tag: "Webhooks", auth: apiKey,
 			summary: "Update a webhook", description: "Any of name, url, events, secret (\"\" removes it) and status; at least one. Admin keys only.",
 			params: []specMap{webhookID},
-			body: specBodyExample(specRef("WebhookUpdate"), true,
-				specExample{"pause", "Pause", specMap{"status": "paused"}}),
+			body: specBody(specRef("WebhookUpdate"), true,
+				specExample{"pause", "Pause", specMap{"status": "paused"}},
+				specExample{"events", "Change the events", specMap{"events": []string{"data.received"}}}),
 			status: 200, data: specRef("Webhook"), errors: []int{400, 403, 404}},
 		{method: "DELETE", path: "/api/webhooks/{id}", id: "deleteWebhook", tag: "Webhooks", auth: apiKey,
 			summary: "Delete a webhook", description: "Deletes the webhook and its deliveries; pending ones are not sent. Admin keys only.",

@@ -11,9 +11,10 @@ import (
 )
 
 // Alert rules are evaluated after the write, not before its answer: a
-// client's write stores its points and, in the same commit, queues the
-// ones a rule of this node looks at (points/evalqueue.go); the answer
-// waits for that commit only. evaluateQueued drains the queue in commit
+// client's write stores its points and, in the same commit, queues a mark
+// of the ones a rule of this node looks at (points/evalqueue.go; the store
+// hands them back from memory, or reads them back after a restart); the
+// answer waits for that commit only. evaluateQueued drains the queue in commit
 // order, evaluates, and deletes a record once its triggers are in the Raft
 // log, so a record left by a crash is evaluated after the restart. A
 // record evaluated twice (a crash between the trigger and the delete)

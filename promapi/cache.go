@@ -3,7 +3,9 @@ package promapi
 import (
 	"container/list"
 	"context"
+	"encoding/binary"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -26,11 +28,16 @@ import (
 // Steps outside the cached span are evaluated and stitched in: PromQL
 // evaluates each step on its own, so the parts join exactly.
 type resultCache struct {
-	mu      sync.Mutex
-	max     int
-	entries map[string]*list.Element
-	lru     *list.List // of *cacheEntry, most recent first
+	mu       sync.Mutex
+	max      int // entries
+	maxCells int // values held, over every entry
+	cells    int
+	entries  map[string]*list.Element
+	lru      *list.List // of *cacheEntry, most recent first
 }
+
+// cacheCells bounds the values the cache holds (about 9 bytes each).
+const cacheCells = 4 << 20
 
 type cacheEntry struct {
 	key      string
@@ -40,6 +47,7 @@ type cacheEntry struct {
 	step     int64
 	made     time.Time
 	series   []cachedSeries
+	cells    int
 }
 
 type cachedSeries struct {
@@ -49,7 +57,7 @@ type cachedSeries struct {
 }
 
 func newResultCache(max int) *resultCache {
-	return &resultCache{max: max, entries: make(map[string]*list.Element), lru: list.New()}
+	return &resultCache{max: max, maxCells: cacheCells, entries: make(map[string]*list.Element), lru: list.New()}
 }
 
 func (c *resultCache) get(key string) *cacheEntry {
@@ -63,20 +71,29 @@ func (c *resultCache) get(key string) *cacheEntry {
 	return el.Value.(*cacheEntry)
 }
 
+// put keeps e in place of its key's entry; an entry larger than a
+// quarter of the cache is not kept (nor is the entry it replaces).
 func (c *resultCache) put(e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[e.key]; ok {
-		el.Value = e
-		c.lru.MoveToFront(el)
+		c.remove(el)
+	}
+	if e.cells > c.maxCells/4 {
 		return
 	}
 	c.entries[e.key] = c.lru.PushFront(e)
-	for c.lru.Len() > c.max {
-		old := c.lru.Back()
-		c.lru.Remove(old)
-		delete(c.entries, old.Value.(*cacheEntry).key)
+	c.cells += e.cells
+	for c.lru.Len() > c.max || c.cells > c.maxCells {
+		c.remove(c.lru.Back())
 	}
+}
+
+func (c *resultCache) remove(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	c.lru.Remove(el)
+	delete(c.entries, e.key)
+	c.cells -= e.cells
 }
 
 // reach is how far a query's steps look back (the widest offset plus
@@ -106,25 +123,33 @@ func reach(e parser.Expr) (back, fwd int64) {
 // catalogSum fingerprints the scope's series and their homes.
 func catalogSum(cat *catalog) uint64 {
 	h := fnv.New64a()
+	var b [8]byte
 	for _, s := range cat.series {
 		h.Write([]byte(s.bucketID))
 		h.Write([]byte(s.sourceID))
-		h.Write([]byte(s.lbls.String()))
+		binary.LittleEndian.PutUint64(b[:], s.lbls.Hash())
+		h.Write(b[:])
 	}
 	return h.Sum64()
 }
 
-// marks reads each bucket's change mark over the data of steps [from, to].
+// marks reads each bucket's change mark over the data of steps [from, to];
+// nil when a bucket's is unknown (no replica answered), so that nothing is
+// cached or reused on it.
 func (a *API) marks(cat *catalog, from, to, back, fwd int64) []string {
 	ids := make([]string, 0, len(cat.buckets))
 	for id := range cat.buckets {
 		ids = append(ids, id)
 	}
-	sortStrings(ids)
+	slices.Sort(ids)
 	start, end := nsRange(from-back-1, to+fwd)
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = id + "=" + a.cfg.Points.ChangeMark(id, start, end)
+		m := a.cfg.Points.ChangeMark(id, start, end)
+		if m == "" {
+			return nil
+		}
+		out[i] = id + "=" + m
 	}
 	return out
 }
@@ -151,7 +176,14 @@ func (a *API) cachedRange(ctx context.Context, sc Scope, cat *catalog, q queryPa
 	// The cached steps usable now: [hitFrom, hitTo].
 	hitFrom, hitTo := int64(1), int64(0)
 	e := a.cache.get(key)
-	if e != nil && e.catalog == sum && now.Sub(e.made) < a.cfg.CacheMaxAge && equalStrings(e.marks, a.marks(cat, e.from, e.to, back, fwd)) {
+	if e != nil && e.catalog == sum && now.Sub(e.made) < a.cfg.CacheMaxAge {
+		if cur := a.marks(cat, e.from, e.to, back, fwd); cur == nil || !equalStrings(e.marks, cur) {
+			e = nil
+		}
+	} else {
+		e = nil
+	}
+	if e != nil {
 		hitFrom, hitTo = max(e.from, q.start, safeFrom), min(e.to, q.end)
 	}
 	if hitFrom > hitTo {
@@ -238,6 +270,7 @@ func cutEntry(key string, sum uint64, marks []string, v vector, q queryParams, f
 	for _, s := range v {
 		cs := cachedSeries{lbls: s.lbls, vals: append([]float64(nil), s.vals[i0:i1+1]...), has: append([]bool(nil), s.has[i0:i1+1]...)}
 		e.series = append(e.series, cs)
+		e.cells += len(cs.vals)
 	}
 	return e
 }

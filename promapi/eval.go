@@ -40,6 +40,21 @@ type evaluator struct {
 	start, end, step int64
 	n                int
 	loadedPoints     int64
+	work             int64 // samples (or hours) visited by range functions
+}
+
+// workFactor: range functions may visit this many times MaxPoints samples
+// over all their windows (a long range at a short step visits each sample
+// in many windows), as Prometheus bounds the samples a query touches.
+const workFactor = 10
+
+// spend counts n samples visited, failing past the budget.
+func (ev *evaluator) spend(n int64, what string) error {
+	ev.work += n
+	if limit := workFactor * ev.a.cfg.MaxPoints; ev.work > limit {
+		return unsupported("%s visits more than %d samples over its windows (the limit is %d times the points limit); use a larger step or a shorter range", what, limit, workFactor)
+	}
+	return nil
 }
 
 func (ev *evaluator) at(i int) int64 { return ev.start + int64(i)*ev.step }
@@ -219,6 +234,9 @@ func (ev *evaluator) call(c *parser.Call) (vector, error) {
 			}
 			for lo < hi && d.t[lo] <= t-rng {
 				lo++
+			}
+			if err := ev.spend(int64(hi-lo), c.String()); err != nil {
+				return nil, err
 			}
 			if v, ok := rangeFunc(name, d.t[lo:hi], d.f[lo:hi], t-rng, t, rng); ok {
 				s.vals[i], s.has[i], any = v, true, true

@@ -22,6 +22,7 @@ func TestLimits(t *testing.T) {
 		{EndpointQuery, url.Values{"query": {`sum_over_time(v{source=~"s[0-9]"}[2h])`}, "time": {now}}, "limit of 1000 points"},
 		{EndpointQueryRange, url.Values{"query": {`v{source="s1"}`}, "start": {hourAgo}, "end": {now}, "step": {"10"}}, "maximum resolution of 200 points"},
 		{EndpointQueryRange, url.Values{"query": {`v{source=~"s[0-9]"}`}, "start": {hourAgo}, "end": {now}, "step": {"20"}}, "limit of 1000 points"},
+		{EndpointQueryRange, url.Values{"query": {`sum_over_time(v{source="s1"}[3h])`}, "start": {hourAgo}, "end": {now}, "step": {"20"}}, "visits more than 10000 samples"},
 	}
 	for _, c := range cases {
 		resp, err := a.Serve(sc, c.endpoint, "", c.form)

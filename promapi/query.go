@@ -72,7 +72,8 @@ func (a *API) rangeQuery(ctx context.Context, sc Scope, form url.Values) ([]byte
 		v     vector
 		cache string
 	)
-	if a.cache == nil {
+	// nocache=1 (as VictoriaMetrics spells it) bypasses the cache.
+	if a.cache == nil || form.Get("nocache") == "1" {
 		r, err := a.evaluate(ctx, cat, q.expr, q.start, q.end, q.step)
 		if err != nil {
 			return nil, "", err

@@ -65,6 +65,7 @@ type config struct {
 	rules      int
 	idle       time.Duration
 	protocol   string // json or lp (lineproto.go)
+	promql     bool   // also measure PromQL range queries (promql.go)
 }
 
 func main() {
@@ -120,6 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rules, "rules", 0, "alert rules to create on the bucket before the ingest (never met; their webhook is never called)")
 	fs.DurationVar(&c.idle, "idle", 30*time.Second, "with --binary: after the ingest settles, how long the node idles before its RSS is read again (0: not read)")
 	fs.StringVar(&c.consistency, "consistency", "quorum", "the cluster's writes ask ?consistency= this: one, quorum or all (empty: the nodes' --write-consistency)")
+	fs.BoolVar(&c.promql, "promql", true, "after the JSON queries, measure PromQL range queries (/api/v1/query_range) with and without the result cache")
 	fs.StringVar(&c.protocol, "protocol", "json", "single node's ingest: json (POST /api/data/batch) or lp (InfluxDB line protocol, POST /api/v2/write)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: dakkio-bench --binary bin/dakkio [flags]\n       dakkio-bench --addr URL --key ADMINKEY [--data-dir DIR] [flags]\n\nFlags:\n")
@@ -381,6 +383,18 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	b.logf("querying: %d runs of each kind after %d warm-up runs", cfg.queries, queryWarmup)
 	if r.queries, err = runQueries(ctx, t, readKey, queryKinds(w, bucketID), cfg.queries, queryWarmup, cfg.seed); err != nil {
 		return nil, err
+	}
+	if cfg.promql {
+		names := make([]string, len(w.sources))
+		for i := range names {
+			names[i] = fmt.Sprintf("sensor-%03d", i+1) // as setup names them
+		}
+		kinds, start, end := promqlKinds(w, names)
+		pq, err := runPromQL(ctx, t, readKey, kinds, start, end, cfg.queries, queryWarmup, cfg.seed)
+		if err != nil {
+			return nil, err
+		}
+		r.queries = append(r.queries, pq...)
 	}
 	return r, nil
 }

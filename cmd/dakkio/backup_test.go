@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/client"
+	"github.com/dakkio/dakkio/internal/backupfile"
 )
 
 // backupData is what the backup tests write before backing up: buckets,
@@ -266,6 +268,75 @@ func TestBackupRestoreSingleNode(t *testing.T) {
 	if _, err := dst.operator(dstToken).ListOrgs(ctx, client.Page{}); err != nil {
 		t.Fatalf("the target's operator token after restore: %v", err)
 	}
+	dst.stop()
+
+	// A backup of the first, uncompressed format still restores.
+	old := filepath.Join(t.TempDir(), "format1.backup")
+	toUncompressed(t, file, old)
+	oldAdmin, oldToken := "dakkio_a_"+strings.Repeat("d", 40), "dakkio_op_backupSingleNodeToken0003"
+	dst1 := startServer(t, "format 1 restore target", t.TempDir(), []string{"DAKKIO_INITIAL_ADMIN_KEY=" + oldAdmin, "DAKKIO_OPERATOR_TOKEN=" + oldToken}, nil)
+	if code, stdout, stderr := runCLI("restore", "--in", old, "--addr", dst1.url, "--token", oldToken); code != 0 {
+		t.Fatalf("restore of a format 1 backup: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got := backupAnswers(t, ctx, dst1.client(adminKey), d); got != want {
+		t.Fatalf("answers after restoring the format 1 backup differ:\n%s", firstDiff(want, got))
+	}
+}
+
+// toUncompressed rewrites the backup src in the first, uncompressed
+// format into dst, as a backup taken before compression was.
+func toUncompressed(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	br, err := backupfile.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	if br.Format() != backupfile.Format {
+		t.Fatalf("dakkio backup wrote format %d, want %d (compressed)", br.Format(), backupfile.Format)
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	bw, err := backupfile.NewWriterFormat(out, backupfile.FormatUncompressed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		kind, payload, err := br.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == backupfile.KindHeader {
+			var h backupfile.Header
+			if err := json.Unmarshal(payload, &h); err != nil {
+				t.Fatal(err)
+			}
+			h.Format = backupfile.FormatUncompressed
+			err = bw.JSON(kind, h)
+		} else {
+			err = bw.Frame(kind, payload)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fin, _ := in.Stat()
+	fout, _ := out.Stat()
+	t.Logf("backup: %d bytes compressed, %d uncompressed", fin.Size(), fout.Size())
 }
 
 // firstDiff shows the first line where two answers differ.

@@ -46,10 +46,13 @@ func TestOperatorCredentialsProcess(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("org key: exit %d, stderr %q", code, stderr)
 	}
-	var ci client.CreatedKey
-	if err := json.Unmarshal([]byte(stdout), &ci); err != nil {
+	var created struct {
+		Data client.CreatedKey `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &created); err != nil {
 		t.Fatalf("org key --json: %v: %s", err, stdout)
 	}
+	ci := created.Data
 
 	code, stdout, stderr = cli(append([]string{"org", "keys", orgID}, base...)...)
 	if code != 0 {
@@ -82,10 +85,14 @@ func TestOperatorCredentialsProcess(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("operator rotate-token: exit %d, stderr %q", code, stderr)
 	}
-	var rotated struct {
-		Token string `json:"token"`
+	var rotatedEnv struct {
+		Data struct {
+			Token string `json:"token"`
+		} `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &rotated); err != nil || !strings.HasPrefix(rotated.Token, "dakkio_op_") || rotated.Token == oldToken {
+	err = json.Unmarshal([]byte(stdout), &rotatedEnv)
+	rotated := rotatedEnv.Data
+	if err != nil || !strings.HasPrefix(rotated.Token, "dakkio_op_") || rotated.Token == oldToken {
 		t.Fatalf("rotate-token --json printed %q (%v)", stdout, err)
 	}
 	if got := strings.TrimSpace(string(credFile(t, dir, node.OperatorTokenFile))); got != rotated.Token {

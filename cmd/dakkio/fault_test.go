@@ -411,10 +411,13 @@ func TestFaultRebalanceOntoNewNode(t *testing.T) {
 	if code := run([]string{"cluster", "rebalance", "--json", "--addr", leader.url, "--token", c.token}, &out, &errb); code != 0 {
 		t.Fatalf("cluster rebalance: exit %d: %s", code, errb.String())
 	}
-	var res client.RebalanceResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+	var env struct {
+		Data client.RebalanceResult `json:"data"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &env); err != nil {
 		t.Fatalf("rebalance output %q: %v", out.String(), err)
 	}
+	res := env.Data
 	if len(res.Moves) == 0 {
 		t.Fatal("no bucket moved onto the new node")
 	}

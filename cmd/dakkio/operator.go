@@ -156,7 +156,7 @@ func orgList(args []string, stdout, stderr io.Writer) int {
 		return o.fail(err)
 	}
 	if o.json {
-		return o.printJSON(l)
+		return printEnvelope(o.stdout, l)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tPLAN\tCREATED")
@@ -251,7 +251,7 @@ func orgKeys(args []string, stdout, stderr io.Writer) int {
 		return o.fail(err)
 	}
 	if o.json {
-		return o.printJSON(l)
+		return printEnvelope(o.stdout, l)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tLAST USED")
@@ -546,6 +546,9 @@ func (o *operatorCmd) fail(err error) int {
 	var ae *client.APIError
 	if !errors.As(err, &ae) {
 		fmt.Fprintf(o.stderr, "error: %v\n", err)
+		if hint := connectionHint(err, operatorBaseURL(o.addr), "--addr or DAKKIO_ADDR"); hint != "" {
+			fmt.Fprintln(o.stderr, hint)
+		}
 		return 1
 	}
 	typ := ae.Type
@@ -566,7 +569,10 @@ func (o *operatorCmd) fail(err error) int {
 	return 1
 }
 
+// printJSON prints v in the API's success envelope, {"data": v} (lists
+// go through printEnvelope: they are envelopes already).
 func (o *operatorCmd) printJSON(v any) int {
+	v = map[string]any{"data": v}
 	enc := json.NewEncoder(o.stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {

@@ -296,17 +296,21 @@ func TestOperatorJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	var got struct {
-		Organization struct {
-			ID string `json:"_id"`
-		} `json:"organization"`
-		AdminKey struct {
-			Key string `json:"key"`
-		} `json:"adminKey"`
+	// The API's envelope, as every command prints with --json.
+	var env struct {
+		Data struct {
+			Organization struct {
+				ID string `json:"_id"`
+			} `json:"organization"`
+			AdminKey struct {
+				Key string `json:"key"`
+			} `json:"adminKey"`
+		} `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+	if err := json.Unmarshal([]byte(stdout), &env); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
 	}
+	got := env.Data
 	if got.Organization.ID != "65a000000000000000000001" || got.AdminKey.Key != "dakkio_a_SECRETSECRETSECRETSECRETSECRET12" {
 		t.Errorf("decoded %+v", got)
 	}
@@ -474,8 +478,10 @@ func TestClusterRemoveFollowsTheLeader(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d, stderr %q", code, stderr)
 		}
-		var got map[string]string
-		if err := json.Unmarshal([]byte(stdout), &got); err != nil || got["removedNode"] != "node3" {
+		var got struct {
+			Data map[string]string `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil || got.Data["removedNode"] != "node3" {
 			t.Errorf("stdout = %q (%v)", stdout, err)
 		}
 		follower.only(t)

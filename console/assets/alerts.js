@@ -131,7 +131,7 @@
       main.appendChild(h("section", { class: "panel" }, h("h2", null, "Triggers over time"),
         D.timeline({ id: "events-timeline", label: "Triggers of " + rule.name, from: Math.min(now - 86400e3, Date.parse(rule.createdAt)), to: now,
           events: events.map((e) => ({ t: Date.parse(e.triggeredAt), state: e.delivery.state, text: D.fmtTime(e.triggeredAt) + ": value " + D.fmtNum(e.value) + ", webhook " + e.delivery.state })) }),
-        h("p", { class: "legend" }, h("span", { class: "muted" }, "green: delivered · amber: pending · red: failed or blocked"))));
+        h("p", { class: "muted" }, "green: delivered · amber: pending · red: failed or blocked")));
       main.appendChild(h("section", { class: "panel" }, h("h2", null, "Events (newest first)"),
         D.table([{ label: "Triggered" }, { label: "Value", num: true }, { label: "Delivery" }, { label: "Attempts", num: true }, { label: "Last status", num: true }, { label: "Last error" }, { label: "Delivered" }],
           events.map((e) => [D.fmtTime(e.triggeredAt), D.fmtNum(e.value), D.badge(e.delivery.state, e.delivery.state === "delivered" ? "ok" : e.delivery.state === "pending" ? "warn" : "bad"),

@@ -66,7 +66,8 @@ D.api = async function (method, path, body, cred) {
   }
   if (!resp.ok) {
     const err = new D.ApiError(resp.status, parsed);
-    if (resp.status === 401 && !cred) {
+    if (resp.status === 401 && !cred && D.session.get()) {
+      // Once, though several calls in flight may be refused.
       D.session.clear();
       D.onSignedOut && D.onSignedOut("Your key or token was refused (401); sign in again.");
     }

@@ -57,8 +57,11 @@
       if (m) { match = r; params = m.slice(1).map(decodeURIComponent); break; }
     }
     const main = document.getElementById("main");
+    // Redrawing the same view (after an action): keep the keyboard's place.
+    const keep = current && current.path === location.hash ? D.focusPath(main) : null;
     if (current) current.leave();
     current = newView();
+    current.path = location.hash;
     const view = current;
     renderNav(path);
     document.body.dataset.view = "";
@@ -78,7 +81,10 @@
     document.title = match.title + " · dakkio console";
     try {
       await match.render(main, params, query, view);
-      if (view.alive) document.body.dataset.view = match.name;
+      if (view.alive) {
+        D.refocus(main, keep);
+        document.body.dataset.view = match.name;
+      }
     } catch (e) {
       if (!view.alive) return;
       main.appendChild(D.h("p", { class: "error", role: "alert" }, "Could not load this page: " + (e.detail || e.message)));

@@ -45,9 +45,31 @@ D.clear = function (el) {
   return el;
 };
 
+// focusPath names the focused control inside el so that it can be found
+// again once el is redrawn: by id, or by its data-act within its table row.
+D.focusPath = function (el) {
+  const a = document.activeElement;
+  if (!a || a === document.body || !el.contains(a)) return null;
+  if (a.id) return "#" + CSS.escape(a.id);
+  const act = a.getAttribute("data-act"), row = a.closest("tr");
+  const first = row && Object.entries(row.dataset)[0];
+  if (act && first) return "tr[data-" + first[0] + '="' + CSS.escape(first[1]) + '"] [data-act="' + CSS.escape(act) + '"]';
+  return null;
+};
+
+// refocus puts focus back on what focusPath named, after a redraw, so that
+// a keyboard user stays where they were (on main if it is gone).
+D.refocus = function (el, path) {
+  if (!path || (document.activeElement && document.activeElement !== document.body)) return;
+  const target = el.querySelector(path);
+  (target || document.getElementById("main")).focus();
+};
+
 D.replace = function (el, ...children) {
+  const path = D.focusPath(el);
   D.clear(el);
   append(el, children);
+  D.refocus(el, path);
   return el;
 };
 

@@ -12,10 +12,27 @@
       main.appendChild(h("h1", null, "Organizations"));
       const listEl = h("div", { id: "orgs-list" });
       const shown = h("div", { id: "new-org-key" });
+      const keysPanel = h("section", { class: "panel", id: "org-keys", hidden: true });
+      async function showKeys(o) {
+        const keys = await D.all("/api/operator/orgs/" + o._id + "/keys");
+        keysPanel.hidden = false;
+        D.replace(keysPanel, h("h2", null, "Admin keys of " + o.name),
+          D.table([{ label: "Name" }, { label: "Prefix" }, { label: "Created" }, { label: "Last used" }, { label: "", actions: true }],
+            keys.map((k) => ({ attrs: { dataset: { key: k._id, name: k.name } }, cells: [k.name, h("code", null, k.keyPrefix + "…"), D.fmtTime(k.createdAt),
+              k.lastUsedAt ? D.fmtTime(k.lastUsedAt) + " (" + D.fmtAgo(k.lastUsedAt) + ")" : "never",
+              h("button", { type: "button", class: "small danger", "data-act": "revoke", onclick: async () => {
+                if (!(await D.ask("Revoke admin key " + k.name + " of " + o.name + "?", h("p", null, "Every node refuses the key within the key lease. This cannot be undone."), "Revoke", { danger: true }))) return;
+                try {
+                  await D.api("DELETE", "/api/operator/orgs/" + o._id + "/keys/" + k._id);
+                  D.toast("Revoked " + k.name);
+                } catch (x) { D.toast(x.detail || x.message, true); }
+                await showKeys(o);
+              } }, "Revoke")] })), { id: "org-keys-table", label: "Admin keys", empty: "This organization has no admin key: make one with \u201cNew admin key\u201d." }));
+      }
       async function list() {
         const orgs = await D.all("/api/operator/orgs");
         if (!view.alive) return;
-        D.replace(listEl, D.table([{ label: "Name" }, { label: "Plan" }, { label: "Id" }, { label: "Created" }, { label: "Admin keys" }],
+        D.replace(listEl, D.table([{ label: "Name" }, { label: "Plan" }, { label: "Id" }, { label: "Created" }, { label: "Admin keys", actions: true }],
           orgs.map((o) => ({ attrs: { dataset: { org: o._id, name: o.name } }, cells: [o.name,
             D.select({ "aria-label": "Plan of " + o.name, "data-act": "plan", onchange: async (e) => {
               try {
@@ -24,13 +41,15 @@
               } catch (x) { D.toast(x.detail || x.message, true); }
               await list();
             } }, PLANS, o.plan),
-            h("code", null, o._id), D.fmtTime(o.createdAt),
+            h("code", null, o._id), D.fmtTime(o.createdAt), [
             h("button", { type: "button", class: "small ghost", "data-act": "new-key", onclick: async () => {
               try {
                 const k = (await D.api("POST", "/api/operator/orgs/" + o._id + "/keys", { name: "console" })).data;
                 D.replace(shown, D.secretBox(k.key, "A new admin key of " + o.name));
               } catch (x) { D.toast(x.detail || x.message, true); }
-            } }, "New admin key")] })), { id: "orgs-table", label: "Organizations" }));
+            } }, "New admin key"), " ",
+            h("button", { type: "button", class: "small ghost", "data-act": "keys", onclick: () => showKeys(o).catch((x) => D.toast(x.detail || x.message, true)) }, "Keys")]] })),
+          { id: "orgs-table", label: "Organizations" }));
       }
       const form = h("form", { id: "org-create", class: "row" },
         D.field("Name", h("input", { name: "name", id: "org-name", required: true, maxlength: 100 })),
@@ -45,6 +64,7 @@
       await list();
       main.appendChild(h("section", { class: "panel" }, listEl));
       main.appendChild(h("section", { class: "panel" }, h("h2", null, "New organization"), form, shown));
+      main.appendChild(keysPanel);
     },
   });
 

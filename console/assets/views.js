@@ -262,6 +262,12 @@ D.routes.push({
     const lastBy = new Map(last.data.map((r) => [r.dataSourceId, r.values]));
     const statBy = new Map(a.dataSourceStats.map((s) => [s._id, s]));
     main.appendChild(h("h1", null, "Bucket ", a.bucket.name));
+    if (D.can("admin")) {
+      const bk = (await D.api("GET", "/api/buckets/" + id)).data;
+      if (!view.alive) return;
+      main.appendChild(h("p", { id: "bucket-info" }, D.badge(bk.status, bk.status === "active" ? "ok" : "warn"), " retention " + bk.retentionDays + " days · " +
+        D.fmtNum(bk.stats.apiKeyCount) + " keys" + (bk.description ? " · " + bk.description : "")));
+    }
     main.appendChild(h("p", { class: "row" },
       h("a", { href: "#/buckets/" + id + "/explore", id: "explore-link" }, "Chart a query →"),
       h("a", { href: "#/alerts?bucket=" + id }, "Alert rules →"),
@@ -277,7 +283,7 @@ D.routes.push({
       sources.map((s) => {
         const st = statBy.get(s._id);
         const lv = lastBy.get(s._id) || {};
-        return { attrs: { dataset: { source: s._id, name: s.name } }, cells: [s.name, s.type,
+        return { attrs: { dataset: { source: s._id, name: s.name } }, cells: [h("a", { href: "#/buckets/" + id + "/explore?sources=" + s._id, title: "Chart " + s.name }, s.name), s.type,
           Object.entries(s.schema).map(([f, d]) => f + " (" + d.type + (d.unit ? ", " + d.unit : "") + ")").join(", "),
           D.fmtNum(countBy.get(s._id) || 0), st && st.lastDataPoint ? D.fmtTime(st.lastDataPoint) + " (" + D.fmtAgo(st.lastDataPoint) + ")" : "none",
           Object.entries(lv).map(([f, v]) => f + " = " + (typeof v === "number" ? D.fmtNum(v) : v)).join(", "),

@@ -37,6 +37,12 @@
 // until the one before it is delivered or has failed for good. Rules are
 // delivered concurrently.
 //
+// Webhook subscriptions (store.Webhook, the /api/webhooks resource) are
+// delivered by the same loop and the same attempt: their deliveries are
+// made by the FSM (store.WebhookDelivery, with the body fixed), recorded
+// through store.RecordWebhookDelivery, and go in order per webhook, beside
+// the rules' chains.
+//
 // With Config.Egress, every address a delivery dials, redirects included,
 // passes the egress policy (internal/egress) once resolved; a refused one
 // ends the delivery "blocked", without retries, since the policy would

@@ -145,8 +145,11 @@ func (p *Point) find(field string) *Value {
 	return nil
 }
 
-// columnScale returns the smallest decimal scale at which every value is an
-// exact integer mantissa, or false.
+// columnScale returns the smallest decimal scale at which every value of
+// the column taken one by one is an exact integer mantissa, or false. A
+// coarse scale found early may not fit a later value exactly (nor a finer
+// one an earlier): appendColumn checks every value at the final scale as it
+// encodes it.
 func columnScale(col []*Value) (int, bool) {
 	scale := 0
 	for _, v := range col {
@@ -166,40 +169,37 @@ func columnScale(col []*Value) (int, bool) {
 			return 0, false
 		}
 	}
-	// A coarse scale found early may not fit a later value exactly, and a finer
-	// one may not fit an earlier: check every value at the final scale.
-	for _, v := range col {
-		if v == nil {
-			continue
-		}
-		m := math.Round(v.Num * pow10[scale])
-		if math.Abs(m) >= maxExact || m/pow10[scale] != v.Num || (v.Num == 0 && math.Signbit(v.Num)) {
-			return 0, false
-		}
-	}
 	return scale, true
 }
 
 func appendColumn(dst []byte, kind Kind, col []*Value) []byte {
 	switch kind {
 	case KindNumber:
-		scale, ok := columnScale(col)
-		if !ok {
-			dst = append(dst, numFloat)
+		if scale, ok := columnScale(col); ok {
+			start := len(dst)
+			dst = append(dst, numScaled, byte(scale))
+			var prev int64
 			for _, v := range col {
-				if v != nil {
-					dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(v.Num))
+				if v == nil {
+					continue
 				}
+				m := math.Round(v.Num * pow10[scale])
+				if math.Abs(m) >= maxExact || m/pow10[scale] != v.Num || (v.Num == 0 && math.Signbit(v.Num)) {
+					ok = false
+					break
+				}
+				dst = binary.AppendVarint(dst, int64(m)-prev)
+				prev = int64(m)
 			}
-			return dst
+			if ok {
+				return dst
+			}
+			dst = dst[:start]
 		}
-		dst = append(dst, numScaled, byte(scale))
-		var prev int64
+		dst = append(dst, numFloat)
 		for _, v := range col {
 			if v != nil {
-				m := int64(math.Round(v.Num * pow10[scale]))
-				dst = binary.AppendVarint(dst, m-prev)
-				prev = m
+				dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(v.Num))
 			}
 		}
 	case KindString:

@@ -1,14 +1,11 @@
 package points
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -28,9 +25,9 @@ type DB struct {
 	// deletes and retention sweeps. With one writer, Badger transactions never
 	// conflict and "is this point new?" has one answer, which keeps counts exact.
 	writeMu sync.Mutex
-	hot     map[string]*hotHour // hours recently written; writeMu
-	scratch commitScratch       // writeMu
-	eval    evalQueue           // evalqueue.go
+	hot     map[hourKey]*hotHour // hours recently written; writeMu
+	scratch commitScratch        // writeMu
+	eval    evalQueue            // evalqueue.go
 
 	changes *changeLog // changes.go
 
@@ -57,9 +54,9 @@ type writeReq struct {
 	pts    []Point
 	srcs   []id12
 	done   chan error
-	// evalRec, if set, is committed with the points to the evaluation
-	// queue (evalqueue.go).
-	evalRec []byte
+	// eval, if set, is queued for evaluation in the points' commit
+	// (evalqueue.go).
+	eval *evalReq
 }
 
 // Limits of one group commit: enough to amortize a commit over several
@@ -109,7 +106,7 @@ func Open(cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		cfg: cfg, log: cfg.Logger.With("component", "points"),
-		hot: map[string]*hotHour{}, series: map[series]*seriesInfo{}, changes: newChangeLog(),
+		hot: map[hourKey]*hotHour{}, series: map[series]*seriesInfo{}, changes: newChangeLog(),
 		writeCh: make(chan *writeReq, 64), stop: make(chan struct{}),
 		minFree: cfg.MinFreeBytes,
 	}
@@ -189,7 +186,7 @@ func (db *DB) Write(ctx context.Context, bucketID string, pts []Point) error {
 	return db.write(ctx, bucketID, pts, nil)
 }
 
-func (db *DB) write(ctx context.Context, bucketID string, pts []Point, evalRec []byte) error {
+func (db *DB) write(ctx context.Context, bucketID string, pts []Point, eval *evalReq) error {
 	if len(pts) == 0 {
 		return nil
 	}
@@ -197,7 +194,7 @@ func (db *DB) write(ctx context.Context, bucketID string, pts []Point, evalRec [
 	if err != nil {
 		return err
 	}
-	req := &writeReq{bucket: bucket, pts: pts, srcs: make([]id12, len(pts)), done: make(chan error, 1), evalRec: evalRec}
+	req := &writeReq{bucket: bucket, pts: pts, srcs: make([]id12, len(pts)), done: make(chan error, 1), eval: eval}
 	for i := range pts {
 		if req.srcs[i], err = parseID(pts[i].SourceID); err != nil {
 			return err
@@ -219,424 +216,6 @@ func (db *DB) write(ctx context.Context, bucketID string, pts []Point, evalRec [
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// writer commits queued requests in groups: every request that arrived while
-// the previous group was committing goes into the next transaction.
-func (db *DB) writer() {
-	defer db.wg.Done()
-	for {
-		var group []*writeReq
-		select {
-		case req := <-db.writeCh:
-			group = append(group, req)
-		case <-db.stop:
-			for {
-				select {
-				case req := <-db.writeCh:
-					req.done <- ErrClosed
-				default:
-					return
-				}
-			}
-		}
-		n := len(group[0].pts)
-	drain:
-		for n < maxGroupPoints {
-			select {
-			case req := <-db.writeCh:
-				group = append(group, req)
-				n += len(req.pts)
-			default:
-				break drain
-			}
-		}
-		db.writeMu.Lock()
-		db.commitSplitting(group)
-		db.writeMu.Unlock()
-	}
-}
-
-// commitSplitting commits a group and answers its requests. A group too big
-// for one Badger transaction is split between requests, each half committed
-// on its own; a single request too big for a transaction is refused.
-func (db *DB) commitSplitting(group []*writeReq) {
-	err := db.commitGroup(group)
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		if len(group) > 1 {
-			db.commitSplitting(group[:len(group)/2])
-			db.commitSplitting(group[len(group)/2:])
-			return
-		}
-		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
-	}
-	for _, req := range group {
-		if err == nil {
-			db.changes.note(req.bucket, func(yield func(int64) bool) {
-				for i := range req.pts {
-					if !yield(req.pts[i].TS) {
-						return
-					}
-				}
-			})
-		}
-		req.done <- err
-	}
-}
-
-type groupEntry struct {
-	s series
-	p *Point
-}
-
-// commitScratch is the writer's reusable memory: one group commit's
-// sorting and run buffers, kept between commits so that the steady state
-// allocates only what it stores. Used under writeMu only.
-type commitScratch struct {
-	slot    map[series]int // a source's index in runs
-	runs    [][]*Point     // each source's points, in arrival order
-	order   []series
-	entries []groupEntry
-	add     []Point
-	block   []byte // one hour encoded for compaction
-}
-
-// reset drops the references to the last group's points, keeping capacity.
-func (c *commitScratch) reset() {
-	clear(c.slot)
-	for i := range c.runs {
-		clear(c.runs[i])
-		c.runs[i] = c.runs[i][:0]
-	}
-	c.runs = c.runs[:0]
-	c.order = c.order[:0]
-	clear(c.entries)
-	c.entries = c.entries[:0]
-	clear(c.add)
-	c.add = c.add[:0]
-}
-
-// Compactions folded into a group commit's own transaction: an hour is
-// folded only while its encoding is this small and the group's folded
-// bytes and entries stay under the other bounds, far below Badger's
-// transaction limits; bigger ones are compacted after the commit, each in
-// its own transaction.
-const (
-	maxFoldedHour    = 256 << 10
-	maxFoldedGroup   = 1 << 20
-	maxFoldedEntries = 4096 // Badger also limits a transaction's entries
-)
-
-func (db *DB) commitGroup(group []*writeReq) error {
-	sc := &db.scratch
-	defer sc.reset()
-	if sc.slot == nil {
-		sc.slot = map[series]int{}
-	}
-	// Group the points by source, in arrival order, then order each source's
-	// points by time (usually they already are), the later write last.
-	for _, req := range group {
-		for i := range req.pts {
-			s := series{bucket: req.bucket, source: req.srcs[i]}
-			k, ok := sc.slot[s]
-			if !ok {
-				k = len(sc.runs)
-				sc.slot[s] = k
-				sc.order = append(sc.order, s)
-				if k < cap(sc.runs) {
-					sc.runs = sc.runs[:k+1]
-				} else {
-					sc.runs = append(sc.runs, nil)
-				}
-			}
-			sc.runs[k] = append(sc.runs[k], &req.pts[i])
-		}
-	}
-	entries := sc.entries
-	for k, s := range sc.order {
-		pts := sc.runs[k]
-		if !slices.IsSortedFunc(pts, func(a, b *Point) int { return cmp.Compare(a.TS, b.TS) }) {
-			slices.SortStableFunc(pts, func(a, b *Point) int { return cmp.Compare(a.TS, b.TS) })
-		}
-		for _, p := range pts {
-			entries = append(entries, groupEntry{s: s, p: p})
-		}
-	}
-	sc.entries = entries
-	// Cold hours are read outside the write transaction: its iterators would
-	// sort every pending write each time, and no hour read here was written
-	// earlier in this group (those come from the written map).
-	read := db.bdb.NewTransaction(false)
-	defer read.Discard()
-
-	txn := db.bdb.NewTransaction(true)
-	defer txn.Discard()
-	infos := map[series]seriesInfo{}
-	written := map[string]*hotHour{}
-	var retired []string // keys of hours their sources have moved on from
-	var compactions []string
-	for i := 0; i < len(entries); {
-		// One run: the points of one source in one hour. add is scratch:
-		// everything below copies what it keeps.
-		s, hour := entries[i].s, hourOf(entries[i].p.TS)
-		add := sc.add[:0]
-		for ; i < len(entries) && entries[i].s == s && hourOf(entries[i].p.TS) == hour; i++ {
-			if n := len(add); n > 0 && add[n-1].TS == entries[i].p.TS {
-				add[n-1] = *entries[i].p // same point again: the later write wins
-				continue
-			}
-			add = append(add, *entries[i].p)
-		}
-		sc.add = add
-		hk := string(s.key(tagBlock, hour))
-		h, err := db.loadHour(read, written, s, hour)
-		if err != nil {
-			return err
-		}
-		next := &hotHour{s: s, hour: hour, pieces: h.pieces + 1}
-		replaced := 0
-		if n := len(h.b); n == 0 || add[0].TS > h.b[n-1].TS {
-			next.b = append(h.b, add...) // the common case: newer points only
-		} else {
-			for _, p := range add {
-				if _, found := slices.BinarySearchFunc(h.b, p.TS, func(q Point, t int64) int { return cmp.Compare(q.TS, t) }); found {
-					replaced++
-				}
-			}
-			next.b = mergeBlock(h.b, add)
-		}
-		if h.r != nil && replaced == 0 {
-			next.r = h.r.clone()
-			for j := range add {
-				next.r.add(add[j].TS, add[j].Values)
-			}
-		} else {
-			next.r = next.b.rollup()
-		}
-		if err := txn.Set(s.blockKey(hour, uint32(h.pieces)), encodeBlock(nil, add)); err != nil {
-			return fmt.Errorf("cannot write block: %w", err)
-		}
-		if next.pieces >= maxPieces {
-			compactions = append(compactions, hk)
-		}
-		if err := txn.Set(s.key(tagRollup, hour), next.r.encode(nil)); err != nil {
-			return fmt.Errorf("cannot write rollup: %w", err)
-		}
-		written[hk] = next
-		info, ok := infos[s]
-		if !ok {
-			info = db.info(s)
-		}
-		// The source has moved on to a later hour: the hours before its
-		// last two are compacted and no longer cached, so the cache holds
-		// about two hours a source (the previous one for late writes from
-		// concurrent clients; a later point is read back from disk).
-		if last := hourOf(info.maxTS); info.count > 0 && last < hour-hourNS {
-			retired = append(retired, string(s.key(tagBlock, last)))
-		}
-		info.count += int64(len(add) - replaced)
-		info.minTS = min(info.minTS, add[0].TS)
-		info.maxTS = max(info.maxTS, add[len(add)-1].TS)
-		infos[s] = info
-	}
-	for s, info := range infos {
-		retired = append(retired, string(s.key(tagBlock, hourOf(info.maxTS)-2*hourNS)))
-	}
-	// A late write to an older hour (read back from disk) is retired too,
-	// or such hours would pile up in the cache.
-	for hk, h := range written {
-		if h.hour < hourOf(infos[h.s].maxTS)-hourNS {
-			retired = append(retired, hk)
-		}
-	}
-	// Compactions change no data, so the small ones ride in this
-	// transaction: one commit (one fsync with SyncWrites) instead of one
-	// each. They take each hour as it stands at the end of the group.
-	folded := map[string]bool{}
-	var foldedBytes, foldedEntries int
-	fold := func(hk string) error {
-		h := db.hotHourOf(written, hk)
-		if h == nil || h.pieces <= 1 || folded[hk] || foldedBytes >= maxFoldedGroup || foldedEntries+h.pieces > maxFoldedEntries {
-			return nil
-		}
-		sc.block = encodeBlock(sc.block[:0], h.b)
-		if len(sc.block) > maxFoldedHour {
-			return nil
-		}
-		for seq := 1; seq < h.pieces; seq++ {
-			if err := txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
-				return fmt.Errorf("cannot compact block: %w", err)
-			}
-		}
-		// Badger keeps the value until the commit: it must not be scratch.
-		if err := txn.Set(h.s.blockKey(h.hour, 0), slices.Clone(sc.block)); err != nil {
-			return fmt.Errorf("cannot compact block: %w", err)
-		}
-		folded[hk] = true
-		foldedBytes += len(sc.block)
-		foldedEntries += h.pieces
-		return nil
-	}
-	for _, hk := range compactions {
-		if err := fold(hk); err != nil {
-			return err
-		}
-	}
-	for _, hk := range retired {
-		if err := fold(hk); err != nil {
-			return err
-		}
-	}
-	queued, err := db.queueEval(txn, group)
-	if err != nil {
-		return err
-	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("cannot commit points: %w", err)
-	}
-	db.afterEval(queued)
-	db.infoMu.Lock()
-	for s, info := range infos {
-		cur := db.series[s]
-		if cur == nil {
-			cur = &seriesInfo{}
-			db.series[s] = cur
-		}
-		*cur = info
-	}
-	db.infoMu.Unlock()
-	for hk := range folded {
-		db.hotHourOf(written, hk).pieces = 1
-	}
-	maps.Copy(db.hot, written)
-
-	// The points are committed and acknowledged whatever happens below:
-	// compaction changes no data, so the hours too big to fold run in
-	// transactions of their own, one hour each, and an hour whose
-	// compaction fails stays in pieces (reads merge them) until a later one.
-	for _, hk := range compactions {
-		if h := db.hot[hk]; h != nil {
-			db.compactHour(h)
-		}
-	}
-	for _, hk := range retired {
-		if h := db.hot[hk]; h != nil && db.compactHour(h) {
-			delete(db.hot, hk)
-		}
-	}
-	if len(db.hot) > maxHotHours || db.hotPoints() > maxHotPoints {
-		for _, h := range db.hot {
-			if _, ok := written[string(h.s.key(tagBlock, h.hour))]; !ok {
-				db.compactHour(h)
-			}
-		}
-		clear(db.hot)
-		maps.Copy(db.hot, written)
-	}
-	return nil
-}
-
-// compactHour stores an hour kept in pieces as one block, in a transaction
-// of its own, and reports whether the hour is now in one piece.
-func (db *DB) compactHour(h *hotHour) bool {
-	if h.pieces <= 1 {
-		return true
-	}
-	c := *h
-	err := db.bdb.Update(func(txn *badger.Txn) error { return compact(txn, &c, h.pieces) })
-	if err != nil {
-		db.log.Warn("cannot compact hour; it stays in pieces", "hour", time.Unix(0, h.hour).UTC(), "err", err)
-		return false
-	}
-	h.pieces = 1
-	return true
-}
-
-// hotHour is one source's hour as the writer last wrote it: its points,
-// rollup, and how many blocks it is stored in. Cached so that a group
-// commit neither reads nor decodes the hours it extends.
-type hotHour struct {
-	s      series
-	hour   int64
-	b      block
-	r      *rollup // nil until needed
-	pieces int     // blocks stored at seq 0..pieces-1
-}
-
-// An hour stored in this many blocks is compacted into one.
-const maxPieces = 16
-
-// compact stores h as one block at seq 0, deleting its other stored blocks
-// (seq 1..pieces-1), and records that in h.
-func compact(txn *badger.Txn, h *hotHour, pieces int) error {
-	for seq := 1; seq < pieces; seq++ {
-		if err := txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
-			return fmt.Errorf("cannot compact block: %w", err)
-		}
-	}
-	if err := txn.Set(h.s.blockKey(h.hour, 0), encodeBlock(nil, h.b)); err != nil {
-		return fmt.Errorf("cannot compact block: %w", err)
-	}
-	h.pieces = 1
-	return nil
-}
-
-// hotPoints counts the cached hours' points.
-func (db *DB) hotPoints() int {
-	n := 0
-	for _, h := range db.hot {
-		n += len(h.b)
-	}
-	return n
-}
-
-func (db *DB) hotHourOf(written map[string]*hotHour, hk string) *hotHour {
-	if h, ok := written[hk]; ok {
-		return h
-	}
-	return db.hot[hk]
-}
-
-func (db *DB) info(s series) seriesInfo {
-	db.infoMu.RLock()
-	defer db.infoMu.RUnlock()
-	if cur := db.series[s]; cur != nil {
-		return *cur
-	}
-	return seriesInfo{minTS: math.MaxInt64, maxTS: math.MinInt64}
-}
-
-// loadHour returns the hour as last written in this group, else as cached,
-// else as stored. Cached blocks are only ever appended to beyond their
-// length or replaced, so a failed commit leaves them as they were.
-func (db *DB) loadHour(txn *badger.Txn, written map[string]*hotHour, s series, hour int64) (*hotHour, error) {
-	if h := db.hotHourOf(written, string(s.key(tagBlock, hour))); h != nil {
-		return h, nil
-	}
-	b, pieces, err := readHour(txn, s, hour, nil, false)
-	if err != nil {
-		return nil, err
-	}
-	return &hotHour{s: s, hour: hour, b: b, pieces: pieces}, nil
-}
-
-// readHour reads and merges the stored blocks of one source's hour.
-func readHour(txn *badger.Txn, s series, hour int64, keep func(string) bool, timesOnly bool) (block, int, error) {
-	prefix := s.key(tagBlock, hour)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-	defer it.Close()
-	var out block
-	pieces := 0
-	for it.Rewind(); it.Valid(); it.Next() {
-		var b block
-		err := it.Item().Value(func(v []byte) (err error) { b, err = decodeBlock(v, keep, timesOnly); return err })
-		if err != nil {
-			return nil, 0, fmt.Errorf("cannot decode block %x: %w", it.Item().Key(), err)
-		}
-		out = mergeBlock(out, b)
-		pieces++
-	}
-	return out, pieces, nil
 }
 
 // BucketPointCount returns how many points the bucket holds.

@@ -2,6 +2,7 @@ package points
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -143,28 +144,160 @@ func TestEvalQueueConcurrent(t *testing.T) {
 	}
 }
 
-// A record that cannot be decoded is returned with Err, not as an error
-// that would stop the queue behind it.
+// A record that cannot be read back (here after a reopen, when the queue
+// holds no points in memory) is returned with Err, not as an error that
+// would stop the queue behind it.
 func TestEvalQueueBadRecord(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	db := openTest(t, t.TempDir(), &now)
-	defer db.Close()
+	dir := t.TempDir()
+	db := openTest(t, dir, &now)
 	p := []Point{{SourceID: srcA, TS: now.UnixNano(), Values: []Value{num("t", 1)}}}
-	if err := db.WriteEval(ctx, testBucket, p, p, 0); err != nil {
+	for range 2 {
+		if err := db.WriteEval(ctx, testBucket, p, p, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(evalKey(1), []byte("short but 8 bytes long at least")) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(evalKey(1), []byte("short")) }); err != nil {
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.WriteEval(ctx, testBucket, p, p, 0); err != nil {
+	db = openTest(t, dir, &now)
+	defer db.Close()
+	recs, err := db.EvalQueue(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Err == nil || recs[1].Err != nil || !reflect.DeepEqual(recs[1].Points, p) {
+		t.Fatalf("records = %+v, want the bad one with Err, then the good one", recs)
+	}
+}
+
+// A queued write's points come from memory, as written, while the queue
+// holds them; after a reopen (a crash), from the store: each source's
+// stored points over the write's time span, as last written.
+func TestEvalQueueReadsBackAfterReopen(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	db := openTest(t, dir, &now)
+	base := now.Add(-2 * time.Hour).UnixNano()
+	pt := func(src string, sec int, v float64) Point {
+		return Point{SourceID: src, TS: base + int64(sec)*int64(time.Second), Values: []Value{num("t", v)}}
+	}
+	// Interleaved sources, out of time order, across an hour boundary.
+	w := []Point{pt(srcA, 3601, 1), pt(srcB, 5, 2), pt(srcA, 10, 3), pt(srcB, 3, 4)}
+	other := []Point{pt(srcA, 7200, 5)} // outside srcA's span: not read back
+	if err := db.WriteEval(ctx, testBucket, w, w, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, testBucket, other); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := db.EvalQueue(0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 2 || recs[0].Err == nil || recs[1].Err != nil || len(recs[1].Points) != 1 {
-		t.Fatalf("records = %+v, want the bad one with Err, then the good one", recs)
+	if len(recs) != 1 || !reflect.DeepEqual(recs[0].Points, w) {
+		t.Fatalf("records before reopen = %+v, want the written points", recs)
+	}
+	// A later write replaces one of them: read back, it is the later one.
+	if err := db.Write(ctx, testBucket, []Point{pt(srcB, 5, 20)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir, &now)
+	defer db.Close()
+	recs, err = db.EvalQueue(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Point{pt(srcA, 10, 3), pt(srcA, 3601, 1), pt(srcB, 3, 4), pt(srcB, 5, 20)}
+	if len(recs) != 1 || recs[0].Err != nil || recs[0].Bucket != testBucket || !reflect.DeepEqual(recs[0].Points, want) {
+		t.Fatalf("records after reopen = %+v, want bucket %s and points %+v", recs, testBucket, want)
+	}
+	if n, size, _ := db.EvalQueueStats(); n != 1 || size <= 0 {
+		t.Fatalf("stats after reopen = %d records, %d bytes", n, size)
+	}
+}
+
+// A record stored by a version that queued the points themselves (wire
+// form) is still read.
+func TestEvalQueueReadsLegacyRecord(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	db := openTest(t, dir, &now)
+	p := []Point{{SourceID: srcA, TS: now.UnixNano(), Values: []Value{num("t", 1)}, Metadata: []byte(`{"a":1}`)}}
+	bucket, _ := parseID(testBucket)
+	rec := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
+	rec = append(rec, bucket[:]...)
+	rec, err := EncodeBatch(rec, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(evalKey(7), rec) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir, &now)
+	defer db.Close()
+	recs, err := db.EvalQueue(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Seq != 7 || recs[0].Err != nil || recs[0].Bucket != testBucket || !reflect.DeepEqual(recs[0].Points, p) {
+		t.Fatalf("records = %+v, want the legacy record's points", recs)
+	}
+}
+
+// Past maxHeldEvalPoints the queue stops holding points in memory: the
+// consumer still gets every queued write's points, read back.
+func TestEvalQueueBeyondHeldPoints(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	db := openTest(t, t.TempDir(), &now)
+	defer db.Close()
+	base := now.Add(-time.Hour).UnixNano()
+	const per = 1000
+	writes := maxHeldEvalPoints/per + 2
+	for w := range writes {
+		pts := make([]Point, per)
+		for i := range pts {
+			pts[i] = Point{SourceID: srcA, TS: base + int64(w*per+i)*int64(time.Millisecond), Values: []Value{num("t", float64(i))}}
+		}
+		if err := db.WriteEval(ctx, testBucket, pts, pts, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held := db.eval.held; held > maxHeldEvalPoints {
+		t.Fatalf("%d points held in memory, bound %d", held, maxHeldEvalPoints)
+	}
+	recs, err := db.EvalQueue(0, writes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != writes {
+		t.Fatalf("%d records, want %d", len(recs), writes)
+	}
+	for w, r := range recs {
+		if r.Err != nil || len(r.Points) != per || r.Points[0].TS != base+int64(w*per)*int64(time.Millisecond) {
+			t.Fatalf("record %d: err %v, %d points, want %d from the write's first", w, r.Err, len(r.Points), per)
+		}
+	}
+	seqs := make([]uint64, len(recs))
+	for i, r := range recs {
+		seqs[i] = r.Seq
+	}
+	if err := db.EvalDone(seqs...); err != nil {
+		t.Fatal(err)
+	}
+	if n, size, _ := db.EvalQueueStats(); n != 0 || size != 0 || db.eval.held != 0 {
+		t.Fatalf("after done: %d records, %d bytes, %d points held", n, size, db.eval.held)
 	}
 }

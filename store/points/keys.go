@@ -65,6 +65,19 @@ func (s series) blockKey(hour int64, seq uint32) []byte {
 	return binary.BigEndian.AppendUint32(s.key(tagBlock, hour), seq)
 }
 
+// appendKey is key appended to dst, for callers that reuse a buffer.
+func (s series) appendKey(dst []byte, tag byte, ts int64) []byte {
+	dst = append(dst, tag)
+	dst = append(dst, s.bucket[:]...)
+	dst = append(dst, s.source[:]...)
+	return binary.BigEndian.AppendUint64(dst, uint64(ts)^(1<<63))
+}
+
+// appendBlockKey is blockKey appended to dst.
+func (s series) appendBlockKey(dst []byte, hour int64, seq uint32) []byte {
+	return binary.BigEndian.AppendUint32(s.appendKey(dst, tagBlock, hour), seq)
+}
+
 func bucketPrefix(tag byte, bucket id12) []byte {
 	return append([]byte{tag}, bucket[:]...)
 }

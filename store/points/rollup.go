@@ -59,7 +59,14 @@ func (r *rollup) add(ts int64, values []Value) {
 	r.maxTS = max(r.maxTS, ts)
 	for i := range values {
 		v := &values[i]
-		f := r.field(v.Field, v.Kind)
+		// Points of a source usually carry the same fields, sorted as the
+		// rollup's: the i-th value's field is then the i-th field.
+		var f *fieldRollup
+		if i < len(r.fields) && r.fields[i].name == v.Field {
+			f = &r.fields[i]
+		} else {
+			f = r.field(v.Field, v.Kind)
+		}
 		f.count++
 		if v.Kind == KindNumber && f.kind == KindNumber {
 			f.sum += v.Num
@@ -225,16 +232,19 @@ func (v Value) any() any {
 	}
 }
 
-// stats returns the summary of each kept numeric field.
-func (r *rollup) stats(keep func(string) bool) map[string]FieldStats {
-	out := make(map[string]FieldStats, len(r.fields))
+// stats returns the summary of each kept numeric field, by name.
+func (r *rollup) stats(keep func(string) bool) []FieldStats {
+	var out []FieldStats
 	for i := range r.fields {
 		f := &r.fields[i]
 		if f.count == 0 || f.kind != KindNumber || (keep != nil && !keep(f.name)) {
 			continue
 		}
-		out[f.name] = FieldStats{Count: f.count, Sum: f.sum, Min: f.min, Max: f.max,
-			FirstTS: f.firstTS, First: f.first.Num, LastTS: f.lastTS, Last: f.last.Num}
+		if out == nil {
+			out = make([]FieldStats, 0, len(r.fields)-i)
+		}
+		out = append(out, FieldStats{Field: f.name, Count: f.count, Sum: f.sum, Min: f.min, Max: f.max,
+			FirstTS: f.firstTS, First: f.first.Num, LastTS: f.lastTS, Last: f.last.Num})
 	}
 	return out
 }

@@ -1,0 +1,576 @@
+package points
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The write path: one writer goroutine takes the queued requests as a group
+// and commits them in one Badger transaction, in these steps (commitGroup):
+//
+//  1. sortBySource: the group's points by source, each source's in time
+//     order, the later write of a time last.
+//  2. writeRuns: per run (one source's points in one hour) the hour's next
+//     piece and its new rollup, into the transaction; the cached hour is
+//     updated in place.
+//  3. retire: the hours their sources have moved on from.
+//  4. foldCompactions: small hours due for compaction, folded into the
+//     same transaction.
+//  5. the evaluation queue's marks, then the commit.
+//  6. publish: counts and the hour cache take the committed state.
+//  7. compactAfter: hours too big to fold, compacted in transactions of
+//     their own; the cache trimmed to its bounds.
+//
+// A failed commit forgets every hour the group touched from the cache (step
+// 2 changed them in place); the next write of such an hour reads it back.
+
+// hourKey names one source's hour in the writer's maps.
+type hourKey struct {
+	s    series
+	hour int64
+}
+
+// writer commits queued requests in groups: every request that arrived while
+// the previous group was committing goes into the next transaction.
+func (db *DB) writer() {
+	defer db.wg.Done()
+	for {
+		var group []*writeReq
+		select {
+		case req := <-db.writeCh:
+			group = append(group, req)
+		case <-db.stop:
+			for {
+				select {
+				case req := <-db.writeCh:
+					req.done <- ErrClosed
+				default:
+					return
+				}
+			}
+		}
+		n := len(group[0].pts)
+	drain:
+		for n < maxGroupPoints {
+			select {
+			case req := <-db.writeCh:
+				group = append(group, req)
+				n += len(req.pts)
+			default:
+				break drain
+			}
+		}
+		db.writeMu.Lock()
+		db.commitSplitting(group)
+		db.writeMu.Unlock()
+	}
+}
+
+// commitSplitting commits a group and answers its requests. A group too big
+// for one Badger transaction is split between requests, each half committed
+// on its own; a single request too big for a transaction is refused.
+func (db *DB) commitSplitting(group []*writeReq) {
+	err := db.commitGroup(group)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		if len(group) > 1 {
+			db.commitSplitting(group[:len(group)/2])
+			db.commitSplitting(group[len(group)/2:])
+			return
+		}
+		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	for _, req := range group {
+		if err == nil {
+			db.changes.note(req.bucket, func(yield func(int64) bool) {
+				for i := range req.pts {
+					if !yield(req.pts[i].TS) {
+						return
+					}
+				}
+			})
+		}
+		req.done <- err
+	}
+}
+
+type groupEntry struct {
+	s series
+	p *Point
+}
+
+// commitScratch is the writer's reusable memory: one group commit's
+// sorting and run buffers, kept between commits so that the steady state
+// allocates only what it stores. Used under writeMu only.
+type commitScratch struct {
+	slot    map[series]int // a source's index in runs
+	runs    [][]*Point     // each source's points, in arrival order
+	order   []series
+	entries []groupEntry
+	add     []Point
+	block   []byte // one hour encoded for compaction
+}
+
+// reset drops the references to the last group's points, keeping capacity.
+func (c *commitScratch) reset() {
+	clear(c.slot)
+	for i := range c.runs {
+		clear(c.runs[i])
+		c.runs[i] = c.runs[i][:0]
+	}
+	c.runs = c.runs[:0]
+	c.order = c.order[:0]
+	clear(c.entries)
+	c.entries = c.entries[:0]
+	clear(c.add)
+	c.add = c.add[:0]
+}
+
+// Compactions folded into a group commit's own transaction: an hour is
+// folded only while its encoding is this small and the group's folded
+// bytes and entries stay under the other bounds, far below Badger's
+// transaction limits; bigger ones are compacted after the commit, each in
+// its own transaction.
+const (
+	maxFoldedHour    = 256 << 10
+	maxFoldedGroup   = 1 << 20
+	maxFoldedEntries = 4096 // Badger also limits a transaction's entries
+)
+
+// groupArenaChunk is the size of the buffers a group's keys and values are
+// encoded into: Badger keeps them until the commit, so each group has its
+// own, one allocation for many entries.
+const groupArenaChunk = 64 << 10
+
+// groupCommit is one group commit's state, from its points to the cache
+// updates after it.
+type groupCommit struct {
+	db          *DB
+	read        *badger.Txn // cold hours are read outside txn
+	txn         *badger.Txn
+	arena       []byte
+	infos       map[series]seriesInfo
+	written     map[hourKey]*hotHour // the hours this group wrote, as written
+	retired     []hourKey            // hours their sources have moved on from
+	compactions []hourKey            // hours that reached maxPieces
+	folded      map[hourKey]bool
+	queued      []evalItem
+}
+
+func (db *DB) commitGroup(group []*writeReq) (err error) {
+	sc := &db.scratch
+	defer sc.reset()
+	sc.sortBySource(group)
+	// Cold hours are read outside the write transaction: its iterators would
+	// sort every pending write each time, and no hour read here was written
+	// earlier in this group (those come from written).
+	g := &groupCommit{
+		db: db, read: db.bdb.NewTransaction(false), txn: db.bdb.NewTransaction(true),
+		infos: map[series]seriesInfo{}, written: map[hourKey]*hotHour{}, folded: map[hourKey]bool{},
+	}
+	defer g.read.Discard()
+	defer g.txn.Discard()
+	defer func() {
+		if err != nil {
+			g.forgetWritten()
+		}
+	}()
+	if err := g.writeRuns(sc); err != nil {
+		return err
+	}
+	g.retire()
+	if err := g.foldCompactions(sc); err != nil {
+		return err
+	}
+	if g.queued, err = db.queueEval(g.txn, group); err != nil {
+		return err
+	}
+	if err := g.txn.Commit(); err != nil {
+		return fmt.Errorf("cannot commit points: %w", err)
+	}
+	g.publish()
+	g.compactAfter()
+	return nil
+}
+
+// sortBySource fills c.entries with the group's points grouped by source
+// (sources in order of arrival) and each source's points in time order,
+// the later write of the same time after the earlier.
+func (c *commitScratch) sortBySource(group []*writeReq) {
+	if c.slot == nil {
+		c.slot = map[series]int{}
+	}
+	for _, req := range group {
+		for i := range req.pts {
+			s := series{bucket: req.bucket, source: req.srcs[i]}
+			k, ok := c.slot[s]
+			if !ok {
+				k = len(c.runs)
+				c.slot[s] = k
+				c.order = append(c.order, s)
+				if k < cap(c.runs) {
+					c.runs = c.runs[:k+1]
+				} else {
+					c.runs = append(c.runs, nil)
+				}
+			}
+			c.runs[k] = append(c.runs[k], &req.pts[i])
+		}
+	}
+	byTime := func(a, b *Point) int { return cmp.Compare(a.TS, b.TS) }
+	for k, s := range c.order {
+		pts := c.runs[k]
+		if !slices.IsSortedFunc(pts, byTime) {
+			slices.SortStableFunc(pts, byTime)
+		}
+		for _, p := range pts {
+			c.entries = append(c.entries, groupEntry{s: s, p: p})
+		}
+	}
+}
+
+// alloc returns n bytes of the group's arena, for a key or value that
+// Badger keeps until the commit.
+func (g *groupCommit) alloc(n int) []byte {
+	if cap(g.arena)-len(g.arena) < n {
+		g.arena = make([]byte, 0, max(groupArenaChunk, n))
+	}
+	start := len(g.arena)
+	g.arena = g.arena[:start+n]
+	return g.arena[start : start+n : start+n]
+}
+
+// keep copies b into the arena.
+func (g *groupCommit) keep(b []byte) []byte {
+	out := g.alloc(len(b))
+	copy(out, b)
+	return out
+}
+
+// writeRuns writes each run of the sorted entries: the hour's next piece
+// (only the run's points) and the hour's rollup, and updates the hour's
+// cached points and rollup and the source's count and time bounds.
+func (g *groupCommit) writeRuns(sc *commitScratch) error {
+	db, entries := g.db, sc.entries
+	var key []byte
+	for i := 0; i < len(entries); {
+		// One run: the points of one source in one hour. add is scratch:
+		// everything below copies what it keeps.
+		s, hour := entries[i].s, hourOf(entries[i].p.TS)
+		add := sc.add[:0]
+		for ; i < len(entries) && entries[i].s == s && hourOf(entries[i].p.TS) == hour; i++ {
+			if n := len(add); n > 0 && add[n-1].TS == entries[i].p.TS {
+				add[n-1] = *entries[i].p // same point again: the later write wins
+				continue
+			}
+			add = append(add, *entries[i].p)
+		}
+		sc.add = add
+		hk := hourKey{s, hour}
+		h, err := g.loadHour(hk)
+		if err != nil {
+			return err
+		}
+		seq := h.pieces
+		replaced := h.extend(add)
+		sc.block = encodeBlock(sc.block[:0], add)
+		key = s.appendBlockKey(key[:0], hour, uint32(seq))
+		if err := g.txn.Set(g.keep(key), g.keep(sc.block)); err != nil {
+			return fmt.Errorf("cannot write block: %w", err)
+		}
+		if h.pieces >= maxPieces {
+			g.compactions = append(g.compactions, hk)
+		}
+		sc.block = h.r.encode(sc.block[:0])
+		key = s.appendKey(key[:0], tagRollup, hour)
+		if err := g.txn.Set(g.keep(key), g.keep(sc.block)); err != nil {
+			return fmt.Errorf("cannot write rollup: %w", err)
+		}
+		g.written[hk] = h
+		info, ok := g.infos[s]
+		if !ok {
+			info = db.info(s)
+		}
+		// The source has moved on to a later hour: the hours before its
+		// last two are compacted and no longer cached, so the cache holds
+		// about two hours a source (the previous one for late writes from
+		// concurrent clients; a later point is read back from disk).
+		if last := hourOf(info.maxTS); info.count > 0 && last < hour-hourNS {
+			g.retired = append(g.retired, hourKey{s, last})
+		}
+		info.count += int64(len(add) - replaced)
+		info.minTS = min(info.minTS, add[0].TS)
+		info.maxTS = max(info.maxTS, add[len(add)-1].TS)
+		g.infos[s] = info
+	}
+	return nil
+}
+
+// extend adds a run's points (sorted, unique times) to the hour as one
+// more piece, in place, and returns how many of them replaced a point.
+func (h *hotHour) extend(add []Point) (replaced int) {
+	if n := len(h.b); n == 0 || add[0].TS > h.b[n-1].TS {
+		h.b = append(h.b, add...) // the common case: newer points only
+	} else {
+		for _, p := range add {
+			if _, found := slices.BinarySearchFunc(h.b, p.TS, func(q Point, t int64) int { return cmp.Compare(q.TS, t) }); found {
+				replaced++
+			}
+		}
+		h.b = mergeInto(h.b, add, replaced)
+	}
+	if h.r != nil && replaced == 0 {
+		for j := range add {
+			h.r.add(add[j].TS, add[j].Values)
+		}
+	} else {
+		h.r = h.b.rollup()
+	}
+	h.pieces++
+	return replaced
+}
+
+// retire lists, besides the hours retired while writing, each written
+// source's hour two before its latest, and the late writes to hours before
+// a source's previous one (read back from disk), or such hours would pile
+// up in the cache.
+func (g *groupCommit) retire() {
+	for s, info := range g.infos {
+		g.retired = append(g.retired, hourKey{s, hourOf(info.maxTS) - 2*hourNS})
+	}
+	for hk := range g.written {
+		if hk.hour < hourOf(g.infos[hk.s].maxTS)-hourNS {
+			g.retired = append(g.retired, hk)
+		}
+	}
+}
+
+// foldCompactions compacts, in the group's own transaction, the hours due
+// for compaction and the retired ones, while small: compactions change no
+// data, so they ride in this commit (one fsync with SyncWrites) instead of
+// one each. They take each hour as it stands at the end of the group.
+func (g *groupCommit) foldCompactions(sc *commitScratch) error {
+	var foldedBytes, foldedEntries int
+	fold := func(hk hourKey) error {
+		h := g.db.hotHourOf(g.written, hk)
+		if h == nil || h.pieces <= 1 || g.folded[hk] || foldedBytes >= maxFoldedGroup || foldedEntries+h.pieces > maxFoldedEntries {
+			return nil
+		}
+		sc.block = encodeBlock(sc.block[:0], h.b)
+		if len(sc.block) > maxFoldedHour {
+			return nil
+		}
+		for seq := 1; seq < h.pieces; seq++ {
+			if err := g.txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
+				return fmt.Errorf("cannot compact block: %w", err)
+			}
+		}
+		if err := g.txn.Set(h.s.blockKey(h.hour, 0), g.keep(sc.block)); err != nil {
+			return fmt.Errorf("cannot compact block: %w", err)
+		}
+		g.folded[hk] = true
+		foldedBytes += len(sc.block)
+		foldedEntries += h.pieces
+		return nil
+	}
+	for _, list := range [][]hourKey{g.compactions, g.retired} {
+		for _, hk := range list {
+			if err := fold(hk); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// publish makes the committed group visible to the counts, the evaluation
+// queue and the hour cache.
+func (g *groupCommit) publish() {
+	db := g.db
+	db.afterEval(g.queued)
+	db.infoMu.Lock()
+	for s, info := range g.infos {
+		cur := db.series[s]
+		if cur == nil {
+			cur = &seriesInfo{}
+			db.series[s] = cur
+		}
+		*cur = info
+	}
+	db.infoMu.Unlock()
+	for hk := range g.folded {
+		g.db.hotHourOf(g.written, hk).pieces = 1
+	}
+	maps.Copy(db.hot, g.written)
+}
+
+// forgetWritten drops the hours the group touched from the cache after a
+// failed commit: they were changed in place and no longer match the store.
+func (g *groupCommit) forgetWritten() {
+	for hk := range g.written {
+		delete(g.db.hot, hk)
+	}
+}
+
+// compactAfter runs the compactions the group could not fold, each hour in
+// its own transaction (the points are committed and acknowledged whatever
+// happens here: an hour whose compaction fails stays in pieces, which reads
+// merge, until a later one), uncaches the retired hours, and trims the
+// cache to its bounds.
+func (g *groupCommit) compactAfter() {
+	db := g.db
+	for _, hk := range g.compactions {
+		if h := db.hot[hk]; h != nil {
+			db.compactHour(h)
+		}
+	}
+	for _, hk := range g.retired {
+		if h := db.hot[hk]; h != nil && db.compactHour(h) {
+			delete(db.hot, hk)
+		}
+	}
+	if len(db.hot) > maxHotHours || db.hotPoints() > maxHotPoints {
+		for hk, h := range db.hot {
+			if _, ok := g.written[hk]; !ok {
+				db.compactHour(h)
+			}
+		}
+		clear(db.hot)
+		maps.Copy(db.hot, g.written)
+	}
+}
+
+// compactHour stores an hour kept in pieces as one block, in a transaction
+// of its own, and reports whether the hour is now in one piece.
+func (db *DB) compactHour(h *hotHour) bool {
+	if h.pieces <= 1 {
+		return true
+	}
+	c := *h
+	err := db.bdb.Update(func(txn *badger.Txn) error { return compact(txn, &c, h.pieces) })
+	if err != nil {
+		db.log.Warn("cannot compact hour; it stays in pieces", "hour", time.Unix(0, h.hour).UTC(), "err", err)
+		return false
+	}
+	h.pieces = 1
+	return true
+}
+
+// hotHour is one source's hour as the writer last wrote it: its points,
+// rollup, and how many blocks it is stored in. Cached so that a group
+// commit neither reads nor decodes the hours it extends. Only the writer
+// uses it, under writeMu, and changes it in place.
+type hotHour struct {
+	s      series
+	hour   int64
+	b      block
+	r      *rollup // nil until needed
+	pieces int     // blocks stored at seq 0..pieces-1
+}
+
+// An hour stored in this many blocks is compacted into one.
+const maxPieces = 16
+
+// compact stores h as one block at seq 0, deleting its other stored blocks
+// (seq 1..pieces-1), and records that in h.
+func compact(txn *badger.Txn, h *hotHour, pieces int) error {
+	for seq := 1; seq < pieces; seq++ {
+		if err := txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
+			return fmt.Errorf("cannot compact block: %w", err)
+		}
+	}
+	if err := txn.Set(h.s.blockKey(h.hour, 0), encodeBlock(nil, h.b)); err != nil {
+		return fmt.Errorf("cannot compact block: %w", err)
+	}
+	h.pieces = 1
+	return nil
+}
+
+// hotPoints counts the cached hours' points.
+func (db *DB) hotPoints() int {
+	n := 0
+	for _, h := range db.hot {
+		n += len(h.b)
+	}
+	return n
+}
+
+func (db *DB) hotHourOf(written map[hourKey]*hotHour, hk hourKey) *hotHour {
+	if h, ok := written[hk]; ok {
+		return h
+	}
+	return db.hot[hk]
+}
+
+func (db *DB) info(s series) seriesInfo {
+	db.infoMu.RLock()
+	defer db.infoMu.RUnlock()
+	if cur := db.series[s]; cur != nil {
+		return *cur
+	}
+	return seriesInfo{minTS: math.MaxInt64, maxTS: math.MinInt64}
+}
+
+// loadHour returns the hour as last written in this group, else as cached,
+// else as stored.
+func (g *groupCommit) loadHour(hk hourKey) (*hotHour, error) {
+	if h := g.db.hotHourOf(g.written, hk); h != nil {
+		return h, nil
+	}
+	b, pieces, err := readHour(g.read, hk.s, hk.hour, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return &hotHour{s: hk.s, hour: hk.hour, b: b, pieces: pieces}, nil
+}
+
+// readHour reads and merges the stored blocks of one source's hour.
+func readHour(txn *badger.Txn, s series, hour int64, keep func(string) bool, timesOnly bool) (block, int, error) {
+	prefix := s.key(tagBlock, hour)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var out block
+	pieces := 0
+	for it.Rewind(); it.Valid(); it.Next() {
+		var b block
+		err := it.Item().Value(func(v []byte) (err error) { b, err = decodeBlock(v, keep, timesOnly); return err })
+		if err != nil {
+			return nil, 0, fmt.Errorf("cannot decode block %x: %w", it.Item().Key(), err)
+		}
+		out = mergeBlock(out, b)
+		pieces++
+	}
+	return out, pieces, nil
+}
+
+// mergeInto merges add (sorted by TS, unique times) into b in place, from
+// the back, so that points of add newer than most of b move only b's tail;
+// a point of add replaces b's at the same time. replaced is the number of
+// add's times b holds.
+func mergeInto(b block, add []Point, replaced int) block {
+	old := len(b)
+	n := old + len(add) - replaced
+	b = slices.Grow(b, n-old)[:n]
+	i, j, k := old-1, len(add)-1, n-1
+	for ; j >= 0; k-- {
+		switch {
+		case i >= 0 && b[i].TS > add[j].TS:
+			b[k] = b[i]
+			i--
+		case i >= 0 && b[i].TS == add[j].TS:
+			b[k] = add[j]
+			i--
+			j--
+		default:
+			b[k] = add[j]
+			j--
+		}
+	}
+	return b
+}
