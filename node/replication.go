@@ -103,11 +103,13 @@ func (r routedPoints) replicate(ctx context.Context, bucketID string, targets []
 	// so they do not end with it.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n0.cfg.Replication.ReplicaTimeout)
 	results := make(chan error, len(targets))
+	localDone := make(chan error, 1) // this node's own write, when it is a target
 	for _, id := range targets {
 		go func() {
 			if id == n0.cfg.NodeID {
 				if chaosDrops(pts) {
 					results <- nil
+					localDone <- nil
 					return
 				}
 				err := n0.writeLive(wctx, bucketID, pts)
@@ -115,6 +117,7 @@ func (r routedPoints) replicate(ctx context.Context, bucketID string, targets []
 					n0.repair.mayHaveMissedWrites("a local write failed: " + err.Error())
 				}
 				results <- err
+				localDone <- err
 				return
 			}
 			err := n0.rpc.Write(wctx, id, body)
@@ -170,6 +173,25 @@ wait:
 		}
 		cancel()
 	}()
+	// This node's copy carries the batch into its alert evaluation queue
+	// when it evaluates the bucket's rules. If that write failed (a full
+	// disk), the others' acknowledgements must not acknowledge the batch:
+	// repair copies the points later but evaluates nothing, so its alerts
+	// would be lost (found by the chaos suite: alert × disk, seed 1916). A
+	// remote evaluator that fails is hinted, and the hint is evaluated.
+	if acks >= need && slices.Contains(targets, n0.cfg.NodeID) && n0.isEvaluator(bucketID) {
+		select {
+		case err := <-localDone:
+			if err != nil {
+				n0.metrics.writesUnavailable.Add(1)
+				return fmt.Errorf("%w: this node evaluates the alert rules of bucket %s and could not store the batch: %w",
+					httpapi.ErrUnavailable, bucketID, err)
+			}
+		case <-ctx.Done():
+			n0.metrics.writesUnavailable.Add(1)
+			return fmt.Errorf("%w: %w", httpapi.ErrUnavailable, ctx.Err())
+		}
+	}
 	if acks >= need {
 		n0.metrics.writesAcked.Add(1)
 		return nil

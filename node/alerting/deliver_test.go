@@ -438,3 +438,37 @@ func TestSignatureStaysOnItsHost(t *testing.T) {
 		t.Fatalf("signature %q sent to another host", sig)
 	}
 }
+
+// TestDueUnderSkewedClocks: a delivery's next attempt was set by whichever
+// node's clock; one set by a clock minutes ahead must not hold the rule's
+// chain until this clock catches up (alert × clock, seed 1914), while a
+// retry's own backoff is still respected.
+func TestDueUnderSkewedClocks(t *testing.T) {
+	e := &Engine{cfg: Config{BaseBackoff: time.Second, MaxBackoff: 5 * time.Minute}, notUntil: map[string]time.Time{}}
+	now := time.Date(2026, 12, 5, 13, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	for _, c := range []struct {
+		name string
+		d    store.Delivery
+		due  bool
+	}{
+		{"new event stamped by a clock 4 minutes ahead", store.Delivery{NextAttemptAt: at(4 * time.Minute)}, true},
+		{"new event stamped now", store.Delivery{NextAttemptAt: at(0)}, true},
+		{"first retry within its 1 s backoff", store.Delivery{Attempts: 1, NextAttemptAt: at(500 * time.Millisecond)}, false},
+		{"first retry scheduled 3 minutes ahead", store.Delivery{Attempts: 1, NextAttemptAt: at(3 * time.Minute)}, true},
+		{"fifth retry within its 16 s backoff", store.Delivery{Attempts: 5, NextAttemptAt: at(10 * time.Second)}, false},
+		{"delivered or failed for good", store.Delivery{Attempts: 2}, false},
+	} {
+		if got := e.due("ev", c.d, now); got != c.due {
+			t.Errorf("%s: due %v, want %v", c.name, got, c.due)
+		}
+	}
+	e.notUntil["ev"] = now.Add(4 * time.Minute) // a local backoff taken while this clock was ahead
+	if !e.due("ev", store.Delivery{Attempts: 1, NextAttemptAt: at(0)}, now) {
+		t.Error("a local retry time minutes beyond the backoff held the delivery")
+	}
+	e.notUntil["ev"] = now.Add(time.Second)
+	if e.due("ev", store.Delivery{Attempts: 1, NextAttemptAt: at(0)}, now) {
+		t.Error("a local retry time within the backoff was ignored")
+	}
+}

@@ -275,6 +275,4 @@ func (e *Engine) fire(ctx context.Context, r store.AlertRule, p *points.Point, v
 
 // coolingDown reports whether the local state shows the rule cooling down.
 // The FSM decides; this only spares the log a proposal it would refuse.
-func coolingDown(r store.AlertRule, now time.Time) bool {
-	return r.LastTriggeredAt != nil && now.Before(r.LastTriggeredAt.Add(time.Duration(r.CooldownMinutes)*time.Minute))
-}
+func coolingDown(r store.AlertRule, now time.Time) bool { return r.CoolingDownAt(now) }
