@@ -25,6 +25,10 @@ type APIError struct {
 	Header http.Header
 }
 
+// Leader is the base URL of the Raft leader that a node which could not do
+// an operator call itself names in its 503 (X-Dakkio-Leader), or "".
+func (e *APIError) Leader() string { return e.Header.Get("X-Dakkio-Leader") }
+
 // Detail is one entry of an error's details.
 type Detail struct {
 	// Path locates the problem, such as ["body", "dataPoints", 3, "values",

@@ -18,8 +18,8 @@ import (
 var garbageEntries = [][]byte{
 	{},
 	{0xff, '{', '}'},
-	{byte(cmdCreateKey), 0x00, 0x01, 0x02},
-	append([]byte{byte(cmdCreateBucket)}, `{"bucket":[1,2,3]}`...),
+	{byte(typeOf[store.CreateKey]()), 0x00, 0x01, 0x02},
+	append([]byte{byte(typeOf[store.CreateBucket]())}, `{"bucket":[1,2,3]}`...),
 }
 
 // appendToLog writes entries after the last one of the Raft log in dir, in

@@ -77,87 +77,13 @@ func (f *fsm) skip(l *raft.Log, err error) Applied {
 	return Applied{Err: fmt.Errorf("%w: %w", ErrBadEntry, err)}
 }
 
+// apply applies a decoded command through its entry in the command table.
 func (f *fsm) apply(cmd any) Applied {
-	s := f.state
-	switch c := cmd.(type) {
-	case store.Bootstrap:
-		return Applied{Err: s.ApplyBootstrap(c)}
-	case store.CreateOrg:
-		return Applied{Err: s.ApplyCreateOrg(c)}
-	case store.UpdateOrg:
-		o, err := s.ApplyUpdateOrg(c)
-		return Applied{Value: o, Err: err}
-	case store.CreateKey:
-		return Applied{Err: s.ApplyCreateKey(c)}
-	case store.DeleteKey:
-		k, err := s.ApplyDeleteKey(c)
-		return Applied{Value: k, Err: err}
-	case store.CreateBucket:
-		return Applied{Err: s.ApplyCreateBucket(c)}
-	case store.UpdateBucket:
-		b, err := s.ApplyUpdateBucket(c)
-		return Applied{Value: b, Err: err}
-	case store.DeleteBucket:
-		d, err := s.ApplyDeleteBucket(c)
-		if err == nil && f.onDeleteBucket != nil {
-			d.DataPoints = f.onDeleteBucket(c.ID)
-		}
-		return Applied{Value: d, Err: err}
-	case store.CreateSource:
-		return Applied{Err: s.ApplyCreateSource(c)}
-	case store.SetUsage:
-		return Applied{Err: s.ApplySetUsage(c)}
-	case store.CreateAlert:
-		return Applied{Err: s.ApplyCreateAlert(c)}
-	case store.UpdateAlert:
-		a, err := s.ApplyUpdateAlert(c)
-		return Applied{Value: a, Err: err}
-	case store.DeleteAlert:
-		a, err := s.ApplyDeleteAlert(c)
-		return Applied{Value: a, Err: err}
-	case store.TriggerAlert:
-		e, err := s.ApplyTriggerAlert(c)
-		return Applied{Value: e, Err: err}
-	case store.RecordDelivery:
-		return Applied{Err: s.ApplyRecordDelivery(c)}
-	case store.Rebalance:
-		return Applied{Err: s.ApplyRebalance(c)}
-	case store.ReplicaCaughtUp:
-		return Applied{Err: s.ApplyReplicaCaughtUp(c)}
-	case store.RestoreState:
-		return Applied{Err: s.ApplyRestoreState(c)}
-	case store.DeleteAdminKey:
-		k, err := s.ApplyDeleteAdminKey(c)
-		return Applied{Value: k, Err: err}
-	case store.RotateOperatorToken:
-		return Applied{Err: s.ApplyRotateOperatorToken(c)}
-	case store.UpdateSource:
-		v, err := s.ApplyUpdateSource(c)
-		return Applied{Value: v, Err: err}
-	case store.DeleteSource:
-		d, err := s.ApplyDeleteSource(c)
-		if err == nil && f.onDeleteSource != nil {
-			d.DataPoints = f.onDeleteSource(c.BucketID, c.ID)
-		}
-		return Applied{Value: d, Err: err}
-	case store.CreateWebhook:
-		return Applied{Err: s.ApplyCreateWebhook(c)}
-	case store.UpdateWebhook:
-		v, err := s.ApplyUpdateWebhook(c)
-		return Applied{Value: v, Err: err}
-	case store.DeleteWebhook:
-		v, err := s.ApplyDeleteWebhook(c)
-		return Applied{Value: v, Err: err}
-	case store.PublishEvent:
-		n, err := s.ApplyPublishEvent(c)
-		return Applied{Value: n, Err: err}
-	case store.TestWebhook:
-		v, err := s.ApplyTestWebhook(c)
-		return Applied{Value: v, Err: err}
-	case store.RecordWebhookDelivery:
-		return Applied{Err: s.ApplyRecordWebhookDelivery(c)}
+	c, err := commands.of(cmd)
+	if err != nil {
+		return Applied{Err: fmt.Errorf("fsm cannot apply: %w", err)}
 	}
-	return Applied{Err: fmt.Errorf("fsm has no apply for %T: %w", cmd, ErrUnknownCommand)}
+	return c.apply(f, cmd)
 }
 
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {

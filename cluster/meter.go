@@ -11,7 +11,7 @@ import (
 )
 
 // Meter counts API calls per organization on this node and ships the
-// counts into the replicated state every Interval (DESIGN.md, "Rate limits").
+// counts into the replicated state every Interval (docs/api.md, "Rate limits").
 //
 // Each node ships its own absolute count for the month, so a report applied
 // twice changes nothing, and the node's own count is never added twice.

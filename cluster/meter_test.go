@@ -520,7 +520,7 @@ func TestMeterMonthRollover(t *testing.T) {
 			if got := c.recorded("2026-02", "org"); got != 1 {
 				t.Errorf("February recorded %d, want 1", got)
 			}
-			// No counted call is lost (DESIGN.md): January's record
+			// No counted call is lost (docs/api.md, "Rate limits"): January's record
 			// holds both nodes' calls, shipped or not when it ended.
 			if got := c.recorded("2026-01", "org"); got != 3 {
 				t.Errorf("January recorded %d, want 3", got)

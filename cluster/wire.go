@@ -69,42 +69,6 @@ func DecodeForward(b []byte) (any, error) {
 	return decodeCommand(b)
 }
 
-// resultType is the Go type of the value the FSM returns for cmd, nil for
-// commands that return none, or an error for what is not a command.
-func resultType(cmd any) (reflect.Type, error) {
-	switch cmd.(type) {
-	case store.UpdateOrg:
-		return reflect.TypeFor[store.Org](), nil
-	case store.DeleteKey, store.DeleteAdminKey:
-		return reflect.TypeFor[store.APIKey](), nil
-	case store.UpdateBucket:
-		return reflect.TypeFor[store.Bucket](), nil
-	case store.DeleteBucket:
-		return reflect.TypeFor[store.DeletedBucket](), nil
-	case store.UpdateAlert, store.DeleteAlert:
-		return reflect.TypeFor[store.AlertRule](), nil
-	case store.TriggerAlert:
-		return reflect.TypeFor[store.AlertEvent](), nil
-	case store.UpdateSource:
-		return reflect.TypeFor[store.DataSource](), nil
-	case store.DeleteSource:
-		return reflect.TypeFor[store.DeletedSource](), nil
-	case store.UpdateWebhook, store.DeleteWebhook:
-		return reflect.TypeFor[store.Webhook](), nil
-	case store.PublishEvent:
-		return reflect.TypeFor[int](), nil
-	case store.TestWebhook:
-		return reflect.TypeFor[store.WebhookDelivery](), nil
-	}
-	// Every other command returns no value; the codec knows which are
-	// commands. TestWireResultEveryCommand catches a new command with a
-	// value that is missing above.
-	if _, err := encodeCommand(cmd); err != nil {
-		return nil, err
-	}
-	return nil, nil
-}
-
 // EncodeResult returns the result body for what applying cmd returned.
 // value must be of the type the FSM returns for cmd (nil if none), and err
 // nil or a business error (*store.Error of a known kind); anything else is

@@ -509,6 +509,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !strings.HasPrefix(acmeKey, "dakkio_a_") || status(t, n, "/api/buckets", acmeKey) != http.StatusOK {
 		t.Errorf("the admin key shown for acme (%q) does not work", acmeKey)
 	}
+	// acme's admin sees its calls against the pro plan's limit.
+	b.click("#signout")
+	b.signIn(acmeKey, "", false, "overview")
+	if got := b.text("#usage-calls"); !strings.Contains(got, "of 1,000,000") {
+		t.Errorf("on the pro plan the API calls panel shows %q", got)
+	}
+	if v := evalJS[string](b, `document.querySelector('#usage-calls [role="meter"]').getAttribute("aria-valuemax")`); v != "100" {
+		t.Errorf("the calls meter's aria-valuemax is %q", v)
+	}
+	b.click("#signout")
+	b.signIn(n.OperatorToken, "", true, "cluster")
+	b.open("/operator/orgs", "orgs")
 	b.setValue(`tr[data-name="acme"] select`, "enterprise")
 	deadline := time.Now().Add(30 * time.Second)
 	for {

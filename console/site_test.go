@@ -63,8 +63,8 @@ func TestConsoleServed(t *testing.T) {
 	}
 	outside := regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?(https?:)?//|@import`)
 	refs := regexp.MustCompile(`(?:src|href)="(/console/[^"]+)" integrity="(sha384-[^"]+)"`).FindAllSubmatch(page, -1)
-	if len(refs) < 5 {
-		t.Fatalf("the page names %d assets with integrity hashes; want its scripts and style sheet", len(refs))
+	if len(refs) != 2 {
+		t.Fatalf("the page names %d assets with integrity hashes; want its script bundle and its style sheet", len(refs))
 	}
 	total := len(page)
 	for _, m := range refs {
@@ -99,7 +99,9 @@ func TestConsoleServed(t *testing.T) {
 	if site.Weight() != total {
 		t.Errorf("Site.Weight() = %d, but the page and the assets it names weigh %d: an asset is not loaded, or not served", site.Weight(), total)
 	}
-	for _, path := range []string{"/console/nope.js", "/console/index.html", "/console/..%2fconsole.go"} {
+	// The scripts are served joined, in console.Scripts' order, never one
+	// by one.
+	for _, path := range []string{"/console/nope.js", "/console/index.html", "/console/..%2fconsole.go", "/console/app.js", "/console/dom.js"} {
 		if resp, body := get(t, n.URL+path); resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"error":"Not Found"`) {
 			t.Errorf("GET %s: status %d %s, want 404 in the error envelope", path, resp.StatusCode, body)
 		}

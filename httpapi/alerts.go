@@ -16,7 +16,7 @@ import (
 	"github.com/dakkio/dakkio/store"
 )
 
-// The alert rule endpoints follow API.md; where it is silent:
+// The alert rule endpoints follow docs/api.md; where it is silent:
 //   - POST /api/alerts checks, in order: JSON, bucketId format, permission
 //     (admin, or the bucket's write key), dataSourceId format, every other
 //     field (all problems reported at once), archived bucket (409), the
@@ -356,11 +356,11 @@ func (s *Server) updateAlert(c *call) error {
 			return err
 		}
 	}
-	res, err := s.apply(cmd)
+	updated, err := applyFor[store.AlertRule](s, cmd)
 	if err != nil {
 		return err
 	}
-	writeData(c.ctx, fasthttp.StatusOK, alertViewFor(c)(res.(store.AlertRule)))
+	writeData(c.ctx, fasthttp.StatusOK, alertViewFor(c)(updated))
 	return nil
 }
 
@@ -369,11 +369,10 @@ func (s *Server) deleteAlert(c *call) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.apply(store.DeleteAlert{OrgID: rule.OrganizationID, ID: rule.ID})
+	a, err := applyFor[store.AlertRule](s, store.DeleteAlert{OrgID: rule.OrganizationID, ID: rule.ID})
 	if err != nil {
 		return err
 	}
-	a := res.(store.AlertRule)
 	writeData(c.ctx, fasthttp.StatusOK, map[string]any{"deletedAlert": map[string]string{"_id": a.ID, "name": a.Name}})
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/dakkio/dakkio/store/points"
 )
 
-// The analytics endpoints follow API.md; where it is silent:
+// The analytics endpoints follow docs/api.md; where it is silent:
 //   - GET /api/analytics/overview is for admin keys only (403 for bucket
 //     keys): it spans the whole organization;
 //   - usage.apiCallsThisMonth counts the organization's calls this calendar
@@ -137,15 +137,27 @@ func (s *Server) analyticsOverview(c *call) error {
 		_, keys := s.cfg.Meta.BucketCounts(b.ID)
 		v.Totals.DataSources += len(srcs)
 		v.Totals.APIKeys += keys
-		v.Totals.DataPoints += s.cfg.Points.BucketPointCount(b.ID)
-		v.Usage.StorageUsedBytes += s.cfg.Points.BucketSize(b.ID)
+		count, err := s.cfg.Points.BucketPointCount(ctx, b.ID)
+		if err != nil {
+			return pointsError(err)
+		}
+		size, err := s.cfg.Points.BucketSize(ctx, b.ID)
+		if err != nil {
+			return pointsError(err)
+		}
+		v.Totals.DataPoints += count
+		v.Usage.StorageUsedBytes += size
 		if len(srcs) == 0 {
 			continue
 		}
 		ids := make([]string, len(srcs))
 		for i, src := range srcs {
 			ids[i] = src.ID
-			if ts, ok := s.cfg.Points.LastPointTime(b.ID, src.ID); ok && (!anyPoint || ts > lastPoint) {
+			ts, ok, err := s.cfg.Points.LastPointTime(ctx, b.ID, src.ID)
+			if err != nil {
+				return pointsError(err)
+			}
+			if ok && (!anyPoint || ts > lastPoint) {
 				lastPoint, anyPoint = ts, true
 			}
 		}
@@ -217,18 +229,32 @@ func (s *Server) bucketAnalytics(c *call) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
 	stats := make([]points.SourceStats, len(srcs))
+	lastPoints := make([]int64, len(srcs)) // -1: none
 	if len(srcs) > 0 {
 		ids := make([]string, len(srcs))
 		for i, src := range srcs {
 			ids[i] = src.ID
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-		defer cancel()
 		stats, err = s.cfg.Points.PeriodStats(WithReadNote(ctx, note), points.Range{BucketID: b.ID, SourceIDs: ids, Start: start.UnixNano(), End: now.UnixNano()})
 		if err != nil {
 			return pointsError(err)
 		}
+	}
+	for i, src := range srcs {
+		ts, ok, err := s.cfg.Points.LastPointTime(ctx, b.ID, src.ID)
+		if err != nil {
+			return pointsError(err)
+		}
+		if lastPoints[i] = -1; ok {
+			lastPoints[i] = ts
+		}
+	}
+	total, err := s.cfg.Points.BucketPointCount(ctx, b.ID)
+	if err != nil {
+		return pointsError(err)
 	}
 	active, byRule := s.cfg.Meta.BucketAlertStats(b.ID, start)
 
@@ -244,7 +270,7 @@ func (s *Server) bucketAnalytics(c *call) error {
 	out = append(out, `},"period":`...)
 	out = appendJSONString(out, period)
 	out = append(out, `,"summary":{"totalDataPoints":`...)
-	out = strconv.AppendInt(out, s.cfg.Points.BucketPointCount(b.ID), 10)
+	out = strconv.AppendInt(out, total, 10)
 	out = append(out, `,"dataPointsInPeriod":`...)
 	out = strconv.AppendInt(out, inPeriod, 10)
 	out = append(out, `,"avgDataPointsPerDay":`...)
@@ -266,7 +292,7 @@ func (s *Server) bucketAnalytics(c *call) error {
 		out = append(out, `,"dataPointCount":`...)
 		out = strconv.AppendInt(out, st.Count, 10)
 		out = append(out, `,"lastDataPoint":`...)
-		if ts, ok := s.cfg.Points.LastPointTime(b.ID, src.ID); ok {
+		if ts := lastPoints[i]; ts >= 0 {
 			out = append(out, '"')
 			out = appendTimestamp(out, ts)
 			out = append(out, '"')

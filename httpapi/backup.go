@@ -75,8 +75,13 @@ func (s *Server) backup(c *call) error {
 	if st, ok := s.cfg.Node.ClusterStatus().(map[string]any); ok {
 		h.NodeID, _ = st["nodeId"].(string)
 	}
+	ctx, cancel = context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
+	defer cancel()
 	for _, bk := range buckets {
-		n := s.cfg.Points.BucketPointCount(bk.ID)
+		n, err := s.cfg.Points.BucketPointCount(ctx, bk.ID)
+		if err != nil && !allowPartial {
+			return pointsError(err)
+		}
 		h.Buckets = append(h.Buckets, backupfile.BucketInfo{ID: bk.ID, Name: bk.Name, Sources: len(sources[bk.ID]), ExpectedPoints: n})
 		h.ExpectedPoints += n
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/valyala/fasthttp"
@@ -75,8 +76,14 @@ func (s *Server) getBucket(c *call) error {
 		return err
 	}
 	sources, keys := s.cfg.Meta.BucketCounts(b.ID)
+	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
+	count, err := s.cfg.Points.BucketPointCount(ctx, b.ID)
+	if err != nil {
+		return pointsError(err)
+	}
 	writeData(c.ctx, fasthttp.StatusOK, bucketWithStats{Bucket: b, Stats: store.BucketStats{
-		DataSourceCount: sources, APIKeyCount: keys, DataPointCount: s.cfg.Points.BucketPointCount(b.ID),
+		DataSourceCount: sources, APIKeyCount: keys, DataPointCount: count,
 	}})
 	return nil
 }
@@ -145,11 +152,10 @@ func (s *Server) deleteBucket(c *call) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.apply(store.DeleteBucket{OrgID: b.OrganizationID, ID: b.ID})
+	d, err := applyFor[store.DeletedBucket](s, store.DeleteBucket{OrgID: b.OrganizationID, ID: b.ID})
 	if err != nil {
 		return err
 	}
-	d := res.(store.DeletedBucket)
 	var v deletedBucketView
 	v.DeletedBucket.ID, v.DeletedBucket.Name = d.Bucket.ID, d.Bucket.Name
 	v.DeletedResources.DataSources = d.DataSources

@@ -53,11 +53,10 @@ func (s *Server) revokeAdminKey(c *call) error {
 	if err := checkID(keyID, "API key"); err != nil {
 		return err
 	}
-	res, err := s.apply(store.DeleteAdminKey{OrgID: orgID, KeyID: keyID})
+	k, err := applyFor[store.APIKey](s, store.DeleteAdminKey{OrgID: orgID, KeyID: keyID})
 	if err != nil {
 		return err
 	}
-	k := res.(store.APIKey)
 	writeData(c.ctx, fasthttp.StatusOK, map[string]any{"deletedKey": map[string]string{"_id": k.ID, "name": k.Name, "type": string(k.Type)}})
 	return nil
 }

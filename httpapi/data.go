@@ -19,7 +19,7 @@ import (
 	"github.com/dakkio/dakkio/store/points"
 )
 
-// POST /api/data and /api/data/batch follow API.md; where it is silent:
+// POST /api/data and /api/data/batch follow docs/api.md; where it is silent:
 //   - checks run in this order: JSON, bucketId format, permission, archived
 //     bucket (409), then the points, every problem reported (up to 100);
 //   - a malformed dataSourceId of a single point is 400 "Invalid data source

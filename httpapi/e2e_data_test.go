@@ -15,7 +15,7 @@ import (
 )
 
 // The data tests write points through POST /api/data and /api/data/batch and
-// check them against API.md and the ingest contract: shapes, validation with
+// check them against docs/api.md and the ingest contract: shapes, validation with
 // the offending index and field in details, all-or-nothing batches, and
 // idempotent retries.
 

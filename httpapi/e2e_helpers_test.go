@@ -18,7 +18,7 @@ import (
 )
 
 // The end-to-end tests talk HTTP to real nodes started by testnode, through
-// client.Do, and check the raw answers against API.md: status, envelope,
+// client.Do, and check the raw answers against docs/api.md: status, envelope,
 // exact field sets and values.
 
 var (

@@ -160,7 +160,7 @@ func TestE2ERateLimitFreePlanMonth(t *testing.T) {
 	t.Parallel()
 	const limit = 10_000
 	if store.DefaultPlans[store.PlanFree].MaxAPICalls != limit {
-		t.Fatalf("free plan allows %d calls, API.md says %d", store.DefaultPlans[store.PlanFree].MaxAPICalls, limit)
+		t.Fatalf("free plan allows %d calls, docs/api.md says %d", store.DefaultPlans[store.PlanFree].MaxAPICalls, limit)
 	}
 	clock := newRLClock(rlStart)
 	n := rlNode(t, clock, nil)

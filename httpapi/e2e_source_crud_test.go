@@ -1,13 +1,17 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/testnode"
 )
 
@@ -243,7 +247,7 @@ func TestE2ESourceDeleteCluster(t *testing.T) {
 		})
 		wantValues(t, n.Config.NodeID+" stats", stats, obj{"dataSourceCount": 1.0, "dataPointCount": 40.0})
 		// Each node's own copy dropped the source's points.
-		status, out := n.Node.PointsCall(t.Context(), []byte(`{"op":"bucketcount","bucket":"`+bid+`"}`))
+		status, out := ownPoints(t, n, []byte(`{"op":"bucketcount","bucket":"`+bid+`"}`))
 		var ans struct{ Result int64 }
 		if err := json.Unmarshal(out, &ans); status != http.StatusOK || err != nil || ans.Result != 40 {
 			t.Errorf("%s's own copy: %d %s, want 40 points", n.Config.NodeID, status, out)
@@ -251,4 +255,25 @@ func TestE2ESourceDeleteCluster(t *testing.T) {
 		an := dataObj(t, retry503(t, n, admin, "GET", "/api/analytics/buckets/"+bid+"?period=24h", nil), http.StatusOK)
 		wantValues(t, n.Config.NodeID+" analytics", an["summary"].(obj), obj{"totalDataPoints": 40.0, "dataPointsInPeriod": 40.0, "dataSources": 1.0})
 	}
+}
+
+// ownPoints asks node n about its own copy of the points, as another node
+// does: a signed call to its internal points endpoint.
+func ownPoints(t *testing.T, n *testnode.Node, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, n.URL+peerrpc.PathPoints, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeauth.SignRequest(nodeauth.DeriveKey(n.Config.ClusterKey, nodeauth.PurposeRPC), req, body, time.Now())
+	resp, err := n.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
 }

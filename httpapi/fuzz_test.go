@@ -39,7 +39,7 @@ import (
 // one that does panics into a 500, which the checks report.
 type fakePoints struct{ Points }
 
-func (fakePoints) BucketPointCount(string) int64 { return 0 }
+func (fakePoints) BucketPointCount(context.Context, string) (int64, error) { return 0, nil }
 
 type fakeNode struct{ Node }
 

@@ -16,8 +16,8 @@ import (
 	"github.com/dakkio/dakkio/store/points"
 )
 
-// InfluxDB line protocol (API.md, "Ingest from the agents operators
-// already run"). Where API.md is silent:
+// InfluxDB line protocol (docs/api.md, "Ingest from the agents operators
+// already run"). Where docs/api.md is silent:
 //   - a write key may leave out the bucket (its own is meant); an admin
 //     key must name one;
 //   - a series name (measurement and sorted tags) is a data source name,

@@ -15,7 +15,7 @@ import (
 	"github.com/dakkio/dakkio/store/points"
 )
 
-// POST /api/data/query follows API.md; where it is silent:
+// POST /api/data/query follows docs/api.md; where it is silent:
 //   - aggregation, groupBy and sort may also sit inside filters; the top level
 //     wins when both are given;
 //   - dataSourceId and dataSourceIds are united; an empty dataSourceIds is a

@@ -11,8 +11,8 @@ import (
 	"github.com/dakkio/dakkio/store/points"
 )
 
-// Prometheus remote write 1.0 (API.md, "Ingest from the agents operators
-// already run"). Where API.md is silent:
+// Prometheus remote write 1.0 (docs/api.md, "Ingest from the agents operators
+// already run"). Where docs/api.md is silent:
 //   - any NaN or infinite sample is skipped like a staleness marker: dakkio
 //     numbers are finite, and summaries emit NaN routinely;
 //   - exemplars, native histograms and metadata are ignored;

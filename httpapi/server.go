@@ -16,6 +16,7 @@ import (
 
 	"github.com/dakkio/dakkio/internal/egress"
 	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/promapi"
 	"github.com/dakkio/dakkio/store"
@@ -76,7 +77,8 @@ type Applier interface {
 
 // Points stores data points and answers queries over them (points.DB).
 type Points interface {
-	BucketPointCount(bucketID string) int64
+	// BucketPointCount returns how many points the bucket holds.
+	BucketPointCount(ctx context.Context, bucketID string) (int64, error)
 	// Write stores pts, each (source, timestamp) at most once, all or nothing.
 	Write(ctx context.Context, bucketID string, pts []points.Point) error
 	// Raw returns a page of points in time order and how many match.
@@ -91,9 +93,9 @@ type Points interface {
 	// averages, minimums and maximums over r, from the hour rollups.
 	PeriodStats(ctx context.Context, r points.Range) ([]points.SourceStats, error)
 	// LastPointTime returns the time of the source's newest point; false if none.
-	LastPointTime(bucketID, sourceID string) (int64, bool)
+	LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error)
 	// BucketSize estimates the bytes the bucket's points take on disk.
-	BucketSize(bucketID string) int64
+	BucketSize(ctx context.Context, bucketID string) (int64, error)
 	// ChangeMark returns a token that changes whenever a point of the
 	// bucket in [start, end) does (the PromQL result cache's validator).
 	ChangeMark(bucketID string, start, end int64) string
@@ -152,19 +154,13 @@ type Limiter interface {
 	Used(orgID string) int64
 }
 
-// Internal serves node-to-node calls.
+// Internal serves node-to-node calls (internal/peerrpc.Server): httpapi
+// checks the node's signature, then hands the call over whole.
 type Internal interface {
-	// ApplyForwarded applies a metadata command a follower forwarded and
-	// returns the status, the Raft index of its entry and the answer's body.
-	ApplyForwarded(ctx context.Context, body []byte) (status int, index uint64, out []byte)
-	// PointsCall serves another node's read or write of this node's points.
-	PointsCall(ctx context.Context, body []byte) (status int, out []byte)
-	// ReplicaWrite stores a batch another node sent this replica (the body
-	// of /internal/write).
-	ReplicaWrite(ctx context.Context, body []byte) (status int, out []byte)
-	// ReadIndex answers, on the leader, the commit index a follower must
-	// apply before it may say that something does not exist.
-	ReadIndex(ctx context.Context) (status int, index uint64, out []byte)
+	// Paths lists the internal paths served.
+	Paths() []string
+	// Serve answers a verified call to path.
+	Serve(ctx context.Context, path string, body []byte) peerrpc.Answer
 }
 
 // Config configures a Server. Meta, Applier, Points, Node, Usage and Limiter are required.
@@ -334,10 +330,11 @@ func (s *Server) registerRoutes() {
 	r.add("GET", "/api/operator/backup", operator, s.backup)
 	r.add("POST", "/api/operator/restore/metadata", operator, s.restoreMetadata)
 	r.add("POST", "/api/operator/restore/points", operator, s.restorePoints)
-	r.add("POST", "/internal/apply", node, s.applyForwarded)
-	r.add("POST", "/internal/points", node, s.pointsCall)
-	r.add("POST", "/internal/readindex", node, s.readIndex)
-	r.add("POST", "/internal/write", node, s.replicaWrite)
+	if s.cfg.Internal != nil {
+		for _, path := range s.cfg.Internal.Paths() {
+			r.add("POST", path, node, s.internalCall(path))
+		}
+	}
 }
 
 // Routes lists every endpoint the server answers.
@@ -589,49 +586,37 @@ func (s *Server) apply(cmd any) (any, error) {
 	return s.cfg.Applier.Apply(ctx, cmd)
 }
 
-// applyForwarded answers a follower's forwarded command (node access).
-func (s *Server) applyForwarded(c *call) error {
-	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
-		return s.cfg.Internal.ApplyForwarded(ctx, body)
-	})
-}
-
-// pointsCall answers another node's points request (node access).
-func (s *Server) pointsCall(c *call) error {
-	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
-		status, out := s.cfg.Internal.PointsCall(ctx, body)
-		return status, 0, out
-	})
-}
-
-// replicaWrite stores a replicated batch (node access).
-func (s *Server) replicaWrite(c *call) error {
-	return s.internal(c, func(ctx context.Context, body []byte) (int, uint64, []byte) {
-		status, out := s.cfg.Internal.ReplicaWrite(ctx, body)
-		return status, 0, out
-	})
-}
-
-// readIndex answers a follower's read-index request (node access).
-func (s *Server) readIndex(c *call) error {
-	return s.internal(c, func(ctx context.Context, _ []byte) (int, uint64, []byte) {
-		return s.cfg.Internal.ReadIndex(ctx)
-	})
-}
-
-// internal answers a node-to-node call with what serve returns; a Raft
-// index, when there is one, goes in X-Dakkio-Raft-Index.
-func (s *Server) internal(c *call, serve func(ctx context.Context, body []byte) (int, uint64, []byte)) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
-	defer cancel()
-	status, index, body := serve(ctx, c.ctx.PostBody())
-	if index > 0 {
-		c.ctx.Response.Header.Set("X-Dakkio-Raft-Index", strconv.FormatUint(index, 10))
+// applyFor is apply for a command whose value is an R: a value of another
+// type is an error, not a panic in the handler.
+func applyFor[R any](s *Server, cmd any) (R, error) {
+	var zero R
+	v, err := s.apply(cmd)
+	if err != nil {
+		return zero, err
 	}
-	c.ctx.SetStatusCode(status)
-	c.ctx.SetContentType("application/json")
-	c.ctx.SetBody(body)
-	return nil
+	r, ok := v.(R)
+	if !ok {
+		return zero, fmt.Errorf("applying %T gave a %T, want a %T", cmd, v, zero)
+	}
+	return r, nil
+}
+
+// internalCall answers a node-to-node call to path (node access) with
+// what the internal server answers; a Raft index, when there is one, goes
+// in peerrpc.IndexHeader.
+func (s *Server) internalCall(path string) func(c *call) error {
+	return func(c *call) error {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
+		defer cancel()
+		a := s.cfg.Internal.Serve(ctx, path, c.ctx.PostBody())
+		if a.Index > 0 {
+			c.ctx.Response.Header.Set(peerrpc.IndexHeader, strconv.FormatUint(a.Index, 10))
+		}
+		c.ctx.SetStatusCode(a.Status)
+		c.ctx.SetContentType("application/json")
+		c.ctx.SetBody(a.Body)
+		return nil
+	}
 }
 
 func (s *Server) health(c *call) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/httpapi"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -47,7 +48,7 @@ func (n *Node) RestorePoints(ctx context.Context, bucketID string, pts []points.
 	if len(p.Replicas) == 0 || n.members == nil {
 		return n.pts.Write(ctx, bucketID, pts)
 	}
-	body, err := encodeReplicaWrite(replicaWriteHistory, bucketID, pts)
+	body, err := peerrpc.EncodeWrite(peerrpc.WriteHistory, bucketID, pts)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (n *Node) RestorePoints(ctx context.Context, bucketID string, pts []points.
 				errs <- n.pts.Write(ctx, bucketID, pts)
 				return
 			}
-			errs <- n.sendReplicaWrite(ctx, id, body)
+			errs <- n.rpc.Write(ctx, id, body)
 		}()
 	}
 	var all []error

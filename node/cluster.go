@@ -1,33 +1,33 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/store"
 )
 
-// forwardPath is where a follower sends the leader the commands it cannot
-// apply itself.
-const forwardPath = "/internal/apply"
-
 // startMembership joins gossip with this node's addresses and starts the
 // manager that bootstraps and reconciles Raft from it.
-func (n *Node) startMembership() error {
+func (n *Node) startMembership() (err error) {
+	// Calls to other nodes resolve their addresses through gossip.
+	if n.rpc, err = peerrpc.NewClient(peerrpc.Config{
+		Key: n.rpcKey(), HTTP: n.peerClient(), TLS: n.tlsConf != nil, Resolve: n.peerHTTP,
+	}); err != nil {
+		return err
+	}
 	httpAddr := n.cfg.advertise(n.ln.Addr().String())
 	if httpAddr == "" {
 		httpAddr = n.ln.Addr().String()
@@ -47,7 +47,6 @@ func (n *Node) startMembership() error {
 		return fmt.Errorf("cannot start gossip: %w", err)
 	}
 	n.members = m
-	n.peers = n.peerClient()
 	interval := time.Second
 	if n.cfg.FastRaft {
 		interval = 100 * time.Millisecond
@@ -132,7 +131,13 @@ func (n *Node) Apply(ctx context.Context, cmd any) (any, error) {
 	// leader need not be one of: count them here, before they go.
 	var deleting int64 = -1
 	if d, ok := cmd.(store.DeleteBucket); ok && n.members != nil {
-		deleting = routedPoints{n: n, local: n.pts}.BucketPointCount(d.ID)
+		// Unknown (-1), the leader's own count stands.
+		count, err := routedPoints{n: n, local: n.pts}.BucketPointCount(ctx, d.ID)
+		if err != nil {
+			n.log.Warn("cannot count a bucket's points before deleting it", "bucket", d.ID, "err", err)
+		} else {
+			deleting = count
+		}
 	}
 	if d, ok := cmd.(store.DeleteSource); ok && n.members != nil {
 		deleting = n.sourcePointCount(ctx, d.BucketID, d.ID)
@@ -165,40 +170,28 @@ func (n *Node) Apply(ctx context.Context, cmd any) (any, error) {
 	return v, err
 }
 
-// forward sends cmd to the leader's internal endpoint, signed with the
-// cluster key, and returns what applying it there produced.
+// forward sends cmd to the leader and returns what applying it there
+// produced.
 func (n *Node) forward(ctx context.Context, cmd any) (any, uint64, error) {
-	leader := n.raft.Status().LeaderID
-	addr := n.peerHTTP(leader)
-	if leader == "" || addr == "" {
-		return nil, 0, fmt.Errorf("cannot forward to the leader: %w", cluster.ErrNoLeader)
-	}
 	body, err := cluster.EncodeForward(cmd)
 	if err != nil {
 		return nil, 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.peerURL(addr, forwardPath), bytes.NewReader(body))
-	if err != nil {
-		return nil, 0, fmt.Errorf("cannot forward to %s: %w", leader, err)
+	leader := n.raft.Status().LeaderID
+	if leader == "" {
+		return nil, 0, fmt.Errorf("cannot forward to the leader: %w", cluster.ErrNoLeader)
 	}
-	nodeauth.SignRequest(n.rpcKey(), req, body, time.Now())
-	resp, err := n.peers.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("cannot forward to %s: %w", leader, err)
+	out, index, err := n.rpc.Apply(ctx, leader, body)
+	if errors.Is(err, peerrpc.ErrNotAlive) {
+		return nil, 0, fmt.Errorf("cannot forward to the leader: %w", cluster.ErrNoLeader)
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, 0, fmt.Errorf("cannot read the answer of %s: %w", leader, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("leader %s answered %d: %s", leader, resp.StatusCode, bytes.TrimSpace(out))
+		return nil, 0, err
 	}
 	v, err := cluster.DecodeResult(cmd, out)
 	// Read your writes: answer only once this node has applied the entry,
 	// so the caller's next request here sees what it just changed.
-	index, perr := strconv.ParseUint(resp.Header.Get(indexHeader), 10, 64)
-	if perr == nil && index > 0 {
+	if index > 0 {
 		if werr := n.raft.WaitApplied(ctx, index); werr != nil {
 			return nil, 0, werr
 		}
@@ -252,8 +245,7 @@ func (n *Node) spreadRuleChange(ctx context.Context, bucketID string, index uint
 			continue
 		}
 		wg.Go(func() {
-			err := (routedPoints{n: n, local: n.pts}).call(ctx, id, pointsCall{Op: "applied", Index: index}, nil)
-			if err != nil {
+			if err := n.rpc.WaitApplied(ctx, id, index); err != nil {
 				n.log.Warn("a replica has not applied an alert rule change yet; it evaluates by its old rules until it does",
 					"bucket", bucketID, "replica", id, "index", index, "err", err)
 			}
@@ -262,31 +254,27 @@ func (n *Node) spreadRuleChange(ctx context.Context, bucketID string, index uint
 	wg.Wait()
 }
 
-// indexHeader carries the Raft index of a forwarded command's entry.
-const indexHeader = "X-Dakkio-Raft-Index"
-
-// ApplyForwarded applies a command a follower forwarded (the body of
-// /internal/apply) and returns the status and body to answer with. It never
-// forwards again: a node that lost leadership answers 503 and the follower
-// retries with the new leader.
-func (n *Node) ApplyForwarded(ctx context.Context, body []byte) (status int, index uint64, out []byte) {
+// serveApply is the handler of peerrpc.PathApply: it applies a command a
+// follower forwarded. It never forwards again: a node that lost leadership
+// answers 503 and the follower retries with the new leader.
+func (n *Node) serveApply(ctx context.Context, body []byte) peerrpc.Answer {
 	cmd, err := cluster.DecodeForward(body)
 	if err != nil {
-		return http.StatusBadRequest, 0, []byte(err.Error())
+		return peerrpc.Answer{Status: http.StatusBadRequest, Body: []byte(err.Error())}
 	}
 	v, index, err := n.raft.ApplyIndexed(ctx, n.place(cmd))
 	var se *store.Error
 	if err != nil && !errors.As(err, &se) {
-		return http.StatusServiceUnavailable, 0, []byte(err.Error())
+		return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
 	}
 	if err == nil && makesDeliveries(cmd) {
 		n.alerts.Kick()
 	}
-	out, err = cluster.EncodeResult(cmd, v, err)
+	out, err := cluster.EncodeResult(cmd, v, err)
 	if err != nil {
-		return http.StatusInternalServerError, 0, []byte(err.Error())
+		return peerrpc.Answer{Status: http.StatusInternalServerError, Body: []byte(err.Error())}
 	}
-	return http.StatusOK, index, out
+	return peerrpc.Answer{Status: http.StatusOK, Index: index, Body: out}
 }
 
 // leaveCluster hands leadership away and says goodbye on gossip, so the

@@ -206,6 +206,18 @@ func (c *Config) raftKey() ([]byte, error) {
 	return nodeauth.DeriveKey(own, "dakkio raft"), nil
 }
 
+// DefaultHTTPLimits returns what the zero fields of Config.HTTPLimits stand
+// for, so that cmd/dakkio can show them as flag defaults.
+func DefaultHTTPLimits() httpapi.Limits {
+	return httpapi.Limits{
+		ReadHeaderTimeout:    httpapi.DefaultReadHeaderTimeout,
+		BodyReadTimeout:      httpapi.DefaultBodyReadTimeout,
+		IdleTimeout:          httpapi.DefaultIdleTimeout,
+		MaxConnsPerIP:        httpapi.DefaultMaxConnsPerIP,
+		MaxBodyBytesInFlight: httpapi.DefaultMaxBodyBytesInFlight,
+	}
+}
+
 // clustered reports whether the node runs gossip and may have peers.
 func (c *Config) clustered() bool {
 	return c.GossipAddr != "" || len(c.Join) > 0 || c.BootstrapExpect > 1

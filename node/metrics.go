@@ -27,7 +27,7 @@ var (
 	descRaftSkipped      = desc("raft_entries_skipped_total", "Committed Raft log entries this node could not decode or apply and skipped as no-ops since start (each is logged).")
 	descLeaderChanges    = desc("raft_leader_changes_seen_total", "Changes of Raft leader this node has observed since it started.")
 	descBuildInfo        = desc("build_info", "Always 1: the version, VCS revision and Go version of this binary.", "version", "revision", "goversion")
-	descWebhookAttempts  = desc("webhook_delivery_attempts_total", "Alert webhook delivery attempts this node made, by outcome (delivered, retrying, failed, blocked).", "outcome")
+	descWebhookAttempts  = desc("webhook_delivery_attempts_total", "Webhook delivery attempts this node made (alert rules' webhookUrl and /api/webhooks subscriptions), by outcome (delivered, retrying, failed, blocked).", "outcome")
 	descRaftServers      = desc("raft_servers", "Servers in the Raft configuration.")
 	descGossipMembers    = desc("gossip_members", "Gossip members by state (alive, suspect, dead, left).", "state")
 	descHints            = desc("hinted_handoff_hints", "Writes queued on this node for a replica that missed them.", "target")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,9 +18,11 @@ import (
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/mqttingest"
 	"github.com/dakkio/dakkio/node/alerting"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -41,7 +42,7 @@ type Node struct {
 	// Set when the node runs in a cluster (gossip configured).
 	members   *cluster.Membership
 	manager   *cluster.Manager
-	peers     *http.Client
+	rpc       *peerrpc.Client // calls to other nodes
 	readIndex readIndexRounds // a follower's catch-ups with the leader
 	// currentAsOf: this node had applied everything committed before it
 	// (ns after processStart, plus 1; 0 = never); the key lease (readindex.go).
@@ -54,7 +55,7 @@ type Node struct {
 	tlsConf     *nodeTLS
 
 	// Replication of points in a cluster (replication.go, repair.go).
-	hints              *hintStore
+	hints              *replication.Hints
 	repair             *repairer
 	metrics            replicationMetrics
 	evalStats          evalMetrics
@@ -73,8 +74,8 @@ type Node struct {
 }
 
 // New opens the node's stores and joins (or bootstraps) Raft. It does not
-// serve until Start.
-func New(cfg Config) (*Node, error) {
+// serve until Start. On an error, whatever it had opened is closed again.
+func New(cfg Config) (_ *Node, err error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
@@ -86,14 +87,26 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each part opened pushes its closer; a failure closes them in
+	// reverse order, so no branch below cleans up by hand.
+	var undo []func() error
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				if cerr := undo[i](); cerr != nil {
+					cfg.Logger.Warn("cannot close after a failed start", "err", cerr)
+				}
+			}
+		}
+	}()
+
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf, stopBG: make(chan struct{})}
 	n.defaultConsistency, _ = httpapi.ParseConsistency(cfg.Replication.WriteConsistency)
 	n.repair = newRepairer(n)
-	ln, err := n.listenHTTP()
-	if err != nil {
+	if n.ln, err = n.listenHTTP(); err != nil {
 		return nil, err
 	}
-	n.ln = ln
+	undo = append(undo, n.ln.Close)
 	n.state = store.NewState(cfg.KeyCacheBytes)
 	// Points open first: replaying the Raft log deletes the points of
 	// buckets deleted since the last snapshot.
@@ -106,14 +119,12 @@ func New(cfg Config) (*Node, error) {
 		Logger:      cfg.Logger,
 	})
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	n.pts = pts
+	undo = append(undo, pts.Close)
 	raftKey, err := cfg.raftKey()
 	if err != nil {
-		ln.Close()
-		pts.Close()
 		return nil, err
 	}
 	r, err := cluster.New(cluster.Config{
@@ -130,11 +141,10 @@ func New(cfg Config) (*Node, error) {
 		Logger:         cfg.Logger,
 	}, n.state)
 	if err != nil {
-		ln.Close()
-		pts.Close()
 		return nil, err
 	}
 	n.raft = r
+	undo = append(undo, r.Close)
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
 		NodeID: cfg.NodeID, State: n.state, Apply: n.Apply, Now: cfg.Now,
 		Interval: cfg.UsageInterval, Logger: cfg.Logger,
@@ -153,18 +163,22 @@ func New(cfg Config) (*Node, error) {
 		IsDeliverer: func(string) bool { return r.IsLeader() },
 	})
 	if err != nil {
-		r.Close()
-		pts.Close()
 		return nil, err
 	}
+	undo = append(undo, n.alerts.Close)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
 	n.reg = reg
+	// Node-to-node calls, served on the API's port once their signature
+	// checks out.
+	internal := peerrpc.NewServer(peerrpc.Handlers{
+		Apply: n.serveApply, ReadIndex: n.serveReadIndex, Write: n.serveWrite, Points: n.servePoints(),
+	})
 	n.api, err = httpapi.New(httpapi.Config{
 		Metrics:  reg,
 		Meta:     syncedMeta{State: n.state, n: n},
 		Applier:  n,
-		Internal: n,
+		Internal: internal,
 		NodeKey:  n.rpcKey(),
 		// With TLS, the listener verifies client certificates against the
 		// cluster's CA; node calls must present one.
@@ -183,23 +197,19 @@ func New(cfg Config) (*Node, error) {
 		SaveOperatorToken: n.saveOperatorToken,
 	})
 	if err != nil {
-		r.Close()
-		pts.Close()
-		ln.Close()
 		return nil, err
 	}
 	if cfg.clustered() {
-		n.hints, err = openHints(filepath.Join(cfg.DataDir, "hints"), cfg.SyncWrites, cfg.Replication.HintMaxBytes, cfg.Replication.HintMaxAge, cfg.Now, cfg.Logger.With("component", "hints"))
-		if err == nil {
-			err = n.startMembership()
-		}
+		n.hints, err = replication.OpenHints(replication.HintsConfig{
+			Dir: filepath.Join(cfg.DataDir, "hints"), SyncWrites: cfg.SyncWrites,
+			MaxBytes: cfg.Replication.HintMaxBytes, MaxAge: cfg.Replication.HintMaxAge,
+			Now: cfg.Now, Logger: cfg.Logger.With("component", "hints"),
+		})
 		if err != nil {
-			if n.hints != nil {
-				n.hints.Close()
-			}
-			r.Close()
-			pts.Close()
-			ln.Close()
+			return nil, err
+		}
+		undo = append(undo, n.hints.Close)
+		if err = n.startMembership(); err != nil {
 			return nil, err
 		}
 	}

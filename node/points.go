@@ -1,27 +1,19 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/httpapi"
-	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
-
-// pointsPath is the internal endpoint through which nodes read and write
-// each other's points.
-const pointsPath = "/internal/points"
 
 // routedPoints serves the points API from a bucket's replicas: a write goes
 // to every replica in parallel and is acknowledged once all have it; a read
@@ -30,24 +22,6 @@ const pointsPath = "/internal/points"
 type routedPoints struct {
 	n     *Node
 	local *points.DB
-}
-
-// pointsCall is one request to another node's points.
-type pointsCall struct {
-	Op       string           `json:"op"`
-	Bucket   string           `json:"bucket,omitempty"`
-	Source   string           `json:"source,omitempty"`
-	Raw      *points.RawQuery `json:"raw,omitempty"`
-	Agg      *points.AggQuery `json:"agg,omitempty"`
-	Range    *points.Range    `json:"range,omitempty"`
-	MaxRows  int              `json:"maxRows,omitempty"`
-	Hour     int64            `json:"hour,omitempty"`
-	Deadline time.Time        `json:"deadline"`
-	// Verify asks a replica to claim it is in sync only once another
-	// replica has confirmed it holds the same points in the range read.
-	Verify bool `json:"verify,omitempty"`
-	// Index, for op applied, is the Raft entry to wait for.
-	Index uint64 `json:"index,omitempty"`
 }
 
 // replicas returns the bucket's replicas that serve reads, and whether
@@ -75,18 +49,12 @@ func (r routedPoints) Write(ctx context.Context, bucketID string, pts []points.P
 	return r.replicate(ctx, bucketID, targets, len(targets)-len(p.Leaving), pts)
 }
 
-// readAnswer is one replica's answer to a read.
-type readAnswer struct {
-	InSync bool            `json:"inSync"`
-	Result json.RawMessage `json:"result"`
-}
-
 // read answers from this node when it is a replica in sync, else from the
 // first remote replica in sync, asking the next one when one fails or is
 // slower than ReadHedge. With no replica in sync, the best answer there is
 // comes back marked partial in ctx's note (or, when the note refuses
 // partial answers, ErrUnavailable).
-func (r routedPoints) read(ctx context.Context, bucketID string, call pointsCall, out any, local func() error) error {
+func (r routedPoints) read(ctx context.Context, bucketID string, call peerrpc.PointsRequest, out any, local func() error) error {
 	reps, self := r.replicas(bucketID)
 	strict := false
 	if note := httpapi.ReadNoteFrom(ctx); note != nil && note.RefusePartial {
@@ -129,13 +97,13 @@ func (r routedPoints) read(ctx context.Context, bucketID string, call pointsCall
 // every write acknowledged at quorum is on one of them): the check a read
 // that refuses partial answers makes, since a replica can miss a write and
 // not know it yet (a partial partition, a write slower than the grace).
-func (r routedPoints) verified(ctx context.Context, bucketID string, call pointsCall) bool {
+func (r routedPoints) verified(ctx context.Context, bucketID string, call peerrpc.PointsRequest) bool {
 	p := r.n.state.BucketPlacement(bucketID)
 	need := quorumCover(len(p.Replicas) + len(p.Pending) - len(p.Leaving))
 	if need == 0 {
 		return true
 	}
-	rg := rangeOf(call)
+	rg := call.Covers()
 	mine, err := r.local.Digests(ctx, bucketID, rg.Start, rg.End)
 	if err != nil {
 		return false
@@ -147,8 +115,8 @@ func (r routedPoints) verified(ctx context.Context, bucketID string, call points
 		if id == r.n.cfg.NodeID {
 			continue
 		}
-		var theirs []points.HourDigest
-		if err := r.call(ctx, id, pointsCall{Op: "digests", Range: &rg}, &theirs); err != nil || !slices.Equal(mine, theirs) {
+		theirs, err := r.n.rpc.Digests(ctx, id, rg)
+		if err != nil || !slices.Equal(mine, theirs) {
 			continue
 		}
 		if agree++; agree >= need {
@@ -158,32 +126,18 @@ func (r routedPoints) verified(ctx context.Context, bucketID string, call points
 	return false
 }
 
-// rangeOf returns the bucket and the points a read call covers (the whole
-// bucket for counts, sizes and last points).
-func rangeOf(c pointsCall) points.Range {
-	switch {
-	case c.Raw != nil:
-		return points.Range{BucketID: c.Raw.BucketID, Start: c.Raw.Start, End: c.Raw.End}
-	case c.Agg != nil:
-		return points.Range{BucketID: c.Agg.BucketID, Start: c.Agg.Start, End: c.Agg.End}
-	case c.Range != nil:
-		return points.Range{BucketID: c.Range.BucketID, Start: c.Range.Start, End: c.Range.End}
-	}
-	return points.Range{BucketID: c.Bucket, Start: math.MinInt64, End: math.MaxInt64}
-}
-
 // askReplicas asks the replicas in turn, starting the next one whenever the
 // last one failed, answered out of sync, or took longer than ReadHedge. It
 // returns the first answer in sync, else the first answer at all, and the
 // errors met.
-func (r routedPoints) askReplicas(ctx context.Context, ids []string, call pointsCall) (*readAnswer, []error) {
+func (r routedPoints) askReplicas(ctx context.Context, ids []string, call peerrpc.PointsRequest) (*peerrpc.ReadAnswer, []error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		a   readAnswer
+		a   peerrpc.ReadAnswer
 		err error
 	}
 	results := make(chan result, len(ids))
@@ -193,15 +147,14 @@ func (r routedPoints) askReplicas(ctx context.Context, ids []string, call points
 		next++
 		running++
 		go func() {
-			var a readAnswer
-			err := r.call(ctx, id, call, &a)
+			a, err := r.n.rpc.Read(ctx, id, call)
 			results <- result{a, err}
 		}()
 	}
 	start()
 	hedge := time.NewTimer(r.n.cfg.Replication.ReadHedge)
 	defer hedge.Stop()
-	var best *readAnswer
+	var best *peerrpc.ReadAnswer
 	var errs []error
 	for running > 0 {
 		select {
@@ -237,7 +190,7 @@ func (r routedPoints) askReplicas(ctx context.Context, ids []string, call points
 }
 
 func (r routedPoints) Raw(ctx context.Context, q points.RawQuery) (res points.RawResult, err error) {
-	err = r.read(ctx, q.BucketID, pointsCall{Op: "raw", Raw: &q}, &res, func() (err error) { res, err = r.local.Raw(ctx, q); return err })
+	err = r.read(ctx, q.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpRaw, Raw: &q}, &res, func() (err error) { res, err = r.local.Raw(ctx, q); return err })
 	return res, err
 }
 
@@ -245,17 +198,17 @@ func (r routedPoints) Aggregate(ctx context.Context, q points.AggQuery) (rows []
 	if chaosBug == "agg-local-only" {
 		return r.local.Aggregate(ctx, q) // whether or not this node holds the bucket
 	}
-	err = r.read(ctx, q.BucketID, pointsCall{Op: "aggregate", Agg: &q}, &rows, func() (err error) { rows, err = r.local.Aggregate(ctx, q); return err })
+	err = r.read(ctx, q.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpAggregate, Agg: &q}, &rows, func() (err error) { rows, err = r.local.Aggregate(ctx, q); return err })
 	return rows, err
 }
 
 func (r routedPoints) Count(ctx context.Context, rg points.Range) (n int64, err error) {
-	err = r.read(ctx, rg.BucketID, pointsCall{Op: "count", Range: &rg}, &n, func() (err error) { n, err = r.local.Count(ctx, rg); return err })
+	err = r.read(ctx, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpCount, Range: &rg}, &n, func() (err error) { n, err = r.local.Count(ctx, rg); return err })
 	return n, err
 }
 
 func (r routedPoints) FinestWindow(ctx context.Context, rg points.Range, maxRows int) (w points.Window, err error) {
-	err = r.read(ctx, rg.BucketID, pointsCall{Op: "finest", Range: &rg, MaxRows: maxRows}, &w, func() (err error) {
+	err = r.read(ctx, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpFinest, Range: &rg, MaxRows: maxRows}, &w, func() (err error) {
 		w, err = r.local.FinestWindow(ctx, rg, maxRows)
 		return err
 	})
@@ -263,37 +216,35 @@ func (r routedPoints) FinestWindow(ctx context.Context, rg points.Range, maxRows
 }
 
 func (r routedPoints) PeriodStats(ctx context.Context, rg points.Range) (st []points.SourceStats, err error) {
-	err = r.read(ctx, rg.BucketID, pointsCall{Op: "periodstats", Range: &rg}, &st, func() (err error) { st, err = r.local.PeriodStats(ctx, rg); return err })
+	err = r.read(ctx, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpPeriodStats, Range: &rg}, &st, func() (err error) { st, err = r.local.PeriodStats(ctx, rg); return err })
 	return st, err
 }
 
-type lastPoint struct {
-	TS int64 `json:"ts"`
-	OK bool  `json:"ok"`
-}
-
-func (r routedPoints) LastPointTime(bucketID, sourceID string) (int64, bool) {
-	var lp lastPoint
-	err := r.read(context.Background(), bucketID, pointsCall{Op: "lastpoint", Bucket: bucketID, Source: sourceID}, &lp, func() error {
+// LastPointTime returns the time of the source's newest point, asking a
+// replica when this node holds none of the bucket.
+func (r routedPoints) LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error) {
+	var lp peerrpc.LastPoint
+	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpLastPoint, Bucket: bucketID, Source: sourceID}, &lp, func() error {
 		lp.TS, lp.OK = r.local.LastPointTime(bucketID, sourceID)
 		return nil
 	})
 	if err != nil {
-		r.n.log.Warn("cannot read a source's last point", "bucket", bucketID, "err", err)
+		return 0, false, fmt.Errorf("cannot read the last point of source %s: %w", sourceID, err)
 	}
-	return lp.TS, lp.OK
+	return lp.TS, lp.OK, nil
 }
 
-func (r routedPoints) BucketPointCount(bucketID string) int64 {
+// BucketPointCount returns how many points the bucket holds.
+func (r routedPoints) BucketPointCount(ctx context.Context, bucketID string) (int64, error) {
 	var n int64
-	err := r.read(context.Background(), bucketID, pointsCall{Op: "bucketcount", Bucket: bucketID}, &n, func() error {
+	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketCount, Bucket: bucketID}, &n, func() error {
 		n = r.local.BucketPointCount(bucketID)
 		return nil
 	})
 	if err != nil {
-		r.n.log.Warn("cannot count a bucket's points", "bucket", bucketID, "err", err)
+		return 0, fmt.Errorf("cannot count the points of bucket %s: %w", bucketID, err)
 	}
-	return n
+	return n, nil
 }
 
 // ChangeMark returns, from the replica that answers the read, a token
@@ -302,7 +253,7 @@ func (r routedPoints) BucketPointCount(bucketID string) int64 {
 func (r routedPoints) ChangeMark(bucketID string, start, end int64) string {
 	var mark string
 	rg := points.Range{BucketID: bucketID, Start: start, End: end}
-	err := r.read(context.Background(), bucketID, pointsCall{Op: "changemark", Range: &rg}, &mark, func() error {
+	err := r.read(context.Background(), bucketID, peerrpc.PointsRequest{Op: peerrpc.OpChangeMark, Range: &rg}, &mark, func() error {
 		mark = r.local.ChangeMark(bucketID, start, end)
 		return nil
 	})
@@ -313,59 +264,17 @@ func (r routedPoints) ChangeMark(bucketID string, start, end int64) string {
 	return mark
 }
 
-func (r routedPoints) BucketSize(bucketID string) int64 {
+// BucketSize estimates the bytes the bucket's points take on disk.
+func (r routedPoints) BucketSize(ctx context.Context, bucketID string) (int64, error) {
 	var n int64
-	err := r.read(context.Background(), bucketID, pointsCall{Op: "bucketsize", Bucket: bucketID}, &n, func() error {
+	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketSize, Bucket: bucketID}, &n, func() error {
 		n = r.local.BucketSize(bucketID)
 		return nil
 	})
 	if err != nil {
-		r.n.log.Warn("cannot size a bucket", "bucket", bucketID, "err", err)
+		return 0, fmt.Errorf("cannot size bucket %s: %w", bucketID, err)
 	}
-	return n
-}
-
-// call sends c to node id's internal points endpoint and decodes the
-// answer into out (when not nil).
-func (r routedPoints) call(ctx context.Context, id string, c pointsCall, out any) error {
-	addr := r.n.peerHTTP(id)
-	if addr == "" {
-		return fmt.Errorf("node %s is not alive", id)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	c.Deadline, _ = ctx.Deadline()
-	body, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("cannot encode %s call: %w", c.Op, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.n.peerURL(addr, pointsPath), bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("cannot call %s: %w", id, err)
-	}
-	nodeauth.SignRequest(r.n.rpcKey(), req, body, time.Now())
-	resp, err := r.n.peers.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot call %s: %w", id, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("cannot read the answer of %s: %w", id, err)
-	}
-	if resp.StatusCode == http.StatusBadRequest {
-		return fmt.Errorf("%w: node %s answered %s: %s", points.ErrBadQuery, id, c.Op, bytes.TrimSpace(answer))
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("node %s answered %s %d: %s", id, c.Op, resp.StatusCode, bytes.TrimSpace(answer))
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(answer, out); err != nil {
-		return fmt.Errorf("cannot decode the answer of %s: %w", id, err)
-	}
-	return nil
+	return n, nil
 }
 
 // peerHTTP returns a live node's HTTP address ("" if not alive).
@@ -373,102 +282,17 @@ func (n *Node) peerHTTP(id string) string {
 	return n.members.AliveHTTPAddr(id)
 }
 
-// PointsCall serves another node's points request against the local store
-// only (never routed again), and returns the status and body to answer.
-func (n *Node) PointsCall(ctx context.Context, body []byte) (int, []byte) {
-	var c pointsCall
-	if err := json.Unmarshal(body, &c); err != nil {
-		return http.StatusBadRequest, []byte(err.Error())
-	}
-	if !c.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, c.Deadline)
-		defer cancel()
-	}
-	db := n.pts
-	var out any
-	var err error
-	read := true
-	switch c.Op {
-	case "ping":
-		read = false
-		out = struct{}{}
-	case "applied":
-		read = false
-		if err = n.raft.WaitApplied(ctx, c.Index); err == nil {
-			out = struct{}{}
-		}
-	case "digests":
-		read = false
-		if c.Range != nil {
-			out, err = db.Digests(ctx, c.Range.BucketID, c.Range.Start, c.Range.End)
-		}
-		if out == nil && err == nil {
-			out = []points.HourDigest{}
-		}
-	case "hour":
-		read = false
-		out, err = db.HourPoints(ctx, c.Bucket, c.Source, c.Hour)
-		if out == nil && err == nil {
-			out = []points.Point{}
-		}
-	case "raw":
-		if c.Raw != nil {
-			out, err = db.Raw(ctx, *c.Raw)
-		}
-	case "aggregate":
-		if c.Agg != nil {
-			out, err = db.Aggregate(ctx, *c.Agg)
-		}
-	case "count":
-		if c.Range != nil {
-			out, err = db.Count(ctx, *c.Range)
-		}
-	case "finest":
-		if c.Range != nil {
-			out, err = db.FinestWindow(ctx, *c.Range, c.MaxRows)
-		}
-	case "periodstats":
-		if c.Range != nil {
-			out, err = db.PeriodStats(ctx, *c.Range)
-		}
-	case "lastpoint":
-		ts, ok := db.LastPointTime(c.Bucket, c.Source)
-		out = lastPoint{TS: ts, OK: ok}
-	case "bucketcount":
-		out = db.BucketPointCount(c.Bucket)
-	case "bucketsize":
-		out = db.BucketSize(c.Bucket)
-	case "changemark":
-		if c.Range != nil {
-			out = db.ChangeMark(c.Range.BucketID, c.Range.Start, c.Range.End)
-		}
-	default:
-		return http.StatusBadRequest, []byte("unknown points op " + c.Op)
-	}
-	switch {
-	case errors.Is(err, points.ErrBadQuery):
-		return http.StatusBadRequest, []byte(err.Error())
-	case err != nil:
-		return http.StatusServiceUnavailable, []byte(err.Error())
-	case out == nil:
-		return http.StatusBadRequest, []byte("missing arguments for " + c.Op)
-	}
-	if read {
-		// Say whether this replica holds every acknowledged write.
-		result, err := json.Marshal(out)
-		if err != nil {
-			return http.StatusInternalServerError, []byte(err.Error())
-		}
-		b := rangeOf(c).BucketID
-		inSync := n.repair.inSync(b) && (!c.Verify || routedPoints{n: n, local: n.pts}.verified(ctx, b, c))
-		out = readAnswer{InSync: inSync, Result: result}
-	}
-	answer, err := json.Marshal(out)
-	if err != nil {
-		return http.StatusInternalServerError, []byte(err.Error())
-	}
-	return http.StatusOK, answer
+// servePoints is the handler of peerrpc.PathPoints: this node's own points,
+// never routed again.
+func (n *Node) servePoints() peerrpc.Handler {
+	return peerrpc.PointsHandler(peerrpc.PointsConfig{
+		DB:          n.pts,
+		WaitApplied: n.raft.WaitApplied,
+		InSync: func(ctx context.Context, req peerrpc.PointsRequest) bool {
+			b := req.Covers().BucketID
+			return n.repair.inSync(b) && (!req.Verify || routedPoints{n: n, local: n.pts}.verified(ctx, b, req))
+		},
+	})
 }
 
 // place gives a new bucket its replicas, ReplicationFactor of the Raft

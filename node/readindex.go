@@ -1,24 +1,18 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/dakkio/dakkio/httpapi"
-	"github.com/dakkio/dakkio/internal/nodeauth"
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/store"
 )
-
-// readIndexPath is the leader's endpoint answering its commit index.
-const readIndexPath = "/internal/readindex"
 
 // readIndexTimeout bounds how long a lookup that missed waits to catch up.
 const readIndexTimeout = 2 * time.Second
@@ -229,35 +223,20 @@ func (m syncedMeta) WebhookDelivery(webhookID, id string) (store.WebhookDelivery
 // fetchReadIndex asks the leader for its read index.
 func (n *Node) fetchReadIndex(ctx context.Context) (uint64, error) {
 	leader := n.raft.Status().LeaderID
-	addr := n.peerHTTP(leader)
-	if leader == "" || addr == "" {
+	if leader == "" {
 		return 0, errors.New("no live leader")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.peerURL(addr, readIndexPath), http.NoBody)
-	if err != nil {
-		return 0, err
-	}
-	nodeauth.SignRequest(n.rpcKey(), req, nil, time.Now())
-	resp, err := n.peers.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("cannot ask %s for its read index: %w", leader, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("leader %s answered %d: %s", leader, resp.StatusCode, bytes.TrimSpace(body))
-	}
-	return strconv.ParseUint(resp.Header.Get(indexHeader), 10, 64)
+	return n.rpc.ReadIndex(ctx, leader)
 }
 
-// ReadIndex answers a follower's read-index request: 503 unless this node
-// leads and could confirm it.
-func (n *Node) ReadIndex(context.Context) (int, uint64, []byte) {
+// serveReadIndex is the handler of peerrpc.PathReadIndex: 503 unless this
+// node leads and could confirm it.
+func (n *Node) serveReadIndex(context.Context, []byte) peerrpc.Answer {
 	index, err := n.raft.ReadIndex()
 	if err != nil {
-		return http.StatusServiceUnavailable, 0, []byte(err.Error())
+		return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
 	}
-	return http.StatusOK, index, []byte("{}")
+	return peerrpc.Answer{Status: http.StatusOK, Index: index, Body: []byte("{}")}
 }
 
 // readIndexRounds shares read-index requests among concurrent callers, so

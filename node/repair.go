@@ -220,7 +220,7 @@ func (rp *repairer) unreachablePeer() string {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			if err := (routedPoints{n: n, local: n.pts}).call(ctx, id, pointsCall{Op: "ping"}, nil); err != nil {
+			if err := n.rpc.Ping(ctx, id); err != nil {
 				failed <- id
 			}
 		})
@@ -418,9 +418,8 @@ func (rp *repairer) repairFrom(bucketID, peer string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	rg := points.Range{BucketID: bucketID, Start: n.cfg.Now().Add(-time.Duration(days) * 24 * time.Hour).UnixNano(), End: math.MaxInt64}
-	var theirs []points.HourDigest
-	r := routedPoints{n: n, local: n.pts}
-	if err := r.call(ctx, peer, pointsCall{Op: "digests", Range: &rg}, &theirs); err != nil {
+	theirs, err := n.rpc.Digests(ctx, peer, rg)
+	if err != nil {
 		return err
 	}
 	mine, err := n.pts.Digests(ctx, bucketID, rg.Start, rg.End)
@@ -443,8 +442,8 @@ func (rp *repairer) repairFrom(bucketID, peer string) error {
 		if m, ok := have[sourceHour{d.Source, d.Hour}]; ok && m == d {
 			continue
 		}
-		var pts []points.Point
-		if err := r.call(ctx, peer, pointsCall{Op: "hour", Bucket: bucketID, Source: d.Source, Hour: d.Hour}, &pts); err != nil {
+		pts, err := n.rpc.HourPoints(ctx, peer, bucketID, d.Source, d.Hour)
+		if err != nil {
 			return err
 		}
 		wrote, err := n.pts.Merge(ctx, bucketID, pts)

@@ -1,19 +1,17 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/dakkio/dakkio/httpapi"
-	"github.com/dakkio/dakkio/internal/nodeauth"
-	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/internal/peerrpc"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store/points"
 )
 
@@ -85,9 +83,6 @@ func (c *ReplicationConfig) validate() error {
 	return nil
 }
 
-// writePath is the internal endpoint that takes a replicated batch.
-const writePath = "/internal/write"
-
 // replicate writes pts to every replica of the bucket in parallel and
 // returns once the consistency asked in ctx is met, or with a wrapped
 // httpapi.ErrUnavailable once it cannot be. Replicas the write did not
@@ -100,7 +95,7 @@ func (r routedPoints) replicate(ctx context.Context, bucketID string, targets []
 		level = n0.defaultConsistency
 	}
 	need := level.Acks(n)
-	body, err := encodeReplicaWrite(replicaWriteLive, bucketID, pts)
+	body, err := peerrpc.EncodeWrite(peerrpc.WriteLive, bucketID, pts)
 	if err != nil {
 		return err
 	}
@@ -122,7 +117,7 @@ func (r routedPoints) replicate(ctx context.Context, bucketID string, targets []
 				results <- err
 				return
 			}
-			err := n0.sendReplicaWrite(wctx, id, body)
+			err := n0.rpc.Write(wctx, id, body)
 			if err != nil {
 				n0.hint(id, bucketID, pts, err)
 			}
@@ -184,80 +179,31 @@ wait:
 		httpapi.ErrUnavailable, level, need, n, bucketID, errors.Join(errs...))
 }
 
-// sendReplicaWrite posts an encoded batch to a replica.
-func (n *Node) sendReplicaWrite(ctx context.Context, id string, body []byte) error {
-	addr := n.peerHTTP(id)
-	if addr == "" {
-		return fmt.Errorf("node %s is not alive", id)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.peerURL(addr, writePath), bytes.NewReader(body))
+// serveWrite is the handler of peerrpc.PathWrite: it stores a batch
+// another node sent to this replica.
+func (n *Node) serveWrite(ctx context.Context, body []byte) peerrpc.Answer {
+	w, err := peerrpc.DecodeWrite(body)
 	if err != nil {
-		return err
+		return peerrpc.Answer{Status: http.StatusBadRequest, Body: []byte(err.Error())}
 	}
-	nodeauth.SignRequest(n.rpcKey(), req, body, time.Now())
-	resp, err := n.peers.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot write to %s: %w", id, err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("replica %s answered %d: %s", id, resp.StatusCode, bytes.TrimSpace(answer))
-	}
-	return nil
-}
-
-// Kinds of replica write, the first byte of an /internal/write body.
-const (
-	// replicaWriteLive is a client's write (or its hint): the replica
-	// queues it for alert evaluation (evalqueue.go).
-	replicaWriteLive byte = 'w'
-	// replicaWriteHistory is a restore's: the points are history, which
-	// triggers no rule.
-	replicaWriteHistory byte = 'h'
-)
-
-// encodeReplicaWrite is the body of /internal/write: its kind, the bucket
-// id, then the batch in points' wire form.
-func encodeReplicaWrite(kind byte, bucketID string, pts []points.Point) ([]byte, error) {
-	return points.EncodeBatch(append([]byte{kind}, bucketID...), pts)
-}
-
-// objectIDLen is the length of an id in hex.
-const objectIDLen = 24
-
-// ReplicaWrite stores a batch another node sent to this replica.
-func (n *Node) ReplicaWrite(ctx context.Context, body []byte) (int, []byte) {
-	if len(body) == 0 || (body[0] != replicaWriteLive && body[0] != replicaWriteHistory) {
-		return http.StatusBadRequest, []byte("unknown kind of replica write")
-	}
-	kind, body := body[0], body[1:]
-	if len(body) < objectIDLen || !objectid.Valid(string(body[:objectIDLen])) {
-		return http.StatusBadRequest, []byte("missing bucket id")
-	}
-	bucketID := string(body[:objectIDLen])
-	pts, err := points.DecodeBatch(body[objectIDLen:])
-	if err != nil {
-		return http.StatusBadRequest, []byte(err.Error())
-	}
-	if kind == replicaWriteHistory {
-		if pts = n.withoutDeletedSources(pts); len(pts) == 0 {
-			return http.StatusOK, []byte("{}")
+	if w.Kind == peerrpc.WriteHistory {
+		if w.Points = n.withoutDeletedSources(w.Points); len(w.Points) == 0 {
+			return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
 		}
-		if err := n.pts.Write(ctx, bucketID, pts); err != nil {
-			return http.StatusServiceUnavailable, []byte(err.Error())
+		if err := n.pts.Write(ctx, w.BucketID, w.Points); err != nil {
+			return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
 		}
-		return http.StatusOK, []byte("{}")
+		return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
 	}
-	if chaosDrops(pts) {
-		return http.StatusOK, []byte("{}")
+	if chaosDrops(w.Points) {
+		return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
 	}
-	if err := n.writeLive(ctx, bucketID, pts); err != nil {
+	if err := n.writeLive(ctx, w.BucketID, w.Points); err != nil {
 		n.repair.mayHaveMissedWrites("a replicated write failed: " + err.Error())
-		return http.StatusServiceUnavailable, []byte(err.Error())
+		return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
 	}
 	n.metrics.replicaWrites.Add(1)
-	return http.StatusOK, []byte("{}")
+	return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
 }
 
 // chaosDrops reports whether the lose-writes bug drops this batch: every
@@ -317,7 +263,7 @@ func (n *Node) replayTo(target string) {
 		if err != nil || len(batch) == 0 {
 			return
 		}
-		var expired, sent []hint
+		var expired, sent []replication.Hint
 		for _, h := range batch {
 			if n.cfg.Now().Sub(h.At) > n.cfg.Replication.HintMaxAge {
 				expired = append(expired, h)
@@ -326,10 +272,10 @@ func (n *Node) replayTo(target string) {
 			if n.peerHTTP(target) == "" {
 				break
 			}
-			body, err := encodeReplicaWrite(replicaWriteLive, h.Bucket, h.Points)
+			body, err := peerrpc.EncodeWrite(peerrpc.WriteLive, h.Bucket, h.Points)
 			if err == nil {
 				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Replication.ReplicaTimeout)
-				err = n.sendReplicaWrite(ctx, target, body)
+				err = n.rpc.Write(ctx, target, body)
 				cancel()
 			}
 			if err != nil {

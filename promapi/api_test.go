@@ -127,6 +127,28 @@ func TestAuthForms(t *testing.T) {
 			t.Errorf("%s: %d %s", name, status, body)
 		}
 	}
+	// Every call counts against the organization's plan.
+	org, err := f.n.Operator.CreateOrg(context.Background(), client.CreateOrgRequest{Name: "counted", Plan: "free"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remaining := func() int {
+		req, _ := http.NewRequest(http.MethodGet, f.n.URL+"/api/v1/query?query=1%2B1", nil)
+		req.Header.Set("Authorization", "Bearer "+org.AdminKey.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		n, err := strconv.Atoi(resp.Header.Get("X-RateLimit-Remaining"))
+		if resp.StatusCode != http.StatusOK || err != nil {
+			t.Fatalf("status %d, X-RateLimit-Remaining %q", resp.StatusCode, resp.Header.Get("X-RateLimit-Remaining"))
+		}
+		return n
+	}
+	if a, b := remaining(), remaining(); b != a-1 {
+		t.Errorf("X-RateLimit-Remaining went from %d to %d over one call", a, b)
+	}
 	for name, h := range map[string]http.Header{
 		"none":  {},
 		"wrong": {"Authorization": {"Bearer dakkio_a_" + strings.Repeat("x", 40)}},

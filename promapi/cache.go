@@ -3,7 +3,9 @@ package promapi
 import (
 	"container/list"
 	"context"
+	"encoding/binary"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -121,25 +123,33 @@ func reach(e parser.Expr) (back, fwd int64) {
 // catalogSum fingerprints the scope's series and their homes.
 func catalogSum(cat *catalog) uint64 {
 	h := fnv.New64a()
+	var b [8]byte
 	for _, s := range cat.series {
 		h.Write([]byte(s.bucketID))
 		h.Write([]byte(s.sourceID))
-		h.Write([]byte(s.lbls.String()))
+		binary.LittleEndian.PutUint64(b[:], s.lbls.Hash())
+		h.Write(b[:])
 	}
 	return h.Sum64()
 }
 
-// marks reads each bucket's change mark over the data of steps [from, to].
+// marks reads each bucket's change mark over the data of steps [from, to];
+// nil when a bucket's is unknown (no replica answered), so that nothing is
+// cached or reused on it.
 func (a *API) marks(cat *catalog, from, to, back, fwd int64) []string {
 	ids := make([]string, 0, len(cat.buckets))
 	for id := range cat.buckets {
 		ids = append(ids, id)
 	}
-	sortStrings(ids)
+	slices.Sort(ids)
 	start, end := nsRange(from-back-1, to+fwd)
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = id + "=" + a.cfg.Points.ChangeMark(id, start, end)
+		m := a.cfg.Points.ChangeMark(id, start, end)
+		if m == "" {
+			return nil
+		}
+		out[i] = id + "=" + m
 	}
 	return out
 }
@@ -166,7 +176,14 @@ func (a *API) cachedRange(ctx context.Context, sc Scope, cat *catalog, q queryPa
 	// The cached steps usable now: [hitFrom, hitTo].
 	hitFrom, hitTo := int64(1), int64(0)
 	e := a.cache.get(key)
-	if e != nil && e.catalog == sum && now.Sub(e.made) < a.cfg.CacheMaxAge && equalStrings(e.marks, a.marks(cat, e.from, e.to, back, fwd)) {
+	if e != nil && e.catalog == sum && now.Sub(e.made) < a.cfg.CacheMaxAge {
+		if cur := a.marks(cat, e.from, e.to, back, fwd); cur == nil || !equalStrings(e.marks, cur) {
+			e = nil
+		}
+	} else {
+		e = nil
+	}
+	if e != nil {
 		hitFrom, hitTo = max(e.from, q.start, safeFrom), min(e.to, q.end)
 	}
 	if hitFrom > hitTo {

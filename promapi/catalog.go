@@ -2,7 +2,6 @@ package promapi
 
 import (
 	"errors"
-	"slices"
 	"sort"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -129,5 +128,3 @@ func (c *catalog) matchingAny(sets [][]*labels.Matcher) []seriesRef {
 	}
 	return out
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

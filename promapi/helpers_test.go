@@ -244,3 +244,21 @@ func closeEnough(a, b float64) bool {
 func io_copy(b *strings.Builder, resp *http.Response) (int64, error) {
 	return io.Copy(b, resp.Body)
 }
+
+// promCallServed is promCall for cluster tests: a 503 (a peer's answer did
+// not arrive in time on a loaded machine) is retried until a deadline, and
+// anything but 200 then fails the test.
+func promCallServed(t testing.TB, base, key, method, path string, params url.Values) []byte {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		status, body := promCall(t, base, key, method, path, params)
+		if status == http.StatusOK {
+			return body
+		}
+		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("%s %s: %d %s", path, params.Get("query"), status, body)
+		}
+		time.Sleep(200 * time.Millisecond) // back-off between polls
+	}
+}

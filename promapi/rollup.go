@@ -46,7 +46,7 @@ func (ev *evaluator) fromRollups(name string, vs *parser.VectorSelector, rng int
 	// holding only the points of its first millisecond).
 	h0 := first - rng
 	nHours := int((last-h0)/hourMS) + 1
-	stats := make([][]*points.FieldStats, len(refs))
+	stats := make([][]points.FieldStats, len(refs)) // Count 0: no points
 	ids, groups := byBucket(refs)
 	for _, bucketID := range ids {
 		idx := groups[bucketID]
@@ -72,19 +72,25 @@ func (ev *evaluator) fromRollups(name string, vs *parser.VectorSelector, rng int
 			return nil, true, err
 		}
 		for _, row := range rows {
+			if row.Stats == nil && row.Values != nil {
+				// A replica of an older version, which ignores Stats:
+				// the points path gives the answer.
+				return nil, false, nil
+			}
 			h := int((floorDiv(row.Start, msNS) - h0) / hourMS)
 			if h < 0 || h >= nHours {
 				continue
 			}
 			for _, i := range slot[row.SourceID] {
-				st, ok := row.Stats[refs[i].field]
-				if !ok {
-					continue
+				for _, st := range row.Stats {
+					if st.Field != refs[i].field {
+						continue
+					}
+					if stats[i] == nil {
+						stats[i] = make([]points.FieldStats, nHours)
+					}
+					stats[i][h] = st
 				}
-				if stats[i] == nil {
-					stats[i] = make([]*points.FieldStats, nHours)
-				}
-				stats[i][h] = &st
 			}
 		}
 	}
@@ -103,16 +109,16 @@ func (ev *evaluator) fromRollups(name string, vs *parser.VectorSelector, rng int
 			var sum kahan
 			var count int64
 			for h := end - perWindow; h < end; h++ {
-				if st := hs[h]; st != nil {
+				if st := &hs[h]; st.Count > 0 {
 					sum.add(st.Sum)
 					count += st.Count
 				}
 			}
-			if st := hs[end-perWindow]; st != nil && floorDiv(st.FirstTS, msNS) == t-rng {
+			if st := &hs[end-perWindow]; st.Count > 0 && floorDiv(st.FirstTS, msNS) == t-rng {
 				sum.add(-st.First)
 				count--
 			}
-			if st := hs[end]; st != nil && floorDiv(st.FirstTS, msNS) == t {
+			if st := &hs[end]; st.Count > 0 && floorDiv(st.FirstTS, msNS) == t {
 				if end == nHours-1 { // holds only that millisecond's points
 					sum.add(st.Sum)
 					count += st.Count

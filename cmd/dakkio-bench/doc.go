@@ -25,6 +25,12 @@
 //	(c)  max per day over the whole range of one source
 //	(c') the same over every source
 //
+// then, with --promql (the default), Prometheus range queries over the
+// last 30 days at a 1 h step (issue 17; promql.go): avg_over_time(<field>[1h])
+// of one source (target p50 10 ms), avg by (bucket) of it over every
+// source (100 ms), and one query repeated with the result cache off
+// (nocache=1) and on.
+//
 // Every answer is checked: row counts, and for aggregates the sum of the
 // rows' counts against the points in the range; a wrong answer fails the run.
 // The table also gives the CPU time the bench and (with --binary) the node

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/client"
-	"github.com/dakkio/dakkio/httpapi"
 )
 
 const orgUsage = `Usage:
@@ -418,7 +417,7 @@ func leaderToRetry(err error, from string) string {
 	if !errors.As(err, &ae) || ae.StatusCode != http.StatusServiceUnavailable {
 		return ""
 	}
-	leader := strings.TrimRight(ae.Header.Get(httpapi.LeaderHeader), "/")
+	leader := strings.TrimRight(ae.Leader(), "/")
 	if !strings.HasPrefix(leader, "http://") && !strings.HasPrefix(leader, "https://") {
 		return ""
 	}

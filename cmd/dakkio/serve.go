@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/node"
 )
 
@@ -49,11 +48,11 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.DataDir, "data-dir", "data", "directory for the raft log, points and initial credentials")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", ":8080", "HTTP API listen address")
 	fs.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:8300", "Raft listen address")
-	hl := &cfg.HTTPLimits
-	fs.DurationVar(&hl.ReadHeaderTimeout, "http-read-header-timeout", httpapi.DefaultReadHeaderTimeout, "time a client has to send a request's headers; slower ones are cut off")
-	fs.DurationVar(&hl.IdleTimeout, "http-idle-timeout", httpapi.DefaultIdleTimeout, "time a kept-alive HTTP connection may wait for its next request")
-	fs.IntVar(&hl.MaxConnsPerIP, "http-max-conns-per-ip", httpapi.DefaultMaxConnsPerIP, "open HTTP connections allowed from one client address (raise it behind a proxy or NAT); -1: no cap")
-	fs.Int64Var(&hl.MaxBodyBytesInFlight, "http-max-body-bytes-in-flight", httpapi.DefaultMaxBodyBytesInFlight, "bytes of request bodies the node reads or holds at once; beyond it requests get 503 with Retry-After")
+	hl, def := &cfg.HTTPLimits, node.DefaultHTTPLimits()
+	fs.DurationVar(&hl.ReadHeaderTimeout, "http-read-header-timeout", def.ReadHeaderTimeout, "time a client has to send a request's headers; slower ones are cut off")
+	fs.DurationVar(&hl.IdleTimeout, "http-idle-timeout", def.IdleTimeout, "time a kept-alive HTTP connection may wait for its next request")
+	fs.IntVar(&hl.MaxConnsPerIP, "http-max-conns-per-ip", def.MaxConnsPerIP, "open HTTP connections allowed from one client address (raise it behind a proxy or NAT); -1: no cap")
+	fs.Int64Var(&hl.MaxBodyBytesInFlight, "http-max-body-bytes-in-flight", def.MaxBodyBytesInFlight, "bytes of request bodies the node reads or holds at once; beyond it requests get 503 with Retry-After")
 	fs.StringVar(&cfg.InitialOrg, "initial-org", "default", "name of the organization created on first start")
 	fs.Var(&o.join, "join", "comma-separated gossip `addresses` (host:port) of nodes already in the cluster")
 	fs.IntVar(&cfg.BootstrapExpect, "bootstrap-expect", 1, "servers that must see each other before a new cluster starts")

@@ -1,5 +1,5 @@
 // Package checker decides whether a recorded history shows the cluster
-// breaking one of its promises (DESIGN.md, "What the cluster promises").
+// breaking one of its promises (jepsen/README.md, "Workloads and checkers").
 // Each checker takes the whole history, looks only at its own workload's
 // operations, and returns a Verdict listing every anomaly it found.
 //

@@ -14,7 +14,7 @@ import (
 // acknowledgement; so a use that started later than lease after the first
 // acknowledged revoke and still succeeded is an anomaly
 // ("accepted-after-lease"). Uses accepted after the acknowledgement but
-// within the lease are counted, not failed (API.md wants them refused at
+// within the lease are counted, not failed (docs/api.md wants them refused at
 // once by connected nodes; docs/cluster.md allows the next Raft round).
 func Revocation(ops []history.Op, lease time.Duration) *Verdict {
 	v := newVerdict("revocation")

@@ -1,7 +1,7 @@
 // Package alerting evaluates a bucket's alert rules and delivers their
 // webhooks.
 //
-// Three kinds of rule, as API.md describes them:
+// Three kinds of rule, as docs/api.md describes them:
 //
 //   - threshold ("temperature exceeds 30"): OnWrite checks the points of each
 //     write in time order; the first point that meets the condition triggers,

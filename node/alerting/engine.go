@@ -18,7 +18,9 @@ import (
 // a single node, the bucket's replicas in a cluster.
 type PointsReader interface {
 	Raw(ctx context.Context, q points.RawQuery) (points.RawResult, error)
-	LastPointTime(bucketID, sourceID string) (int64, bool)
+	// LastPointTime returns the time of the source's newest point; false
+	// if none.
+	LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error)
 }
 
 // Config configures an Engine. State, Points and Apply are required; every

@@ -404,7 +404,12 @@ func (e *Engine) CheckNoData(ctx context.Context) {
 		if st, ok := e.cfg.State.BucketStatus(r.BucketID); !ok || st == store.BucketArchived {
 			continue
 		}
-		since := e.silentSince(r)
+		since, err := e.silentSince(ctx, r)
+		if err != nil {
+			// Not knowing when data last came is no proof of silence.
+			e.log.Warn("cannot check a no-data rule this round", "rule", r.ID, "err", err)
+			continue
+		}
 		if now.Sub(since) >= time.Duration(r.Parsed.DurationMinutes)*time.Minute {
 			e.trigger(ctx, r, nil, nil)
 		}
@@ -414,13 +419,17 @@ func (e *Engine) CheckNoData(ctx context.Context) {
 // silentSince returns when the rule's window of silence began: the last
 // arrival of a point, or (none seen) the later of the engine's start and the
 // newest stored point; never before the rule was created or last triggered.
-func (e *Engine) silentSince(r store.AlertRule) time.Time {
+func (e *Engine) silentSince(ctx context.Context, r store.AlertRule) (time.Time, error) {
 	e.mu.Lock()
 	since, seen := e.arrivals[r.DataSourceID]
 	e.mu.Unlock()
 	if !seen {
 		since = e.started
-		if ts, ok := e.cfg.Points.LastPointTime(r.BucketID, r.DataSourceID); ok {
+		ts, ok, err := e.cfg.Points.LastPointTime(ctx, r.BucketID, r.DataSourceID)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ok {
 			// A point stamped in the future says nothing about when data
 			// last arrived: count it as arriving no later than now.
 			if last := time.Unix(0, min(ts, e.cfg.Now().UnixNano())); last.After(since) {
@@ -434,10 +443,10 @@ func (e *Engine) silentSince(r store.AlertRule) time.Time {
 	if r.LastTriggeredAt != nil && r.LastTriggeredAt.After(since) {
 		since = *r.LastTriggeredAt
 	}
-	return since
+	return since, nil
 }
 
-// The webhook body of API.md. Field order is the documented order.
+// The webhook body of docs/api.md. Field order is the documented order.
 type webhookBody struct {
 	Event     string      `json:"event"`
 	Timestamp string      `json:"timestamp"`

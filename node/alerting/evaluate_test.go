@@ -319,6 +319,26 @@ func TestNoDataCountsFromNewestPoint(t *testing.T) {
 	e.wantEvents(r.ID, 1)
 }
 
+// A no-data rule whose source's newest point cannot be read (its replicas
+// unreachable) is not fired on that guess; it fires once the read works.
+func TestNoDataUnknownLastPointDoesNotFire(t *testing.T) {
+	e := newEnv(t)
+	r := e.rule("no data received for 10 minutes")
+	failing := &flakyPoints{localPoints: localPoints{e.pts}}
+	failing.fail.Store(true)
+	e.eng.Close()
+	e.eng = e.newEngine(func(c *Config) { c.Points = failing })
+	e.clk.Set(t0.Add(minutes(30)))
+	e.eng.CheckNoData(context.Background())
+	e.wantEvents(r.ID, 0)
+	if w := e.logs.warnings(); len(w) != 1 || !strings.Contains(w[0], "cannot check a no-data rule") {
+		t.Fatalf("warnings %q, want one about the no-data rule", w)
+	}
+	failing.fail.Store(false)
+	e.eng.CheckNoData(context.Background())
+	e.wantEvents(r.ID, 1)
+}
+
 func TestNoDataNotBeforeRuleCreated(t *testing.T) {
 	e := newEnv(t)
 	e.clk.Set(t0.Add(time.Hour))

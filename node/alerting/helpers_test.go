@@ -2,12 +2,14 @@ package alerting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,7 +205,7 @@ func (e *env) newEngine(opts ...func(*Config)) *Engine {
 	e.t.Helper()
 	cfg := Config{
 		State:  e.state,
-		Points: e.pts,
+		Points: localPoints{e.pts},
 		Apply:  e.apply.Apply,
 		Now:    e.clk.Now,
 		Logger: slog.New(e.logs),
@@ -314,3 +316,24 @@ func describe(evs []store.AlertEvent) string {
 }
 
 func minutes(n float64) time.Duration { return time.Duration(n * float64(time.Minute)) }
+
+// localPoints reads the env's own store, as a single node does.
+type localPoints struct{ *points.DB }
+
+func (l localPoints) LastPointTime(_ context.Context, bucketID, sourceID string) (int64, bool, error) {
+	ts, ok := l.DB.LastPointTime(bucketID, sourceID)
+	return ts, ok, nil
+}
+
+// flakyPoints fails LastPointTime while fail is set.
+type flakyPoints struct {
+	localPoints
+	fail atomic.Bool
+}
+
+func (f *flakyPoints) LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error) {
+	if f.fail.Load() {
+		return 0, false, errors.New("no replica answered")
+	}
+	return f.localPoints.LastPointTime(ctx, bucketID, sourceID)
+}

@@ -462,25 +462,30 @@ func (db *DB) Aggregate(ctx context.Context, q AggQuery) ([]Row, error) {
 	rows := []Row{}
 	err = db.bdb.View(func(txn *badger.Txn) error {
 		for i, s := range ss {
-			ws, err := windowRollups(txn, s, start, end, q.Window)
-			if err != nil {
-				return err
-			}
-			for _, w := range ws {
-				row := Row{SourceID: q.SourceIDs[i], Start: w.start, Count: w.r.points, Values: w.r.result(q.Aggregation, keep)}
-				if q.Window == WindowAll {
-					row.Start = w.r.minTS
-				}
+			// Rows are built as the windows come: no copy of each rollup.
+			err := forWindows(txn, s, start, end, q.Window, func(ws int64, r *rollup) {
+				row := Row{SourceID: q.SourceIDs[i], Start: ws, Count: r.points}
 				if q.Stats {
-					row.Stats = w.r.stats(keep)
+					row.Stats = r.stats(keep)
+				} else {
+					row.Values = r.result(q.Aggregation, keep)
+				}
+				if q.Window == WindowAll {
+					row.Start = r.minTS
 				}
 				rows = append(rows, row)
+			})
+			if err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if q.Stats {
+		return rows, nil // source by source, each in time order
 	}
 	slices.SortFunc(rows, func(a, b Row) int {
 		c := cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.SourceID, b.SourceID))

@@ -232,16 +232,19 @@ func (v Value) any() any {
 	}
 }
 
-// stats returns the summary of each kept numeric field.
-func (r *rollup) stats(keep func(string) bool) map[string]FieldStats {
-	out := make(map[string]FieldStats, len(r.fields))
+// stats returns the summary of each kept numeric field, by name.
+func (r *rollup) stats(keep func(string) bool) []FieldStats {
+	var out []FieldStats
 	for i := range r.fields {
 		f := &r.fields[i]
 		if f.count == 0 || f.kind != KindNumber || (keep != nil && !keep(f.name)) {
 			continue
 		}
-		out[f.name] = FieldStats{Count: f.count, Sum: f.sum, Min: f.min, Max: f.max,
-			FirstTS: f.firstTS, First: f.first.Num, LastTS: f.lastTS, Last: f.last.Num}
+		if out == nil {
+			out = make([]FieldStats, 0, len(r.fields)-i)
+		}
+		out = append(out, FieldStats{Field: f.name, Count: f.count, Sum: f.sum, Min: f.min, Max: f.max,
+			FirstTS: f.firstTS, First: f.first.Num, LastTS: f.lastTS, Last: f.last.Num})
 	}
 	return out
 }

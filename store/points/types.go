@@ -91,9 +91,10 @@ type AggQuery struct {
 	Aggregation Aggregation
 	Window      Window
 	Desc        bool
-	// Stats also fills Row.Stats: everything a caller needs to combine
-	// windows itself (the PromQL API moves hour windows by their edge
-	// points, which plain aggregates cannot tell).
+	// Stats fills Row.Stats instead of Row.Values: everything a caller
+	// needs to combine windows itself (the PromQL API moves hour windows
+	// by their edge points, which plain aggregates cannot tell). Its rows
+	// come source by source, each in time order; Desc is ignored.
 	Stats bool `json:",omitempty"`
 }
 
@@ -105,13 +106,15 @@ type Row struct {
 	Start    int64 // window start, Unix ns
 	Count    int64 // points in the window
 	Values   map[string]any
-	// Stats holds each numeric field's summary when AggQuery.Stats is set.
-	Stats map[string]FieldStats `json:",omitempty"`
+	// Stats holds each numeric field's summary, by name, when
+	// AggQuery.Stats is set (and Values is nil).
+	Stats []FieldStats `json:",omitempty"`
 }
 
 // FieldStats summarizes a numeric field over a window: its count, sum,
 // extremes, and its first and last values with their times.
 type FieldStats struct {
+	Field           string
 	Count           int64
 	Sum, Min, Max   float64
 	FirstTS, LastTS int64

@@ -1,10 +1,9 @@
-package node
+package replication
 
 import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -18,13 +17,13 @@ import (
 	"github.com/dakkio/dakkio/store/points"
 )
 
-// hintStore is the hinted-handoff queue: the writes this node coordinated
+// Hints is the hinted-handoff queue: the writes this node coordinated
 // that a replica missed, one ordered queue per target node, kept in a Badger
 // store of its own (data/hints) so that they survive a restart of this
 // node. Each queue is bounded in bytes when hints are added and in age when
 // they are replayed; what falls outside the bounds is dropped and counted,
 // and anti-entropy repair copies it instead.
-type hintStore struct {
+type Hints struct {
 	db       *badger.DB
 	dir      string
 	maxBytes int64
@@ -45,8 +44,8 @@ type hintQueue struct {
 	replayed     int64     // delivered, since start
 }
 
-// hint is one missed write.
-type hint struct {
+// Hint is one missed write.
+type Hint struct {
 	key    []byte
 	size   int64          // of the stored value, as the queue counts it
 	At     time.Time      `json:"at"`
@@ -64,7 +63,33 @@ type HintQueueStatus struct {
 	Replayed int64      `json:"replayed"`
 }
 
-func openHints(dir string, syncWrites bool, maxBytes int64, maxAge time.Duration, now func() time.Time, log *slog.Logger) (*hintStore, error) {
+// HintsConfig configures Hints. Dir is required.
+type HintsConfig struct {
+	// Dir holds the hints' Badger store.
+	Dir string
+	// SyncWrites fsyncs every hint before it counts as queued.
+	SyncWrites bool
+	// MaxBytes bounds each target's queue; a hint past it is dropped.
+	MaxBytes int64
+	// MaxAge is how long a hint waits for its target.
+	MaxAge time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives Badger's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// OpenHints opens (or creates) the hint store in cfg.Dir and rebuilds its
+// queues' counts.
+func OpenHints(cfg HintsConfig) (*Hints, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	dir, syncWrites, maxBytes, maxAge, now, log := cfg.Dir, cfg.SyncWrites, cfg.MaxBytes, cfg.MaxAge, cfg.Now, cfg.Logger
+
 	opts := badger.DefaultOptions(dir).
 		WithSyncWrites(syncWrites).
 		WithNumVersionsToKeep(1).
@@ -77,7 +102,7 @@ func openHints(dir string, syncWrites bool, maxBytes int64, maxAge time.Duration
 	if err != nil {
 		return nil, fmt.Errorf("cannot open hints in %q: %w", dir, err)
 	}
-	h := &hintStore{db: db, dir: dir, maxBytes: maxBytes, maxAge: maxAge, now: now, log: log, queues: map[string]*hintQueue{}}
+	h := &Hints{db: db, dir: dir, maxBytes: maxBytes, maxAge: maxAge, now: now, log: log, queues: map[string]*hintQueue{}}
 	// Rebuild the queues' sizes and the next sequence number.
 	err = db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
@@ -119,7 +144,7 @@ func parseHintKey(k []byte) (string, uint64, bool) {
 	return string(k[:i]), binary.BigEndian.Uint64(k[i+1:]), true
 }
 
-func (h *hintStore) queue(target string) *hintQueue {
+func (h *Hints) queue(target string) *hintQueue {
 	q := h.queues[target]
 	if q == nil {
 		q = &hintQueue{}
@@ -128,12 +153,9 @@ func (h *hintStore) queue(target string) *hintQueue {
 	return q
 }
 
-// errHintsFull means a hint was dropped: its queue is at its size bound.
-var errHintsFull = errors.New("hint queue full")
-
 // Add queues a write for target, durably, unless its queue is full.
-func (h *hintStore) Add(target, bucket string, pts []points.Point) error {
-	val, err := json.Marshal(hint{At: h.now(), Bucket: bucket, Points: pts})
+func (h *Hints) Add(target, bucket string, pts []points.Point) error {
+	val, err := json.Marshal(Hint{At: h.now(), Bucket: bucket, Points: pts})
 	if err != nil {
 		return err
 	}
@@ -146,7 +168,7 @@ func (h *hintStore) Add(target, bucket string, pts []points.Point) error {
 	if q.bytes+int64(len(val)) > h.maxBytes {
 		q.dropped++
 		h.mu.Unlock()
-		return errHintsFull
+		return ErrHintsFull
 	}
 	seq := h.seq
 	h.seq++
@@ -168,14 +190,14 @@ func (h *hintStore) Add(target, bucket string, pts []points.Point) error {
 }
 
 // Next returns up to max of target's oldest hints, in order.
-func (h *hintStore) Next(target string, max int) ([]hint, error) {
-	var out []hint
+func (h *Hints) Next(target string, max int) ([]Hint, error) {
+	var out []Hint
 	prefix := append([]byte(target), 0)
 	err := h.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Rewind(); it.Valid() && len(out) < max; it.Next() {
-			var hn hint
+			var hn Hint
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &hn) }); err != nil {
 				return err
 			}
@@ -188,7 +210,7 @@ func (h *hintStore) Next(target string, max int) ([]hint, error) {
 }
 
 // Remove deletes delivered (or expired) hints of target.
-func (h *hintStore) Remove(target string, hs []hint, delivered bool) error {
+func (h *Hints) Remove(target string, hs []Hint, delivered bool) error {
 	if len(hs) == 0 {
 		return nil
 	}
@@ -223,7 +245,7 @@ func (h *hintStore) Remove(target string, hs []hint, delivered bool) error {
 }
 
 // Drop removes a target's whole queue: it left the cluster.
-func (h *hintStore) Drop(target string) error {
+func (h *Hints) Drop(target string) error {
 	err := h.db.DropPrefix(append([]byte(target), 0))
 	h.mu.Lock()
 	if q := h.queues[target]; q != nil {
@@ -234,7 +256,7 @@ func (h *hintStore) Drop(target string) error {
 	return err
 }
 
-func (h *hintStore) refreshOldest(target string) {
+func (h *Hints) refreshOldest(target string) {
 	first, err := h.Next(target, 1)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -247,7 +269,7 @@ func (h *hintStore) refreshOldest(target string) {
 }
 
 // Pending lists the targets with queued hints.
-func (h *hintStore) Pending() []string {
+func (h *Hints) Pending() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
@@ -261,7 +283,7 @@ func (h *hintStore) Pending() []string {
 }
 
 // Status returns every queue this node has had since it started.
-func (h *hintStore) Status() []HintQueueStatus {
+func (h *Hints) Status() []HintQueueStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := make([]HintQueueStatus, 0, len(h.queues))
@@ -277,7 +299,7 @@ func (h *hintStore) Status() []HintQueueStatus {
 	return out
 }
 
-func (h *hintStore) Close() error { return h.db.Close() }
+func (h *Hints) Close() error { return h.db.Close() }
 
 // badgerLogger sends Badger's logs to slog; its info is debug here.
 type badgerLogger struct{ log *slog.Logger }
@@ -289,7 +311,7 @@ func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Debug(fmt.Sprintf(f, 
 
 // DiskSize returns the bytes the hint store really takes on disk (its value
 // log is sparse: see diskusage).
-func (h *hintStore) DiskSize() int64 {
+func (h *Hints) DiskSize() int64 {
 	u, err := diskusage.Dir(h.dir)
 	if err != nil {
 		lsm, vlog := h.db.Size()

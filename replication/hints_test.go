@@ -1,4 +1,4 @@
-package node
+package replication
 
 import (
 	"errors"
@@ -20,14 +20,14 @@ func TestHintStore(t *testing.T) {
 	batch := func(ts int64) []points.Point {
 		return []points.Point{{SourceID: "6b0990ecf6fffd09dc560b85", TS: ts, Values: []points.Value{{Field: "v", Kind: points.KindNumber, Num: 1}}}}
 	}
-	open := func(maxBytes int64) *hintStore {
-		h, err := openHints(dir, false, maxBytes, time.Hour, clock, slog.New(slog.DiscardHandler))
+	open := func(maxBytes int64) *Hints {
+		h, err := OpenHints(HintsConfig{Dir: dir, MaxBytes: maxBytes, MaxAge: time.Hour, Now: clock, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return h
 	}
-	status := func(h *hintStore, target string) HintQueueStatus {
+	status := func(h *Hints, target string) HintQueueStatus {
 		for _, st := range h.Status() {
 			if st.Target == target {
 				return st
@@ -60,8 +60,8 @@ func TestHintStore(t *testing.T) {
 	if err := h.Add("n2", "6b0990ecf6fffd09dc560b84", batch(3)); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Add("n2", "6b0990ecf6fffd09dc560b84", batch(4)); !errors.Is(err, errHintsFull) {
-		t.Fatalf("a hint past the bound: %v, want errHintsFull", err)
+	if err := h.Add("n2", "6b0990ecf6fffd09dc560b84", batch(4)); !errors.Is(err, ErrHintsFull) {
+		t.Fatalf("a hint past the bound: %v, want ErrHintsFull", err)
 	}
 	if st := status(h, "n2"); st.Hints != 4 || st.Dropped != 1 {
 		t.Fatalf("after the bound: %+v, want 4 hints and 1 dropped", st)

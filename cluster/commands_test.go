@@ -29,15 +29,15 @@ func sampleCommands() map[commandType]any {
 	admin := store.APIKey{ID: id(2), Name: "initial admin key", Type: store.KeyAdmin, Hash: "abc123", KeyPrefix: "dakkio_a_abc", OrganizationID: org.ID, CreatedAt: t0}
 	bucket := store.Bucket{ID: id(3), Name: "weather ☀", Description: "multi\nline \"quoted\"", OrganizationID: org.ID, RetentionDays: 3650, Status: store.BucketArchived, CreatedAt: t0, UpdatedAt: t0}
 	return map[commandType]any{
-		cmdBootstrap:    store.Bootstrap{Org: org, AdminKey: admin, OperatorTokenHash: "ophash"},
-		cmdCreateOrg:    store.CreateOrg{Org: org, AdminKey: admin},
-		cmdUpdateOrg:    store.UpdateOrg{ID: org.ID, Name: ptr("renamed"), Plan: ptr(store.PlanPro), At: t0},
-		cmdCreateKey:    store.CreateKey{Key: store.APIKey{ID: id(4), Name: "writer", Type: store.KeyWrite, Hash: "h", KeyPrefix: "dakkio_w_xyz", OrganizationID: org.ID, BucketID: bucket.ID, CreatedAt: t0}},
-		cmdDeleteKey:    store.DeleteKey{OrgID: org.ID, BucketID: bucket.ID, KeyID: id(4)},
-		cmdCreateBucket: store.CreateBucket{Bucket: bucket},
-		cmdUpdateBucket: store.UpdateBucket{OrgID: org.ID, ID: bucket.ID, Name: ptr("n"), Description: ptr(""), RetentionDays: ptr(7), Status: ptr(store.BucketActive), At: t0},
-		cmdDeleteBucket: store.DeleteBucket{OrgID: org.ID, ID: bucket.ID},
-		cmdCreateSource: store.CreateSource{Source: store.DataSource{
+		typeOf[store.Bootstrap]():    store.Bootstrap{Org: org, AdminKey: admin, OperatorTokenHash: "ophash"},
+		typeOf[store.CreateOrg]():    store.CreateOrg{Org: org, AdminKey: admin},
+		typeOf[store.UpdateOrg]():    store.UpdateOrg{ID: org.ID, Name: ptr("renamed"), Plan: ptr(store.PlanPro), At: t0},
+		typeOf[store.CreateKey]():    store.CreateKey{Key: store.APIKey{ID: id(4), Name: "writer", Type: store.KeyWrite, Hash: "h", KeyPrefix: "dakkio_w_xyz", OrganizationID: org.ID, BucketID: bucket.ID, CreatedAt: t0}},
+		typeOf[store.DeleteKey]():    store.DeleteKey{OrgID: org.ID, BucketID: bucket.ID, KeyID: id(4)},
+		typeOf[store.CreateBucket](): store.CreateBucket{Bucket: bucket},
+		typeOf[store.UpdateBucket](): store.UpdateBucket{OrgID: org.ID, ID: bucket.ID, Name: ptr("n"), Description: ptr(""), RetentionDays: ptr(7), Status: ptr(store.BucketActive), At: t0},
+		typeOf[store.DeleteBucket](): store.DeleteBucket{OrgID: org.ID, ID: bucket.ID},
+		typeOf[store.CreateSource](): store.CreateSource{Source: store.DataSource{
 			ID: id(5), BucketID: bucket.ID, OrganizationID: org.ID, Name: "station", Type: "sensor", Description: "d",
 			Schema:       map[string]store.Field{"temperature": {Type: "number", Unit: "°C", Description: "air"}, "ok": {Type: "boolean"}},
 			Downsampling: true, Status: "active", CreatedAt: t0, UpdatedAt: t0,
@@ -45,15 +45,47 @@ func sampleCommands() map[commandType]any {
 	}
 }
 
+// typeOf is the type byte of the command C.
+func typeOf[C any]() commandType { return commands.byGo[reflect.TypeFor[C]()].typ }
+
 // TestCommandTypeBytes pins the type bytes: they are in every log on disk.
 func TestCommandTypeBytes(t *testing.T) {
-	want := map[commandType]byte{
-		cmdBootstrap: 1, cmdCreateOrg: 2, cmdUpdateOrg: 3, cmdCreateKey: 4, cmdDeleteKey: 5,
-		cmdCreateBucket: 6, cmdUpdateBucket: 7, cmdDeleteBucket: 8, cmdCreateSource: 9,
+	want := map[reflect.Type]byte{
+		reflect.TypeFor[store.Bootstrap]():             1,
+		reflect.TypeFor[store.CreateOrg]():             2,
+		reflect.TypeFor[store.UpdateOrg]():             3,
+		reflect.TypeFor[store.CreateKey]():             4,
+		reflect.TypeFor[store.DeleteKey]():             5,
+		reflect.TypeFor[store.CreateBucket]():          6,
+		reflect.TypeFor[store.UpdateBucket]():          7,
+		reflect.TypeFor[store.DeleteBucket]():          8,
+		reflect.TypeFor[store.CreateSource]():          9,
+		reflect.TypeFor[store.SetUsage]():              10,
+		reflect.TypeFor[store.CreateAlert]():           11,
+		reflect.TypeFor[store.UpdateAlert]():           12,
+		reflect.TypeFor[store.DeleteAlert]():           13,
+		reflect.TypeFor[store.TriggerAlert]():          14,
+		reflect.TypeFor[store.RecordDelivery]():        15,
+		reflect.TypeFor[store.Rebalance]():             16,
+		reflect.TypeFor[store.ReplicaCaughtUp]():       17,
+		reflect.TypeFor[store.RestoreState]():          18,
+		reflect.TypeFor[store.DeleteAdminKey]():        19,
+		reflect.TypeFor[store.RotateOperatorToken]():   20,
+		reflect.TypeFor[store.UpdateSource]():          21,
+		reflect.TypeFor[store.DeleteSource]():          22,
+		reflect.TypeFor[store.CreateWebhook]():         23,
+		reflect.TypeFor[store.UpdateWebhook]():         24,
+		reflect.TypeFor[store.DeleteWebhook]():         25,
+		reflect.TypeFor[store.PublishEvent]():          26,
+		reflect.TypeFor[store.TestWebhook]():           27,
+		reflect.TypeFor[store.RecordWebhookDelivery](): 28,
 	}
-	for ct, b := range want {
-		if byte(ct) != b {
-			t.Errorf("command type %d changed to %d", b, ct)
+	for typ, b := range want {
+		c, ok := commands.byGo[typ]
+		if !ok {
+			t.Errorf("%v is no longer a command", typ)
+		} else if byte(c.typ) != b {
+			t.Errorf("%v: type byte %d changed to %d", typ, b, c.typ)
 		}
 	}
 }
@@ -200,7 +232,7 @@ func TestDecodeGarbage(t *testing.T) {
 		{"type zero", []byte("\x00{}"), true},
 		{"type after the last", []byte{byte(slices.Max(knownTypes())) + 1, '{', '}'}, true},
 		{"type 255", []byte("\xff{}"), true},
-		{"no body", []byte{byte(cmdCreateBucket)}, false},
+		{"no body", []byte{byte(typeOf[store.CreateBucket]())}, false},
 		{"not json", []byte("\x06garbage"), false},
 		{"truncated json", []byte("\x06" + `{"bucket":{"_id":"x"`), false},
 		{"trailing data", []byte("\x05{} {}"), false},
@@ -280,7 +312,7 @@ func TestLocalApplier(t *testing.T) {
 	a := NewLocalApplier(state)
 	ctx := context.Background()
 	cmds := sampleCommands()
-	boot := cmds[cmdBootstrap].(store.Bootstrap)
+	boot := cmds[typeOf[store.Bootstrap]()].(store.Bootstrap)
 	boot.AdminKey.Hash = "admin-hash"
 	if _, err := a.Apply(ctx, boot); err != nil {
 		t.Fatal(err)
@@ -288,12 +320,12 @@ func TestLocalApplier(t *testing.T) {
 	if _, err := a.Apply(ctx, boot); !errors.Is(err, store.ErrAlreadyInitialized) {
 		t.Fatalf("second bootstrap: %v", err)
 	}
-	b := cmds[cmdCreateBucket].(store.CreateBucket)
+	b := cmds[typeOf[store.CreateBucket]()].(store.CreateBucket)
 	b.Bucket.Status = store.BucketActive
 	if _, err := a.Apply(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	v, err := a.Apply(ctx, cmds[cmdUpdateBucket])
+	v, err := a.Apply(ctx, cmds[typeOf[store.UpdateBucket]()])
 	if err != nil {
 		t.Fatal(err)
 	}
