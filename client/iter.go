@@ -108,3 +108,18 @@ func (c *Client) QueryAll(ctx context.Context, req QueryRequest) iter.Seq2[Query
 		}
 	}
 }
+
+// AllWebhooks walks the organization's webhooks, or one bucket's when
+// bucketID is not empty (admin key).
+func (c *Client) AllWebhooks(ctx context.Context, bucketID string, pageSize int) iter.Seq2[Webhook, error] {
+	return Paginate(ctx, pageSize, func(ctx context.Context, p Page) (*List[Webhook], error) {
+		return c.ListWebhooks(ctx, bucketID, p)
+	})
+}
+
+// AllWebhookDeliveries walks a webhook's deliveries, newest first (admin key).
+func (c *Client) AllWebhookDeliveries(ctx context.Context, webhookID string, pageSize int) iter.Seq2[WebhookDelivery, error] {
+	return Paginate(ctx, pageSize, func(ctx context.Context, p Page) (*List[WebhookDelivery], error) {
+		return c.WebhookDeliveries(ctx, webhookID, p)
+	})
+}

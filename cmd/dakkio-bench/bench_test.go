@@ -36,6 +36,10 @@ func TestParseFlags(t *testing.T) {
 			}},
 		{"--sync-writes with --addr", []string{"--addr", "http://h:1", "--key", "k", "--sync-writes"}, "go with --binary", nil},
 		{"negative rules", []string{"--binary", "b", "--rules", "-1"}, "--rules", nil},
+		{"remote write", []string{"--binary", "b", "--protocol", "rw"}, "", func(c config) bool { return c.protocol == "rw" }},
+		{"mqtt", []string{"--binary", "b", "--protocol", "mqtt"}, "", func(c config) bool { return c.protocol == "mqtt" }},
+		{"mqtt with --addr", []string{"--addr", "http://h:1", "--key", "k", "--protocol", "mqtt"}, "goes with --binary", nil},
+		{"unknown protocol", []string{"--binary", "b", "--protocol", "otlp"}, "--protocol", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

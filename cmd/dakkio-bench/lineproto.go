@@ -12,8 +12,11 @@ import (
 
 // ingestPath is where the ingest posts for the chosen protocol.
 func ingestPath(protocol, bucketID string) string {
-	if protocol == "lp" {
+	switch protocol {
+	case "lp":
 		return "/api/v2/write?bucket=" + bucketID + "&precision=ns"
+	case "rw":
+		return "/api/v1/write"
 	}
 	return "/api/data/batch"
 }

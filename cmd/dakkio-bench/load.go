@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +60,16 @@ func (t target) newRequest(path, key string) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
 	req.SetRequestURI(t.base + path)
 	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
+	switch {
+	case strings.HasPrefix(path, "/api/v1/write"): // remotewrite.go
+		req.Header.SetContentType("application/x-protobuf")
+		req.Header.Set("Content-Encoding", "snappy")
+		req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	case strings.HasPrefix(path, "/api/v2/write"): // lineproto.go
+		req.Header.SetContentType("text/plain; charset=utf-8")
+	default:
+		req.Header.SetContentType("application/json")
+	}
 	req.Header.Set("X-API-Key", key)
 	return req
 }

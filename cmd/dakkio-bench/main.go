@@ -64,7 +64,7 @@ type config struct {
 	nodeArgs   []string
 	rules      int
 	idle       time.Duration
-	protocol   string // json or lp (lineproto.go)
+	protocol   string // json, lp (lineproto.go), rw (remotewrite.go) or mqtt (mqtt.go)
 	promql     bool   // also measure PromQL range queries (promql.go)
 }
 
@@ -122,7 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.idle, "idle", 30*time.Second, "with --binary: after the ingest settles, how long the node idles before its RSS is read again (0: not read)")
 	fs.StringVar(&c.consistency, "consistency", "quorum", "the cluster's writes ask ?consistency= this: one, quorum or all (empty: the nodes' --write-consistency)")
 	fs.BoolVar(&c.promql, "promql", true, "after the JSON queries, measure PromQL range queries (/api/v1/query_range) with and without the result cache")
-	fs.StringVar(&c.protocol, "protocol", "json", "single node's ingest: json (POST /api/data/batch) or lp (InfluxDB line protocol, POST /api/v2/write)")
+	fs.StringVar(&c.protocol, "protocol", "json", "single node's ingest: json (POST /api/data/batch), lp (InfluxDB line protocol, POST /api/v2/write) rw (Prometheus remote write, POST /api/v1/write) or mqtt (one QoS 1 message a point through a mosquitto the bench starts)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: dakkio-bench --binary bin/dakkio [flags]\n       dakkio-bench --addr URL --key ADMINKEY [--data-dir DIR] [flags]\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -160,8 +160,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return fail("--sync-writes and --node-args go with --binary: the bench starts the node")
 	case c.rules < 0 || c.idle < 0:
 		return fail("--rules and --idle must not be negative")
-	case c.protocol != "json" && c.protocol != "lp":
-		return fail("--protocol must be json or lp")
+	case c.protocol != "json" && c.protocol != "lp" && c.protocol != "rw" && c.protocol != "mqtt":
+		return fail("--protocol must be json, lp, rw or mqtt")
+	case c.protocol == "mqtt" && c.addr != "":
+		return fail("--protocol mqtt goes with --binary: the bench starts the broker and subscribes the node")
 	case c.clusterPoints < 1:
 		return fail("--cluster-points must be at least 1")
 	case c.consistency != "" && c.consistency != "one" && c.consistency != "quorum" && c.consistency != "all":
@@ -254,6 +256,7 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	cfg := b.cfg
 	base, adminKey := cfg.addr, cfg.key
 	var node *nodeProc
+	var broker *mqttBroker // --protocol mqtt
 	if cfg.binary != "" {
 		dir, err := os.MkdirTemp(cfg.tmpDir, "dakkio-bench-")
 		if err != nil {
@@ -281,6 +284,13 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 		}
 		if node.raftAddr, err = freeAddr(); err != nil {
 			return nil, err
+		}
+		if cfg.protocol == "mqtt" {
+			if broker, err = startBroker(ctx, dir); err != nil {
+				return nil, err
+			}
+			defer broker.stop()
+			node.extra = append(node.extra, broker.nodeFlags(node.adminKey)...)
 		}
 		b.logf("starting %s (data in %s, HTTP %s)", cfg.binary, node.dataDir, node.httpAddr)
 		if err := node.start(); err != nil {
@@ -323,8 +333,14 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	b.logf("ingesting %s points (%d sources × %s ticks) into bucket %s", count(w.points()), len(w.sources), count(w.ticks), bucketID)
 	g := newGenerator(w, bucketID, cfg.seed)
 	g.lp = cfg.protocol == "lp"
+	g.rw = cfg.protocol == "rw"
 	cpu0 := cpuTime()
-	if r.ingest, err = ingest(ctx, []target{t}, ingestPath(cfg.protocol, bucketID), writeKey, g, cfg.batch, cfg.conns, b.log); err != nil {
+	if broker != nil {
+		r.ingest, err = ingestMQTT(ctx, broker, api, bucketID, g, cfg.conns, cfg.settleTimeout, b.log)
+	} else {
+		r.ingest, err = ingest(ctx, []target{t}, ingestPath(cfg.protocol, bucketID), writeKey, g, cfg.batch, cfg.conns, b.log)
+	}
+	if err != nil {
 		return nil, err
 	}
 	r.benchCPU = cpuTime() - cpu0
@@ -387,7 +403,7 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 	if cfg.promql {
 		names := make([]string, len(w.sources))
 		for i := range names {
-			names[i] = fmt.Sprintf("sensor-%03d", i+1) // as setup names them
+			names[i] = sourceName(cfg.protocol, i) // as setup names them
 		}
 		kinds, start, end := promqlKinds(w, names)
 		pq, err := runPromQL(ctx, t, readKey, kinds, start, end, cfg.queries, queryWarmup, cfg.seed)
@@ -428,7 +444,7 @@ func (b *bench) setup(ctx context.Context, api *client.Client, maxPoints int64) 
 	b.logf("creating bucket %s and %d sources", bk.ID, cfg.sources)
 	for i := range cfg.sources {
 		src, err := api.CreateSource(ctx, bk.ID, client.CreateSourceRequest{
-			Name: fmt.Sprintf("sensor-%03d", i+1), Type: "sensor", Schema: schema,
+			Name: sourceName(cfg.protocol, i), Type: "sensor", Schema: schema,
 		})
 		if err != nil {
 			return nil, "", "", "", fmt.Errorf("cannot create data source %d: %w", i+1, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/prometheus/prometheus/prompb"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -104,6 +105,11 @@ type generator struct {
 	// lp writes line protocol instead (lineproto.go).
 	lp              bool
 	lpNames, lpKeys [][]byte
+	// rw writes Prometheus remote write instead (remotewrite.go).
+	rw       bool
+	rwSeries []prompb.TimeSeries // per source and field
+	rwReq    []prompb.TimeSeries // the batch's series with samples
+	rwRaw    []byte              // the marshalled request
 }
 
 func newGenerator(w *workload, bucketID string, seed uint64) *generator {
@@ -141,6 +147,9 @@ func newGenerator(w *workload, bucketID string, seed uint64) *generator {
 func (g *generator) next(buf []byte, n int) ([]byte, int) {
 	if g.lp {
 		return g.nextLP(buf, n)
+	}
+	if g.rw {
+		return g.nextRW(buf, n)
 	}
 	buf = append(buf[:0], g.head...)
 	count := 0

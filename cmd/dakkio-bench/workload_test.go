@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/dakkio/dakkio/internal/remotewrite"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 )
@@ -134,4 +137,70 @@ func BenchmarkGenerator(b *testing.B) {
 		buf, _ = g.next(buf, 1000)
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// TestGeneratorRemoteWrite: the remote-write bodies, decoded as the node
+// decodes them, hold the same points as the JSON bodies of the same seed,
+// under the source names the bench creates for remote write.
+func TestGeneratorRemoteWrite(t *testing.T) {
+	w := &workload{
+		sources:  []string{"65a000000000000000000001", "65a000000000000000000002", "65a000000000000000000003"},
+		fields:   fieldsFor(3),
+		start:    time.Date(2026, 1, 1, 23, 59, 0, 0, time.UTC).UnixNano(),
+		interval: int64(1500 * time.Millisecond),
+		ticks:    100,
+	}
+	type key struct {
+		source, field string
+		ms            int64
+	}
+	want := map[key]float64{}
+	g := newGenerator(w, "65a0000000000000000000ff", 7)
+	for {
+		buf, n := g.next(nil, 64)
+		if n == 0 {
+			break
+		}
+		var req struct {
+			DataPoints []struct {
+				DataSourceID string             `json:"dataSourceId"`
+				Timestamp    time.Time          `json:"timestamp"`
+				Values       map[string]float64 `json:"values"`
+			} `json:"dataPoints"`
+		}
+		if err := json.Unmarshal(buf, &req); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range req.DataPoints {
+			src := sourceName("rw", slices.Index(w.sources, p.DataSourceID))
+			for f, v := range p.Values {
+				want[key{src, f, p.Timestamp.UnixMilli()}] = v
+			}
+		}
+	}
+	got := map[key]float64{}
+	g = newGenerator(w, "65a0000000000000000000ff", 7)
+	g.rw = true
+	for {
+		buf, n := g.next(nil, 64)
+		if n == 0 {
+			break
+		}
+		req, err := remotewrite.Decode(buf, 1<<20)
+		if err != nil {
+			t.Fatalf("the node cannot decode a body: %v", err)
+		}
+		for _, ts := range req.Timeseries {
+			s, err := remotewrite.Name(ts.Labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, smp := range ts.Samples {
+				got[key{s.Source, s.Field, smp.Timestamp}] = smp.Value
+			}
+		}
+	}
+	if int64(len(want)) != w.points()*3 || !maps.Equal(got, want) {
+		t.Fatalf("remote write carries %d values, JSON %d (want %d); equal: %v", len(got), len(want), w.points()*3, maps.Equal(got, want))
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"net/url"
@@ -282,6 +283,22 @@ func listEnvelope[T any](items []T) *client.List[T] {
 		items = []T{}
 	}
 	return &client.List[T]{Data: items, Pagination: client.Pagination{Limit: len(items), Total: len(items)}}
+}
+
+// listOrAll is the page asked for, or with --all every item gathered from
+// the page iterator into one envelope.
+func listOrAll[T any](all bool, every iter.Seq2[T, error], page func() (*client.List[T], error)) (*client.List[T], error) {
+	if !all {
+		return page()
+	}
+	var items []T
+	for item, err := range every {
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, item)
+	}
+	return listEnvelope(items), nil
 }
 
 // dispatch runs the subcommand of a group; help and unknown ones print usage.

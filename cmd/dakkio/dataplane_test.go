@@ -2,17 +2,26 @@ package main
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dakkio/dakkio/client"
 	"github.com/dakkio/dakkio/internal/testnode"
 )
 
@@ -188,7 +197,9 @@ func TestCLIDataPlane(t *testing.T) {
 	}
 	s.replace = append(s.replace, func(o string) string { return strings.ReplaceAll(o, file, "points.jsonl") })
 	s.must(0, "", "write", "--bucket", "greenhouse", "--source", src, "--batch", "3", file)
-	lp := fmt.Sprintf("sensor-1 temperature=23.5,door=false %d\n", base.Add(4*time.Minute).Unix())
+	lpTime := fmt.Sprint(base.Add(4 * time.Minute).Unix())
+	s.replace = append(s.replace, func(o string) string { return strings.ReplaceAll(o, lpTime, "<UNIX-SECONDS>") })
+	lp := "sensor-1 temperature=23.5,door=false " + lpTime + "\n"
 	s.must(0, lp, "write", "--bucket", "greenhouse", "--precision", "s")
 
 	s.must(0, "", "query", "--bucket", "greenhouse", "--sort", "asc")
@@ -197,6 +208,58 @@ func TestCLIDataPlane(t *testing.T) {
 	s.must(0, "", "query", "--bucket", "greenhouse", "--agg", "avg", "--group-by", "hour")
 	s.must(0, "", "bucket", "get", "greenhouse")
 	s.must(0, "", "bucket", "update", "greenhouse", "--retention-days", "60", "--json")
+
+	s.must(0, "", "source", "get", "--bucket", "greenhouse", src)
+	s.must(0, "", "source", "update", "--bucket", "greenhouse", src, "--description", "by the door", "--field", "humidity:number:%")
+
+	// A webhook, and a test delivery to a receiver that checks the signature.
+	got := make(chan string, 10)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte("whsec_cli"))
+		mac.Write(body)
+		if r.Header.Get("X-Dakkio-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			got <- "bad signature"
+			return
+		}
+		got <- r.Header.Get("X-Dakkio-Event")
+	}))
+	defer receiver.Close()
+	s.replace = append(s.replace, func(o string) string { return strings.ReplaceAll(o, receiver.URL, "<RECEIVER>") })
+	hookOut := s.must(0, "", "webhook", "create", "--bucket", "greenhouse", "--endpoint", receiver.URL+"/hook", "--event", "alert.triggered",
+		"--name", "ops", "--secret", "whsec_cli", "--json")
+	hook := idPattern.FindString(hookOut[strings.Index(hookOut, `"_id"`):])
+	s.must(0, "", "webhook", "list", "--bucket", "greenhouse")
+	// Not in the transcript: on a loaded machine the answer may come
+	// before the first attempt is recorded (still pending).
+	if code, out := (&session{t: t}).run("", "webhook", "test", hook); code != 0 || !strings.Contains(out, "webhook.test") {
+		t.Fatalf("webhook test: exit %d, %s", code, out)
+	}
+	select {
+	case ev := <-got:
+		if ev != "webhook.test" {
+			t.Errorf("the receiver got %q, want a signed webhook.test", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the receiver got no delivery")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := n.Admin.WebhookDeliveries(t.Context(), hook, client.Page{})
+		if err == nil && len(l.Data) == 1 && l.Data[0].Status == "delivered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the test delivery is not recorded as delivered: %+v, %v", l, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.must(0, "", "webhook", "deliveries", hook)
+	s.must(0, "", "webhook", "update", hook, "--status", "paused")
+	s.must(0, "", "webhook", "get", hook, "--json")
+	s.must(0, "", "webhook", "delete", hook)
+	s.must(0, "", "source", "delete", "--bucket", "greenhouse", src)
 
 	keyID := idPattern.FindString(keyOut[strings.Index(keyOut, "Key ID"):])
 	s.must(0, "", "key", "delete", "--bucket", "greenhouse", keyID)
@@ -388,5 +451,33 @@ func TestCompletionScripts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCLIListAll: --all gathers every item through the SDK's page
+// iterator into one envelope, the same items a page holding them all lists.
+func TestCLIListAll(t *testing.T) {
+	cliEnv(t)
+	n := testnode.Start(t)
+	s := &session{t: t}
+	s.must(0, "", "config", "create", "local", "--url", n.URL, "--api-key", n.AdminKey)
+	s.must(0, "", "bucket", "create", "all")
+	for _, name := range []string{"a", "b", "c"} {
+		s.must(0, "", "source", "create", "--bucket", "all", "--name", name, "--field", "v:number")
+	}
+	data := func(args ...string) []any {
+		var env struct {
+			Data []any `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(s.must(0, "", args...)), &env); err != nil {
+			t.Fatalf("dakkio %s: %v", strings.Join(args, " "), err)
+		}
+		return env.Data
+	}
+	one := data("source", "list", "--bucket", "all", "--limit", "1", "--json")
+	all := data("source", "list", "--bucket", "all", "--all", "--json")
+	page := data("source", "list", "--bucket", "all", "--limit", "1000", "--json")
+	if len(one) != 1 || len(all) != 3 || !reflect.DeepEqual(all, page) {
+		t.Fatalf("--limit 1: %d sources; --all: %v; one page: %v", len(one), all, page)
 	}
 }

@@ -14,7 +14,8 @@ Usage:
 Data (with an API key):
   dakkio bucket <command>   buckets (list, create, get, update, delete)
   dakkio key <command>      a bucket's write and read keys (list, create, delete)
-  dakkio source <command>   a bucket's data sources (list, create)
+  dakkio source <command>   a bucket's data sources (list, create, get, update, delete)
+  dakkio webhook <command>  subscriptions to a bucket's events (list, create, get, update, delete, deliveries, test)
   dakkio write              write points from JSON lines or line protocol
   dakkio query              read points, raw or aggregated, as a table, CSV or JSON
   dakkio config <command>   profiles of node URL and API key (create, use, list, rm)
@@ -55,6 +56,7 @@ func init() {
 		"bucket":     bucketCommand,
 		"key":        keyCommand,
 		"source":     sourceCommand,
+		"webhook":    webhookCommand,
 		"write":      writeCommand,
 		"query":      queryCommand,
 		"config":     configCommand,

@@ -32,9 +32,14 @@ Key commands need an admin key.
 const sourceUsage = `Usage:
   dakkio source list --bucket BUCKET [--all]
   dakkio source create --bucket BUCKET --name NAME --field NAME:TYPE[:UNIT] ... [--type sensor] [--description TEXT] [--no-downsampling]
+  dakkio source get --bucket BUCKET SOURCE-ID          the source with its point count and time span
+  dakkio source update --bucket BUCKET SOURCE-ID [--name NAME] [--description TEXT] [--type TYPE]
+                       [--status active|inactive] [--downsampling=true|false] [--field NAME:TYPE[:UNIT] ...]
+  dakkio source delete --bucket BUCKET SOURCE-ID       the source, its points and its alert rules
 
-TYPE is number, string or boolean. Listing takes any key of the bucket;
-creating an admin key or the bucket's write key.
+TYPE is number, string or boolean. Listing and getting take any key of the
+bucket; creating and updating an admin key or the bucket's write key;
+deleting an admin key. --field on update adds fields or changes their unit.
 ` + apiFlagsUsage
 
 func bucketCommand(args []string, stdout, stderr io.Writer) int {
@@ -51,7 +56,7 @@ func keyCommand(args []string, stdout, stderr io.Writer) int {
 
 func sourceCommand(args []string, stdout, stderr io.Writer) int {
 	return dispatch("source", sourceUsage, map[string]func([]string, io.Writer, io.Writer) int{
-		"list": sourceList, "create": sourceCreate,
+		"list": sourceList, "create": sourceCreate, "get": sourceGet, "update": sourceUpdate, "delete": sourceDelete,
 	}, args, stdout, stderr)
 }
 
@@ -93,21 +98,9 @@ func bucketList(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	var l *client.List[client.Bucket]
-	if *all {
-		var items []client.Bucket
-		for b, err := range c.AllBuckets(ctx, 1000) {
-			if err != nil {
-				return a.fail(err)
-			}
-			items = append(items, b)
-		}
-		l = listEnvelope(items)
-	} else {
-		var err error
-		if l, err = c.ListBuckets(ctx, *page); err != nil {
-			return a.fail(err)
-		}
+	l, err := listOrAll(*all, c.AllBuckets(ctx, 1000), func() (*client.List[client.Bucket], error) { return c.ListBuckets(ctx, *page) })
+	if err != nil {
+		return a.fail(err)
 	}
 	if a.json {
 		return printEnvelope(stdout, l)
@@ -288,21 +281,9 @@ func keyList(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	var l *client.List[client.APIKey]
-	if *all {
-		var items []client.APIKey
-		for k, err := range c.AllKeys(ctx, id, 1000) {
-			if err != nil {
-				return a.fail(err)
-			}
-			items = append(items, k)
-		}
-		l = listEnvelope(items)
-	} else {
-		var err error
-		if l, err = c.ListKeys(ctx, id, *page); err != nil {
-			return a.fail(err)
-		}
+	l, err := listOrAll(*all, c.AllKeys(ctx, id, 1000), func() (*client.List[client.APIKey], error) { return c.ListKeys(ctx, id, *page) })
+	if err != nil {
+		return a.fail(err)
 	}
 	if a.json {
 		return printEnvelope(stdout, l)
@@ -391,21 +372,9 @@ func sourceList(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	var l *client.List[client.DataSource]
-	if *all {
-		var items []client.DataSource
-		for s, err := range c.AllSources(ctx, id, 1000) {
-			if err != nil {
-				return a.fail(err)
-			}
-			items = append(items, s)
-		}
-		l = listEnvelope(items)
-	} else {
-		var err error
-		if l, err = c.ListSources(ctx, id, *page); err != nil {
-			return a.fail(err)
-		}
+	l, err := listOrAll(*all, c.AllSources(ctx, id, 1000), func() (*client.List[client.DataSource], error) { return c.ListSources(ctx, id, *page) })
+	if err != nil {
+		return a.fail(err)
 	}
 	if a.json {
 		return printEnvelope(stdout, l)
@@ -482,4 +451,102 @@ func printSource(w io.Writer, s *client.DataSource) {
 	}
 	fmt.Fprintln(w)
 	table(w, []string{"FIELD", "TYPE", "UNIT", "DESCRIPTION"}, rows)
+}
+
+func sourceGet(args []string, stdout, stderr io.Writer) int {
+	a := newAPICmd("source get", "--bucket BUCKET SOURCE-ID", stdout, stderr)
+	bucket := bucketFlag(a)
+	c, id, code, ok := withBucket(a, args, bucket, "SOURCE-ID")
+	if !ok {
+		return code
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	s, err := c.GetSource(ctx, id, a.pos[0])
+	if err != nil {
+		return a.fail(err)
+	}
+	if a.json {
+		return printJSON(stdout, s)
+	}
+	printSource(stdout, &s.DataSource)
+	first, last := "-", "-"
+	if s.Stats.FirstDataPoint != nil {
+		first = timeText(*s.Stats.FirstDataPoint)
+	}
+	if s.Stats.LastDataPoint != nil {
+		last = timeText(*s.Stats.LastDataPoint)
+	}
+	fmt.Fprintln(stdout)
+	kv(stdout, "Data points", strconv.FormatInt(s.Stats.DataPointCount, 10), "First point", first, "Last point", last)
+	return 0
+}
+
+func sourceUpdate(args []string, stdout, stderr io.Writer) int {
+	a := newAPICmd("source update", "--bucket BUCKET SOURCE-ID [flags]", stdout, stderr)
+	bucket := bucketFlag(a)
+	name := a.fs.String("name", "", "new name")
+	desc := a.fs.String("description", "", "new description")
+	typ := a.fs.String("type", "", "new type: sensor, api, webhook, manual, application or service")
+	status := a.fs.String("status", "", "active, or inactive (refuses new points)")
+	down := a.fs.Bool("downsampling", true, "answer unbounded raw queries with averages")
+	fields := fieldsFlag{}
+	a.fs.Var(fields, "field", "a field to add, or whose unit changes: NAME:TYPE[:UNIT] (repeat)")
+	c, id, code, ok := withBucket(a, args, bucket, "SOURCE-ID")
+	if !ok {
+		return code
+	}
+	// Flags given are sent even when empty: the server judges them.
+	var req client.UpdateSourceRequest
+	set := false
+	for _, f := range []struct {
+		flag string
+		dst  **string
+		v    *string
+	}{{"name", &req.Name, name}, {"description", &req.Description, desc}, {"type", &req.Type, typ}, {"status", &req.Status, status}} {
+		if a.visited(f.flag) {
+			*f.dst, set = f.v, true
+		}
+	}
+	if a.visited("downsampling") {
+		req.Downsampling, set = down, true
+	}
+	if len(fields) > 0 {
+		req.Schema, set = fields, true
+	}
+	if !set {
+		return a.usageError("give at least one of --name, --description, --type, --status, --downsampling, --field")
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	s, err := c.UpdateSource(ctx, id, a.pos[0], req)
+	if err != nil {
+		return a.fail(err)
+	}
+	if a.json {
+		return printJSON(stdout, s)
+	}
+	printSource(stdout, s)
+	return 0
+}
+
+func sourceDelete(args []string, stdout, stderr io.Writer) int {
+	a := newAPICmd("source delete", "--bucket BUCKET SOURCE-ID", stdout, stderr)
+	bucket := bucketFlag(a)
+	c, id, code, ok := withBucket(a, args, bucket, "SOURCE-ID")
+	if !ok {
+		return code
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	res, err := c.DeleteSource(ctx, id, a.pos[0])
+	if err != nil {
+		return a.fail(err)
+	}
+	if a.json {
+		return printJSON(stdout, res)
+	}
+	fmt.Fprintf(stdout, "deleted data source %s (%s): %d points, %d alert rules\n", res.DeletedDataSource.Name, res.DeletedDataSource.ID,
+		res.DeletedResources.DataPoints, res.DeletedResources.AlertRules)
+	return 0
 }

@@ -94,7 +94,8 @@ func writeCommand(args []string, stdout, stderr io.Writer) int {
 	} else {
 		err = w.jsonLines(ctx, br)
 	}
-	w.bar.done(err == nil)
+	// The summary line follows; only a bar (redrawn in place) needs its final state.
+	w.bar.done(err == nil && w.bar.bar)
 	if err != nil {
 		if w.points > 0 {
 			fmt.Fprintf(stderr, "%d points were stored before the error\n", w.points)

@@ -304,13 +304,17 @@ func (br *Reader) Offset() int64 {
 
 // countingReader counts the bytes read through it.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error // the first read error other than io.EOF
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -386,6 +390,10 @@ func (br *Reader) eof(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		// The zstd decoder gives io.ErrUnexpectedEOF for a cut stream too.
 		return fmt.Errorf("%w: it ends at byte %d without its trailer", ErrTruncated, br.n)
+	}
+	if br.zr != nil && br.in.err == nil {
+		// The file read fine: the decompressor found the stream damaged.
+		return fmt.Errorf("%w: the compressed stream is damaged near byte %d of the file: %v", ErrCorrupt, br.Offset(), err)
 	}
 	return fmt.Errorf("cannot read backup: %w", err)
 }

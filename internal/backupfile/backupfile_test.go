@@ -106,6 +106,9 @@ func checkDamage(t *testing.T, format int) {
 		b[i] ^= 0x01
 		_, got, err := readFrames(b)
 		if err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrNotBackup) {
+				t.Fatalf("byte %d flipped: %v, want ErrCorrupt, ErrTruncated or ErrNotBackup", i, err)
+			}
 			continue
 		}
 		if format == FormatUncompressed || !reflect.DeepEqual(got, want) {
