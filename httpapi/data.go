@@ -62,7 +62,7 @@ func (s *Server) ingest(c *call) error {
 	if err != nil {
 		return err
 	}
-	src, err := s.cfg.Meta.Source(b.ID, srcID)
+	src, err := s.readSource()(b.ID, srcID)
 	if err != nil {
 		return err
 	}
@@ -129,13 +129,41 @@ func (s *Server) ingestBatch(c *call) error {
 	}
 
 	r := newPointReader(b, s.now())
+	lookup := s.readSource()
+	pts, err := readBatch(r, list, func(id string) (*store.DataSource, error) {
+		d, err := lookup(b.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		return &d, err
+	})
+	if err != nil {
+		return err
+	}
+	if r.failed > 0 {
+		return validationError("Invalid data points", r.details...)
+	}
+	// Two points with the same (source, timestamp): the store keeps the later.
+	if err := s.writePoints(b.ID, pts, level); err != nil {
+		return err
+	}
+	out := append([]byte(`{"data":{"count":`), strconv.Itoa(len(list))...)
+	out = append(out, `},"metadata":{}}`...)
+	writeRawJSON(c.ctx, fasthttp.StatusCreated, out)
+	return nil
+}
+
+// readBatch reads the points of a batch's list; source looks a data source
+// up by id and returns nil when the bucket has none of that id. Problems go
+// to r; an error is one of the lookup's own.
+func readBatch(r *pointReader, list []*fastjson.Value, source func(id string) (*store.DataSource, error)) ([]points.Point, error) {
 	sources := make(map[string]*store.DataSource)
 	pts := make([]points.Point, 0, len(list))
-	// One path slice for the whole batch: problems copy it (subPath), so
-	// only the index changes from point to point.
-	base := []any{"body", "dataPoints", 0}
+	// One path slice for the whole batch: problems copy it and put the
+	// point's index in place of batchIndex, so a valid batch boxes no index.
+	base := []any{"body", "dataPoints", batchIndex{}}
 	for i, item := range list {
-		base[2] = i
+		r.index = i
 		obj, err := item.Object()
 		if err != nil {
 			r.fail(base, nil, "Expected object, received %s", typeName(item))
@@ -154,10 +182,8 @@ func (s *Server) ingestBatch(c *call) error {
 				r.fail(base, []any{"dataSourceId"}, "%s", problem)
 				continue
 			}
-			if d, err := s.cfg.Meta.Source(b.ID, srcID); err == nil {
-				src = &d
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
+			if src, err = source(srcID); err != nil {
+				return nil, err
 			}
 			sources[srcID] = src
 		}
@@ -167,17 +193,22 @@ func (s *Server) ingestBatch(c *call) error {
 		}
 		pts = append(pts, r.point(base, obj, src))
 	}
-	if r.failed > 0 {
-		return validationError("Invalid data points", r.details...)
+	return pts, nil
+}
+
+// sharedSources is a Meta that can return a data source whose maps it
+// shares, read-only: a batch only reads its sources' schemas, so copying
+// them per lookup (as Source does) is waste on the hottest path.
+type sharedSources interface {
+	SharedSource(bucketID, id string) (store.DataSource, error)
+}
+
+// readSource returns the cheapest lookup of a data source that is only read.
+func (s *Server) readSource() func(bucketID, id string) (store.DataSource, error) {
+	if m, ok := s.cfg.Meta.(sharedSources); ok {
+		return m.SharedSource
 	}
-	// Two points with the same (source, timestamp): the store keeps the later.
-	if err := s.writePoints(b.ID, pts, level); err != nil {
-		return err
-	}
-	out := append([]byte(`{"data":{"count":`), strconv.Itoa(len(list))...)
-	out = append(out, `},"metadata":{}}`...)
-	writeRawJSON(c.ctx, fasthttp.StatusCreated, out)
-	return nil
+	return s.cfg.Meta.Source
 }
 
 // ingestBucket reads bucketId and loads the bucket a write key may write to.
@@ -295,8 +326,10 @@ type pointReader struct {
 	oldest  int64 // points before this are outside retention
 	failed  int   // problems found; details holds the first maxDetails
 	details []Detail
+	index   int // of the batch's point being read, for batchIndex in paths
 	names   map[string]string
 	valBuf  []points.Value // backs the points' Values; never reused across requests
+	numBuf  []byte         // scratch for a number's token
 }
 
 func newPointReader(b store.Bucket, now time.Time) *pointReader {
@@ -321,9 +354,22 @@ func (r *pointReader) intern(k []byte) string {
 	return s
 }
 
+// batchIndex stands in a path for the index of the point being read
+// (pointReader.index), filled in only when a problem is reported.
+type batchIndex struct{}
+
 func (r *pointReader) fail(base, rel []any, format string, args ...any) {
 	r.failed++
-	r.details = appendCapped(r.details, Detail{Path: subPath(base, rel...), Message: fmt.Sprintf(format, args...)})
+	if len(r.details) >= maxDetails {
+		return
+	}
+	path := subPath(base, rel...)
+	for i, e := range path {
+		if _, ok := e.(batchIndex); ok {
+			path[i] = r.index
+		}
+	}
+	r.details = append(r.details, Detail{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 func appendCapped(ds []Detail, more ...Detail) []Detail {
@@ -409,7 +455,7 @@ func (r *pointReader) values(base []any, v *fastjson.Value, schema map[string]st
 			return
 		}
 		name := r.intern(k)
-		if val, problem := value(fv, f.Type); problem != "" {
+		if val, problem := r.value(fv, f.Type); problem != "" {
 			r.fail(base, []any{"values", name}, "%s", problem)
 		} else {
 			val.Field = name
@@ -430,13 +476,16 @@ func (r *pointReader) values(base []any, v *fastjson.Value, schema map[string]st
 }
 
 // value reads one value whose schema type is typ, or says why it cannot.
-func value(v *fastjson.Value, typ string) (points.Value, string) {
+func (r *pointReader) value(v *fastjson.Value, typ string) (points.Value, string) {
 	switch typ {
 	case "number":
 		if v.Type() != fastjson.TypeNumber {
 			break
 		}
-		f, problem := jsonNumber(v)
+		// The token goes through r's scratch: a buffer on the stack would
+		// escape through MarshalTo, one allocation per value.
+		r.numBuf = v.MarshalTo(r.numBuf[:0])
+		f, problem := jsonNumberBytes(r.numBuf)
 		if problem != "" {
 			return points.Value{}, problem
 		}
@@ -471,7 +520,11 @@ func value(v *fastjson.Value, typ string) (points.Value, string) {
 // finite numbers in JSON's own grammar are taken.
 func jsonNumber(v *fastjson.Value) (float64, string) {
 	var buf [32]byte
-	raw := v.MarshalTo(buf[:0])
+	return jsonNumberBytes(v.MarshalTo(buf[:0]))
+}
+
+// jsonNumberBytes is jsonNumber of a number's token.
+func jsonNumberBytes(raw []byte) (float64, string) {
 	if !validJSONNumber(raw) {
 		if s := strings.ToLower(string(raw)); strings.Contains(s, "nan") || strings.Contains(s, "inf") {
 			return 0, "Number must be finite (NaN and Infinity are not allowed)"
@@ -595,10 +648,12 @@ func appendCompactJSON(dst []byte, v *fastjson.Value) ([]byte, string) {
 		s, _ := v.StringBytes()
 		return appendJSONString(dst, string(s)), ""
 	case fastjson.TypeNumber:
-		if _, problem := jsonNumber(v); problem != "" {
-			return dst, problem
+		n := len(dst)
+		dst = v.MarshalTo(dst)
+		if _, problem := jsonNumberBytes(dst[n:]); problem != "" {
+			return dst[:n], problem
 		}
-		return v.MarshalTo(dst), ""
+		return dst, ""
 	default: // true, false, null
 		return v.MarshalTo(dst), ""
 	}

@@ -203,6 +203,7 @@ func errSourceInactive(name string) *apiError {
 func (s *Server) checkSourcesActive(bucketID string, pts []points.Point) error {
 	last := ""
 	var seen map[string]bool // built once a second source shows up
+	lookup := s.readSource()
 	for i := range pts {
 		id := pts[i].SourceID
 		if id == last {
@@ -218,7 +219,7 @@ func (s *Server) checkSourcesActive(bucketID string, pts []points.Point) error {
 			seen[id] = true
 		}
 		last = id
-		src, err := s.cfg.Meta.Source(bucketID, id)
+		src, err := lookup(bucketID, id)
 		if err != nil {
 			continue // the write reports it as it always did
 		}

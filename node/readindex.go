@@ -195,6 +195,11 @@ func (m syncedMeta) Source(bucketID, id string) (store.DataSource, error) {
 	return lookUp(m, func() (store.DataSource, error) { return m.State.Source(bucketID, id) })
 }
 
+// SharedSource is Source with the schema shared, read-only (ingest's lookup).
+func (m syncedMeta) SharedSource(bucketID, id string) (store.DataSource, error) {
+	return lookUp(m, func() (store.DataSource, error) { return m.State.SharedSource(bucketID, id) })
+}
+
 func (m syncedMeta) SourceByName(bucketID, name string) (store.DataSource, error) {
 	return lookUp(m, func() (store.DataSource, error) { return m.State.SourceByName(bucketID, name) })
 }

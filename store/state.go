@@ -249,6 +249,20 @@ func (s *State) Source(bucketID, id string) (DataSource, error) {
 	return src.clone(), nil
 }
 
+// SharedSource is Source without the copy: the returned value's Schema and
+// Tags maps are the state's own and must only be read. Updates replace a
+// source's maps rather than change them (ApplyUpdateSource), so a value
+// read here stays as it was when read. Ingest looks up a source per batch.
+func (s *State) SharedSource(bucketID, id string) (DataSource, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	src, ok := s.data.sources[id]
+	if !ok || src.BucketID != bucketID {
+		return DataSource{}, errorf(ErrNotFound, "Data source not found")
+	}
+	return *src, nil
+}
+
 func page[T any](ids []string, offset, limit int, get func(string) T) ([]T, int) {
 	total := len(ids)
 	if offset >= total {

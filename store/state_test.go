@@ -659,3 +659,28 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		})
 	}
 }
+
+// A source read with SharedSource keeps the schema it was read with when the
+// source is updated later: updates replace the maps, never change them.
+func TestSharedSourceUnchangedByUpdate(t *testing.T) {
+	w := newWorld(t)
+	org, _ := w.bootstrap("default", "h")
+	b := w.bucket(org.ID, "b", BucketActive)
+	src := w.source(b, "probe")
+	before, err := w.s.SharedSource(b.ID, src.ID)
+	mustOK(t, err)
+	fields := len(before.Schema)
+	_, err = w.s.ApplyUpdateSource(UpdateSource{OrgID: org.ID, BucketID: b.ID, ID: src.ID, Schema: map[string]Field{"added": {Type: "string"}}, At: t0})
+	mustOK(t, err)
+	if _, ok := before.Schema["added"]; ok || len(before.Schema) != fields {
+		t.Fatalf("schema read before the update changed: %v", before.Schema)
+	}
+	after, err := w.s.SharedSource(b.ID, src.ID)
+	mustOK(t, err)
+	if _, ok := after.Schema["added"]; !ok || len(after.Schema) != fields+1 {
+		t.Fatalf("schema after the update = %v, want the added field", after.Schema)
+	}
+	if _, err := w.s.SharedSource("650000000000000000000099", src.ID); err == nil {
+		t.Fatal("a source found through another bucket")
+	}
+}
