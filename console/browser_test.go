@@ -156,15 +156,45 @@ func newBrowser(tb testing.TB, origin string, timeout time.Duration) *browser {
 func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.tb.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
-		// What the page showed then, to see why.
-		if png, serr := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); serr == nil {
-			_ = os.WriteFile(filepath.Join(b.shots, "failed.png"), png, 0o644)
-		}
-		b.watch.mu.Lock()
-		errs := strings.Join(b.watch.errs, "\n  ")
-		b.watch.mu.Unlock()
-		b.tb.Fatalf("%s: %v (the page as it was: %s; its errors so far:\n  %s)", what, err, filepath.Join(b.shots, "failed.png"), errs)
+		b.fail(what, err)
 	}
+}
+
+// fail stops the test with what the page showed then, to see why.
+func (b *browser) fail(what string, err error) {
+	b.tb.Helper()
+	if png, serr := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); serr == nil {
+		_ = os.WriteFile(filepath.Join(b.shots, "failed.png"), png, 0o644)
+	}
+	b.watch.mu.Lock()
+	errs := strings.Join(b.watch.errs, "\n  ")
+	b.watch.mu.Unlock()
+	b.tb.Fatalf("%s: %v (the page as it was: %s; its errors so far:\n  %s)", what, err, filepath.Join(b.shots, "failed.png"), errs)
+}
+
+// act runs a step on a selected node, again if the page redrew that node
+// between finding it and acting on it (a list re-rendered after a save):
+// the step then finds the node that replaced it.
+func (b *browser) act(what string, step chromedp.Action[chromedp.Void]) {
+	b.tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := chromedp.Do(b.ctx, step)
+		if err == nil {
+			return
+		}
+		if !staleNode(err) || time.Now().After(deadline) {
+			b.fail(what, err)
+		}
+		time.Sleep(50 * time.Millisecond) // let the redraw finish, bounded by the deadline
+	}
+}
+
+// staleNode tells whether err says the node acted on left the document.
+func staleNode(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") || strings.Contains(msg, "Node is detached") ||
+		strings.Contains(msg, "No node with given id")
 }
 
 // wait polls a JavaScript condition until it is true.
@@ -215,12 +245,12 @@ func evalJS[T any](b *browser, expr string) T {
 
 func (b *browser) click(sel string) {
 	b.tb.Helper()
-	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	b.act("click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
 func (b *browser) setValue(sel, v string) {
 	b.tb.Helper()
-	b.do("set "+sel, chromedp.SetValue(chromedp.CSS(sel), v))
+	b.act("set "+sel, chromedp.SetValue(chromedp.CSS(sel), v))
 }
 
 // confirm presses the dialog's OK button and waits for it to close.
