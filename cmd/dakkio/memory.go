@@ -12,9 +12,8 @@ import (
 )
 
 // defaultMemoryLimit is the Go runtime's soft memory limit unless
-// --memory-limit says otherwise: room for Badger's bounded memtables,
-// table builders and caches (up to about 250 MiB while flushing and
-// compacting) and the write path's working set.
+// --memory-limit says otherwise: room for Badger's bounded memtables and
+// caches (about 190 MiB) and the write path's working set.
 const defaultMemoryLimit = "256MiB"
 
 // byteSize is a size flag: a number of bytes, or one with a KiB, MiB or

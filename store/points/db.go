@@ -81,12 +81,12 @@ const (
 // second one while the first is flushed, and the memory-mapped log of each),
 // the table builder of each flush and compaction (about the table's size
 // twice over), the block cache and the table index and bloom filter cache.
-// memTableSize also sets Badger's transaction limit, 15% of it (4.8 MiB,
+// memTableSize also sets Badger's transaction limit, 15% of it (2.4 MiB,
 // counting values under 1 MiB whole): a write past it is staged and
 // committed in parts (staged.go). Two compactors for two cores: each holds
 // a builder's memory.
 const (
-	memTableSize   = 32 << 20
+	memTableSize   = 16 << 20
 	numMemtables   = 2
 	numCompactors  = 2
 	blockCacheSize = 32 << 20
