@@ -75,8 +75,7 @@ func (db *DB) writer() {
 
 // commitSplitting commits a group and answers its requests. A group too big
 // for one Badger transaction is split between requests, each half committed
-// on its own; a single request too big for a transaction is staged and
-// committed in parts (staged.go).
+// on its own; a single request too big for a transaction is refused.
 func (db *DB) commitSplitting(group []*writeReq) {
 	err := db.commitGroup(group)
 	if errors.Is(err, badger.ErrTxnTooBig) {
@@ -85,7 +84,7 @@ func (db *DB) commitSplitting(group []*writeReq) {
 			db.commitSplitting(group[len(group)/2:])
 			return
 		}
-		err = db.commitStaged(group[0])
+		err = fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
 	for _, req := range group {
 		if err == nil {
@@ -191,13 +190,6 @@ func (db *DB) commitGroup(group []*writeReq) (err error) {
 	}
 	if g.queued, err = db.queueEval(g.txn, group); err != nil {
 		return err
-	}
-	for _, req := range group {
-		if req.unstage != nil {
-			if err := g.txn.Delete(req.unstage); err != nil {
-				return fmt.Errorf("cannot delete staged write: %w", err)
-			}
-		}
 	}
 	if err := g.txn.Commit(); err != nil {
 		return fmt.Errorf("cannot commit points: %w", err)

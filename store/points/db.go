@@ -28,11 +28,6 @@ type DB struct {
 	hot     map[hourKey]*hotHour // hours recently written; writeMu
 	scratch commitScratch        // writeMu
 	eval    evalQueue            // evalqueue.go
-	// stagedSeq numbers staged writes (staged.go); writeMu.
-	stagedSeq uint64
-	// afterStagedPart, if set (by tests), runs after each part of a staged
-	// write but the last; an error stops the write there, as a crash would.
-	afterStagedPart func() error
 
 	changes *changeLog // changes.go
 
@@ -62,9 +57,6 @@ type writeReq struct {
 	// eval, if set, is queued for evaluation in the points' commit
 	// (evalqueue.go).
 	eval *evalReq
-	// unstage, if set, is the staged record this commit completes
-	// (staged.go).
-	unstage []byte
 }
 
 // Limits of one group commit: enough to amortize a commit over several
@@ -77,18 +69,15 @@ const (
 	maxHotPoints = 256 << 10
 )
 
-// Badger's memory: memtables (each an arena of memTableSize plus 30%, a
-// second one while the first is flushed, and the memory-mapped log of each),
-// the table builder of each flush and compaction (about the table's size
-// twice over), the block cache and the table index and bloom filter cache.
-// memTableSize also sets Badger's transaction limit, 15% of it (2.4 MiB,
-// counting values under 1 MiB whole): a write past it is staged and
-// committed in parts (staged.go). Two compactors for two cores: each holds
-// a builder's memory.
+// Badger's memory: memtables (each an arena of memTableSize, a second one
+// while the first is flushed), the block cache and the table index and
+// bloom filter cache. memTableSize also sets Badger's transaction limit,
+// 15% of it (9.6 MiB, counting values under 1 MiB whole): the largest
+// batch the API takes, 1000 points with 8 KiB of metadata each over many
+// sources, must fit (TestE2ELargestBatchIsStored).
 const (
-	memTableSize   = 16 << 20
+	memTableSize   = 64 << 20
 	numMemtables   = 2
-	numCompactors  = 2
 	blockCacheSize = 32 << 20
 	indexCacheSize = 32 << 20
 )
@@ -139,7 +128,6 @@ func Open(cfg Config) (*DB, error) {
 		// exceed the node's memory budget.
 		WithMemTableSize(memTableSize).
 		WithNumMemtables(numMemtables).
-		WithNumCompactors(numCompactors).
 		WithBlockCacheSize(blockCacheSize).
 		WithIndexCacheSize(indexCacheSize).
 		WithCompactL0OnClose(true). // a stopped node leaves superseded blocks compacted away
@@ -153,10 +141,6 @@ func Open(cfg Config) (*DB, error) {
 	}
 	db.bdb = bdb
 	if err := errors.Join(db.loadSeries(), db.loadEval()); err != nil {
-		bdb.Close()
-		return nil, err
-	}
-	if err := db.applyStagedOnOpen(); err != nil {
 		bdb.Close()
 		return nil, err
 	}
