@@ -236,6 +236,14 @@ func TestCounter(t *testing.T) {
 		}
 		return out
 	}
+	// kills SIGKILLs n1..n3 at each time.
+	kills := func(at ...int64) []history.Op {
+		var out []history.Op
+		for _, t := range at {
+			out = append(out, history.Op{Process: history.NemesisProcess, F: "kill", Type: history.OK, Value: "n1,n2,n3", Start: t, End: t + ms(50)})
+		}
+		return out
+	}
 	upgrade := history.Op{F: "upgrade", Type: history.OK, Start: ms(100_000), End: ms(100_100)}
 	usage := func(n int64) history.Op {
 		return history.Op{F: "usage", Node: "n1", Type: history.OK, N: n, Start: ms(110_000), End: ms(110_010)}
@@ -263,6 +271,8 @@ func TestCounter(t *testing.T) {
 		{"crash may lose one interval", build(calls(10, history.OK, 200, 0),
 			[]history.Op{{Process: history.NemesisProcess, F: "kill", Type: history.OK, Value: "n1,n2,n3", Start: ms(3700), End: ms(3800)},
 				upgrade, usage(8)}), nil},
+		{"crashes forget unshipped counts, which are admitted again", build(calls(20, history.OK, 200, 0),
+			kills(ms(900), ms(2100), ms(3300), ms(4500)), []history.Op{upgrade, usage(12)}), nil},
 		{"overcount", build(calls(10, history.OK, 200, 0), []history.Op{upgrade, usage(15)}), []string{"usage-overcount"}},
 		{"no usage", build(calls(10, history.OK, 200, 0), []history.Op{upgrade}), []string{"no-usage"}},
 	}
