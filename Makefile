@@ -4,7 +4,7 @@ BIN     ?= bin/dakkio
 PKGS    ?= ./...
 FUZZTIME ?= 10s
 
-.PHONY: help build run deps test fmt vet fuzz bench clean
+.PHONY: help build run deps test fmt vet fuzz bench bench-go clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 bench: ## ingest and query benchmark (see cmd/dakkio-bench; BENCH_FLAGS=... to change the workload)
 	$(GO) build -o $(BIN) ./cmd/dakkio && $(GO) run ./cmd/dakkio-bench --binary $(BIN) $(BENCH_FLAGS)
+
+bench-go: ## the Go benchmarks of the store, the HTTP API and PromQL (raw query, batch parse, block codec...)
+	$(GO) test -run '^$$' -bench . -benchmem ./store/... ./httpapi/... ./promapi/... ./internal/...
 
 .PHONY: cluster docker docker-test
 

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,4 +93,83 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "points/s")
 }
 
+// selfCPU returns the CPU time, user and system, this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func ptr[T any](v T) *T { return &v }
+
+// BenchmarkQueryRawHTTP drives POST /api/data/query on a real node over one
+// keep-alive connection: pages of 1000 raw points of one source, at a random
+// start within two days of three-field points every 10 s (issue 13's raw
+// read). Run with -cpuprofile to see where the node spends a query.
+func BenchmarkQueryRawHTTP(b *testing.B) {
+	const every, points = 10 * time.Second, 2 * 24 * 360
+	n := testnode.Start(b)
+	ctx := context.Background()
+	bucket, err := n.Admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "bench", RetentionDays: ptr(3650)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	schema := map[string]client.Field{"temperature": {Type: "number"}, "humidity": {Type: "number"}, "pressure": {Type: "number"}}
+	src, err := n.Admin.CreateSource(ctx, bucket.ID, client.CreateSourceRequest{Name: "s", Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now().Add(-3 * 24 * time.Hour).Truncate(time.Hour)
+	rng := rand.New(rand.NewPCG(1, 2))
+	hc := &fasthttp.HostClient{Addr: n.HTTPAddr(), MaxConns: 1}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	post := func(path string, body []byte, want int) {
+		req.SetRequestURI("http://" + n.HTTPAddr() + path)
+		req.Header.SetMethod("POST")
+		req.Header.Set("X-API-Key", n.AdminKey)
+		req.SetBodyRaw(body)
+		if err := hc.Do(req, resp); err != nil || resp.StatusCode() != want {
+			b.Fatalf("%s: %v %d %s", path, err, resp.StatusCode(), resp.Body())
+		}
+	}
+	for i := 0; i < points; i += 1000 {
+		body := []byte(`{"bucketId":"` + bucket.ID + `","dataPoints":[`)
+		for j := i; j < min(i+1000, points); j++ {
+			if j > i {
+				body = append(body, ',')
+			}
+			body = append(body, `{"dataSourceId":"`+src.ID+`","timestamp":"`...)
+			body = start.Add(time.Duration(j)*every).UTC().AppendFormat(body, time.RFC3339)
+			body = append(body, `","values":{"temperature":`...)
+			body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
+			body = append(body, `,"humidity":`...)
+			body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
+			body = append(body, `,"pressure":`...)
+			body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
+			body = append(body, `}}`...)
+		}
+		post("/api/data/batch", append(body, `]}`...), 201)
+	}
+	queries := make([][]byte, 64)
+	for i := range queries {
+		from := start.Add(time.Duration(rng.IntN(points-1000)) * every)
+		queries[i] = fmt.Appendf(nil, `{"bucketId":%q,"filters":{"dataSourceId":%q,"startTime":%q,"endTime":%q,"limit":1000}}`,
+			bucket.ID, src.ID, from.UTC().Format(time.RFC3339), from.Add(1000*every).UTC().Format(time.RFC3339))
+	}
+	b.ResetTimer()
+	cpu0 := selfCPU()
+	for i := 0; b.Loop(); i++ {
+		post("/api/data/query", queries[i%len(queries)], 200)
+	}
+	b.StopTimer()
+	// The node's and this client's CPU: steadier than wall time on a shared
+	// machine.
+	b.ReportMetric(float64(selfCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	if got := strings.Count(string(resp.Body()), `"_id"`); got != 1000 {
+		b.Fatalf("%d points in the last answer, want 1000", got)
+	}
+}

@@ -21,6 +21,22 @@ func writeRawJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
 	ctx.SetBody(body)
 }
 
+// responseBuffer returns the response's own body buffer, emptied, for an
+// answer to be appended to and handed back with writeResponseBuffer.
+// fasthttp pools that buffer, so a large answer reuses the bytes of an
+// earlier one instead of allocating and then copying its own.
+func responseBuffer(ctx *fasthttp.RequestCtx) []byte {
+	return ctx.Response.SwapBody(nil)[:0]
+}
+
+// writeResponseBuffer sends body, a complete JSON document appended to
+// responseBuffer's slice.
+func writeResponseBuffer(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.Response.SwapBody(body)
+}
+
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string. Control characters, quotes
@@ -79,6 +95,9 @@ func appendJSONString(dst []byte, s string) []byte {
 // or large magnitudes. JSON has no NaN or Infinity: those (which only an
 // overflowing sum can produce, since stored values are finite) become null.
 func appendJSONFloat(dst []byte, f float64) []byte {
+	if m, scale, ok := shortDecimal(f); ok {
+		return appendDecimal(dst, m, scale)
+	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(dst, "null"...)
 	}
@@ -96,6 +115,58 @@ func appendJSONFloat(dst []byte, f float64) []byte {
 		}
 	}
 	return dst
+}
+
+// decimalScales are the scales shortDecimal tries: readings rarely have
+// more decimals, and 1e-6 is where JSON numbers turn to exponents.
+var decimalScales = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6}
+
+// shortDecimal returns f as m / 10^scale with the smallest scale at most 6
+// at which that reads back as f, when |m| < 10^15 and f is not zero. That
+// decimal is then the shortest that reads back as f, the digits
+// strconv.AppendFloat's shortest form writes: any other decimal with no more
+// digits is at least 10^-scale away, while f's rounding interval is narrower
+// than 10^-scale / 4. Finding it costs a few multiplications, much less
+// than the general shortest-digit search.
+func shortDecimal(f float64) (int64, int, bool) {
+	if f == 0 || !(math.Abs(f) < 1e15) { // NaN fails this too
+		return 0, 0, false
+	}
+	for scale, p := range decimalScales {
+		m := math.Round(f * p)
+		if math.Abs(m) >= 1e15 {
+			return 0, 0, false
+		}
+		if m/p == f {
+			return int64(m), scale, true
+		}
+	}
+	return 0, 0, false
+}
+
+// appendDecimal appends m / 10^scale in plain notation, digits written from
+// the last, the point inserted on the way.
+func appendDecimal(dst []byte, m int64, scale int) []byte {
+	var buf [24]byte // 16 digits, a point, up to 6 zeros before them, a sign
+	i := len(buf)
+	u := uint64(m)
+	if m < 0 {
+		u = -u
+	}
+	for d := 0; u > 0 || d <= scale; d++ {
+		if d == scale && scale > 0 {
+			i--
+			buf[i] = '.'
+		}
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+	}
+	if m < 0 {
+		i--
+		buf[i] = '-'
+	}
+	return append(dst, buf[i:]...)
 }
 
 // appendJSONAny appends the values aggregation rows hold; anything else

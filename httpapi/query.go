@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -380,19 +381,28 @@ func writeRawAnswer(ctx *fasthttp.RequestCtx, res points.RawResult, limit, offse
 	for i := range res.Points {
 		size += 160 + 32*len(res.Points[i].Values) + len(res.Points[i].Metadata)
 	}
-	out := make([]byte, 0, size)
+	out := slices.Grow(responseBuffer(ctx), size)
 	out = append(out, `{"data":[`...)
+	var ts timestampAppender
+	var source string // the last point's, quoted in out[quoted:quotedEnd]
+	quoted, quotedEnd := 0, 0
 	for i := range res.Points {
 		pt := &res.Points[i]
 		if i > 0 {
 			out = append(out, ',')
 		}
 		out = append(out, `{"_id":"`...)
-		out = append(out, points.PointID(pt.SourceID, pt.TS)...)
+		out = points.AppendPointID(out, pt.SourceID, pt.TS)
 		out = append(out, `","dataSourceId":`...)
-		out = appendJSONString(out, pt.SourceID)
+		if i == 0 || pt.SourceID != source {
+			source, quoted = pt.SourceID, len(out)
+			out = appendJSONString(out, pt.SourceID)
+			quotedEnd = len(out)
+		} else {
+			out = append(out, out[quoted:quotedEnd]...)
+		}
 		out = append(out, `,"timestamp":"`...)
-		out = appendTimestamp(out, pt.TS)
+		out = ts.append(out, pt.TS)
 		out = append(out, `","values":`...)
 		out = appendPointValues(out, pt.Values)
 		out = append(out, `,"metadata":`...)
@@ -412,7 +422,7 @@ func writeRawAnswer(ctx *fasthttp.RequestCtx, res points.RawResult, limit, offse
 	out = strconv.AppendBool(out, int64(offset)+int64(n) < res.Total)
 	out = appendPartial(out, note)
 	out = append(out, `}}`...)
-	writeRawJSON(ctx, fasthttp.StatusOK, out)
+	writeResponseBuffer(ctx, fasthttp.StatusOK, out)
 }
 
 // writeAggAnswer answers an aggregated query; groupBy "" is written as null.

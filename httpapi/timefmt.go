@@ -55,6 +55,48 @@ func appendTimestamp(dst []byte, ns int64) []byte {
 	return time.Unix(0, ns).UTC().AppendFormat(dst, time.RFC3339Nano)
 }
 
+// timestampAppender appends timestamps as appendTimestamp does, formatting
+// a date only when the day changes: the points of a page mostly share one.
+type timestampAppender struct {
+	day  int64 // days since 1970-01-01 of date
+	date []byte
+}
+
+const secondsPerDay = 24 * 60 * 60
+
+func (a *timestampAppender) append(dst []byte, ns int64) []byte {
+	sec, frac := ns/1e9, ns%1e9
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e9
+	}
+	day, secOfDay := sec/secondsPerDay, sec%secondsPerDay
+	if secOfDay < 0 {
+		day, secOfDay = day-1, secOfDay+secondsPerDay
+	}
+	if a.date == nil || day != a.day {
+		a.day = day
+		a.date = time.Unix(day*secondsPerDay, 0).UTC().AppendFormat(a.date[:0], "2006-01-02T")
+	}
+	dst = append(dst, a.date...)
+	h, m, s := secOfDay/3600, secOfDay/60%60, secOfDay%60
+	dst = append(dst, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+s/10), byte('0'+s%10))
+	if frac != 0 {
+		// Nine digits, trailing zeros dropped, as RFC3339Nano's .999999999.
+		var digits [10]byte
+		digits[0] = '.'
+		for i := 9; i >= 1; i-- {
+			digits[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		n := 10
+		for digits[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, digits[:n]...)
+	}
+	return append(dst, 'Z')
+}
+
 func formatTimestamp(ns int64) string { return string(appendTimestamp(nil, ns)) }
 
 // parseUTCTimestamp reads the common form "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z"

@@ -31,6 +31,12 @@
 // source (100 ms), and one query repeated with the result cache off
 // (nocache=1) and on.
 //
+// With --vm-addr URL, the bench then feeds a running VictoriaMetrics the
+// single node's points (InfluxDB line protocol on /write, a series per
+// source and field) and reads query (a)'s windows, the same ones, from its
+// /api/v1/export on one keep-alive connection (vm.go): issue 13's raw-read
+// comparison, one more row of the table.
+//
 // Every answer is checked: row counts, and for aggregates the sum of the
 // rows' counts against the points in the range; a wrong answer fails the run.
 // The table also gives the CPU time the bench and (with --binary) the node

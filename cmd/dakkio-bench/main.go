@@ -66,6 +66,7 @@ type config struct {
 	idle       time.Duration
 	protocol   string // json, lp (lineproto.go), rw (remotewrite.go) or mqtt (mqtt.go)
 	promql     bool   // also measure PromQL range queries (promql.go)
+	vmAddr     string // a VictoriaMetrics to compare query (a) with (vm.go)
 }
 
 func main() {
@@ -122,6 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.idle, "idle", 30*time.Second, "with --binary: after the ingest settles, how long the node idles before its RSS is read again (0: not read)")
 	fs.StringVar(&c.consistency, "consistency", "quorum", "the cluster's writes ask ?consistency= this: one, quorum or all (empty: the nodes' --write-consistency)")
 	fs.BoolVar(&c.promql, "promql", true, "after the JSON queries, measure PromQL range queries (/api/v1/query_range) with and without the result cache")
+	fs.StringVar(&c.vmAddr, "vm-addr", "", "base URL of a running VictoriaMetrics (e.g. http://127.0.0.1:8428): feed it the single node's points and run query (a) on its /api/v1/export too")
 	fs.StringVar(&c.protocol, "protocol", "json", "single node's ingest: json (POST /api/data/batch), lp (InfluxDB line protocol, POST /api/v2/write) rw (Prometheus remote write, POST /api/v1/write) or mqtt (one QoS 1 message a point through a mosquitto the bench starts)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: dakkio-bench --binary bin/dakkio [flags]\n       dakkio-bench --addr URL --key ADMINKEY [--data-dir DIR] [flags]\n\nFlags:\n")
@@ -164,6 +166,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return fail("--protocol must be json, lp, rw or mqtt")
 	case c.protocol == "mqtt" && c.addr != "":
 		return fail("--protocol mqtt goes with --binary: the bench starts the broker and subscribes the node")
+	case c.vmAddr != "" && c.clusterOnly:
+		return fail("--vm-addr compares with the single node: not with --cluster-only")
 	case c.clusterPoints < 1:
 		return fail("--cluster-points must be at least 1")
 	case c.consistency != "" && c.consistency != "one" && c.consistency != "quorum" && c.consistency != "all":
@@ -412,6 +416,22 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 		}
 		r.queries = append(r.queries, pq...)
 	}
+	if cfg.vmAddr != "" {
+		vt, err := parseTarget(cfg.vmAddr)
+		if err != nil {
+			return nil, err
+		}
+		b.logf("feeding %s points to VictoriaMetrics at %s", count(w.points()), vt.base)
+		if _, err := vmIngest(ctx, vt, w, cfg.seed, cfg.batch, cfg.conns, cfg.settleTimeout, b.log); err != nil {
+			return nil, err
+		}
+		b.logf("querying VictoriaMetrics: %d runs after %d warm-up runs", cfg.queries, queryWarmup)
+		vq, err := runVMRaw(ctx, vt, w, cfg.queries, queryWarmup, cfg.seed)
+		if err != nil {
+			return nil, err
+		}
+		r.queries = append(r.queries, vq)
+	}
 	return r, nil
 }
 
@@ -489,6 +509,14 @@ func waitSettled(ctx context.Context, api *client.Client, bucketID string, want 
 	}
 }
 
+// rawWindow picks query (a)'s source (an index of w.sources) and the start
+// of its window; runVMRaw draws the same windows from the same seed.
+func rawWindow(w *workload, r *rand.Rand) (int, int64) {
+	rawN := min(1000, w.ticks)
+	from := w.start + r.Int64N(w.ticks-rawN+1)*w.interval
+	return r.IntN(len(w.sources)), from
+}
+
 // queryKinds lays out the measured queries over w's range.
 func queryKinds(w *workload, bucketID string) []queryKind {
 	const hour, day = int64(time.Hour), 24 * int64(time.Hour)
@@ -507,8 +535,8 @@ func queryKinds(w *workload, bucketID string) []queryKind {
 		label:  fmt.Sprintf("(a) raw, %d points of one source", rawN),
 		target: targetRawP50,
 		build: func(r *rand.Rand) ([]byte, expect) {
-			from := w.start + r.Int64N(w.ticks-rawN+1)*iv
-			return body(source(r), from, from+rawN*iv, `,"limit":1000}}`), expect{rows: int(rawN)}
+			src, from := rawWindow(w, r)
+			return body(w.sources[src], from, from+rawN*iv, `,"limit":1000}}`), expect{rows: int(rawN)}
 		},
 	}
 

@@ -1,6 +1,7 @@
 package points
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -226,6 +227,13 @@ func appendColumn(dst []byte, kind Kind, col []*Value) []byte {
 // decodeBlock reads a block. With keep set, only fields it accepts are kept;
 // with timesOnly, values and metadata are skipped.
 func decodeBlock(src []byte, keep func(string) bool, timesOnly bool) (block, error) {
+	return decodeBlockIn(src, keep, timesOnly, math.MinInt64, math.MaxInt64)
+}
+
+// decodeBlockIn reads the points of a block with times in [lo, hi), as
+// decodeBlock does; the values of the others are read past, never built: a
+// query's range usually cuts its first and last hours.
+func decodeBlockIn(src []byte, keep func(string) bool, timesOnly bool, lo, hi int64) (block, error) {
 	d := decoder{b: src}
 	n := d.uvarint()
 	if n > uint64(len(src)) {
@@ -242,15 +250,26 @@ func decodeBlock(src []byte, keep func(string) bool, timesOnly bool) (block, err
 		}
 		b[i].TS = prev
 	}
-	if timesOnly || d.err != nil {
-		return b, d.err
+	if d.err != nil {
+		return nil, d.err
+	}
+	// Times are sorted in a block that is not corrupt; in one that is, the
+	// cut is merely wrong, never out of bounds.
+	i0, _ := slices.BinarySearchFunc(b, lo, func(p Point, t int64) int { return cmp.Compare(p.TS, t) })
+	i1, _ := slices.BinarySearchFunc(b[i0:], hi, func(p Point, t int64) int { return cmp.Compare(p.TS, t) })
+	kept := b[i0 : i0+i1]
+	if timesOnly {
+		return kept, nil
 	}
 	nf := d.uvarint()
-	if nf > uint64(len(src)) {
+	if nf > uint64(len(d.b))/3 { // a field takes at least its name's length, kind and presence
 		return nil, errCorrupt
 	}
-	for i := range b {
-		b[i].Values = make([]Value, 0, nf)
+	// One array holds every kept point's values, each point its own capped
+	// window of it: one allocation a block instead of one a point.
+	vals := make([]Value, uint64(len(kept))*nf)
+	for i := range kept {
+		kept[i].Values = vals[uint64(i)*nf : uint64(i)*nf : uint64(i+1)*nf]
 	}
 	present := make([]bool, n)
 	for f := uint64(0); f < nf && d.err == nil; f++ {
@@ -269,32 +288,60 @@ func decodeBlock(src []byte, keep func(string) bool, timesOnly bool) (block, err
 		default:
 			d.err = errCorrupt
 		}
-		wanted := keep == nil || keep(name)
-		readColumn(&d, kind, present, func(i int, v Value) {
-			if wanted {
-				v.Field = name
-				b[i].Values = append(b[i].Values, v)
-			}
-		})
+		col := column{out: kept, first: i0, name: name}
+		if keep != nil && !keep(name) {
+			col.out = nil // read past
+		}
+		readColumn(&d, kind, present, &col)
 	}
 	if d.byte1() == 1 {
+		// The kept metadata is copied out of src in one piece, as the
+		// values are: a first pass sizes it.
+		start, size := d, 0
 		for i := range b {
-			if m := d.bytes(d.uvarint()); len(m) > 0 {
-				b[i].Metadata = append([]byte(nil), m...)
+			if m := d.bytes(d.uvarint()); i >= i0 && i < i0+len(kept) {
+				size += len(m)
+			}
+		}
+		d = start
+		all := make([]byte, 0, size)
+		for i := range b {
+			if m := d.bytes(d.uvarint()); len(m) > 0 && i >= i0 && i < i0+len(kept) {
+				all = append(all, m...)
+				b[i].Metadata = all[len(all)-len(m) : len(all) : len(all)]
 			}
 		}
 	}
-	return b, d.err
+	if d.err != nil {
+		return nil, d.err
+	}
+	return kept, nil
 }
 
-func readColumn(d *decoder, kind Kind, present []bool, emit func(int, Value)) {
+// column is where readColumn puts a field's values: out holds the block's
+// points from index first on; values of other points are dropped.
+type column struct {
+	out   block
+	first int
+	name  string
+}
+
+func (c *column) put(i int, v Value) {
+	if j := i - c.first; j >= 0 && j < len(c.out) {
+		v.Field = c.name
+		p := &c.out[j]
+		p.Values = append(p.Values, v)
+	}
+}
+
+func readColumn(d *decoder, kind Kind, present []bool, col *column) {
 	switch kind {
 	case KindNumber:
 		switch d.byte1() {
 		case numFloat:
 			for i, ok := range present {
 				if ok {
-					emit(i, Value{Kind: KindNumber, Num: math.Float64frombits(d.u64())})
+					col.put(i, Value{Kind: KindNumber, Num: math.Float64frombits(d.u64())})
 				}
 			}
 		case numScaled:
@@ -307,7 +354,7 @@ func readColumn(d *decoder, kind Kind, present []bool, emit func(int, Value)) {
 			for i, ok := range present {
 				if ok {
 					m += d.varint()
-					emit(i, Value{Kind: KindNumber, Num: float64(m) / pow10[scale]})
+					col.put(i, Value{Kind: KindNumber, Num: float64(m) / pow10[scale]})
 				}
 			}
 		default:
@@ -316,13 +363,16 @@ func readColumn(d *decoder, kind Kind, present []bool, emit func(int, Value)) {
 	case KindString:
 		for i, ok := range present {
 			if ok {
-				emit(i, Value{Kind: KindString, Str: string(d.bytes(d.uvarint()))})
+				s := d.bytes(d.uvarint())
+				if j := i - col.first; j >= 0 && j < len(col.out) {
+					col.put(i, Value{Kind: KindString, Str: string(s)})
+				}
 			}
 		}
 	case KindBool:
 		for i, ok := range present {
 			if ok {
-				emit(i, Value{Kind: KindBool, Bool: d.byte1() == 1})
+				col.put(i, Value{Kind: KindBool, Bool: d.byte1() == 1})
 			}
 		}
 	default:

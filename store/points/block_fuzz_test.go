@@ -2,7 +2,10 @@ package points
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -57,5 +60,64 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = decodeBlock(data, nil, false)
 		_, _ = decodeBlock(data, nil, true)
+		_, _ = decodeBlockIn(data, func(s string) bool { return s == "x" }, false, 3, 7)
 	})
+}
+
+// TestDecodeBlockIn: the points of a range, cut from blocks of every column
+// kind, with gaps (bitmaps) and metadata, are the whole block's points in
+// that range, value for value.
+func TestDecodeBlockIn(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 300 {
+		var b block
+		ts := rng.Int64N(100)
+		for i := range 1 + rng.IntN(60) {
+			ts += 1 + rng.Int64N(5)
+			p := Point{TS: ts}
+			if rng.IntN(4) > 0 {
+				p.Values = append(p.Values, Value{Field: "b", Kind: KindBool, Bool: i%2 == 0})
+			}
+			if rng.IntN(4) > 0 {
+				p.Values = append(p.Values, num("n", float64(rng.IntN(1000))/10))
+			}
+			if rng.IntN(4) > 0 {
+				p.Values = append(p.Values, Value{Field: "s", Kind: KindString, Str: fmt.Sprint("v", i)})
+			}
+			if rng.IntN(3) == 0 {
+				p.Metadata = fmt.Appendf(nil, `{"i":%d}`, i)
+			}
+			b = append(b, p)
+		}
+		src := encodeBlock(nil, b)
+		lo := b[0].TS - 2 + rng.Int64N(b[len(b)-1].TS-b[0].TS+4)
+		hi := lo + rng.Int64N(b[len(b)-1].TS-b[0].TS+4)
+		keep := func(name string) bool { return name != "s" }
+		all, err := decodeBlock(src, keep, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want block
+		for _, p := range all {
+			if p.TS >= lo && p.TS < hi {
+				want = append(want, p)
+			}
+		}
+		got, err := decodeBlockIn(src, keep, false, lo, hi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("[%d, %d): %d points, want %d", lo, hi, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].TS != want[i].TS || !slices.Equal(got[i].Values, want[i].Values) || string(got[i].Metadata) != string(want[i].Metadata) {
+				t.Fatalf("[%d, %d) point %d: %+v, want %+v", lo, hi, i, got[i], want[i])
+			}
+		}
+		times, err := decodeBlockIn(src, nil, true, lo, hi)
+		if err != nil || len(times) != len(want) {
+			t.Fatalf("times only: %d points, %v; want %d", len(times), err, len(want))
+		}
+	}
 }

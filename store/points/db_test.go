@@ -271,3 +271,79 @@ func TestOpenRefusesUnknownCompression(t *testing.T) {
 		t.Fatal("compression lz4 accepted")
 	}
 }
+
+// TestRawTotal checks a page's total against Count whether the walk of the
+// page passed every point in range (no count needed) or stopped at the
+// limit, and that decoded values and metadata come back as written.
+func TestRawTotal(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	db := openTest(t, t.TempDir(), &now)
+	defer db.Close()
+	base := time.Date(2026, 3, 1, 0, 40, 0, 0, time.UTC).UnixNano()
+	const n, every = 1000, int64(10 * time.Second)
+	var pts []Point
+	for i := range n {
+		for _, src := range []string{srcA, srcB} {
+			p := Point{SourceID: src, TS: base + int64(i)*every, Values: []Value{num("a", float64(i)), num("b", -float64(i)/4)}}
+			if i%3 == 0 {
+				p.Metadata = []byte(fmt.Sprintf(`{"i":%d}`, i))
+			}
+			pts = append(pts, p)
+		}
+	}
+	if err := db.Write(ctx, testBucket, pts); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name          string
+		sources       []string
+		from, to      int // point indexes, [from, to)
+		offset, limit int
+		desc          bool
+	}{
+		{"page is the whole range", []string{srcA}, 0, n, 0, 1000, false},
+		{"page larger than the range", []string{srcA}, 100, 350, 0, 1000, false},
+		{"page smaller than the range", []string{srcA}, 100, 350, 0, 249, false},
+		{"page of one", []string{srcA}, 5, 700, 0, 1, true},
+		{"two sources, whole range", []string{srcA, srcB}, 10, 400, 0, 1000, false},
+		{"two sources, cut by the limit", []string{srcA, srcB}, 10, 400, 0, 779, true},
+		{"offset within", []string{srcA, srcB}, 10, 400, 500, 100, false},
+		{"offset past the end", []string{srcA}, 10, 400, 390, 100, false},
+		{"empty range", []string{srcA}, 0, 0, 0, 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Range{BucketID: testBucket, SourceIDs: tc.sources, Start: base + int64(tc.from)*every, End: base + int64(tc.to)*every}
+			want, err := db.Count(ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want != int64(len(tc.sources)*(tc.to-tc.from)) {
+				t.Fatalf("Count = %d", want)
+			}
+			res, err := db.Raw(ctx, RawQuery{Range: r, Offset: tc.offset, Limit: tc.limit, Desc: tc.desc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Total != want {
+				t.Errorf("total = %d, want %d", res.Total, want)
+			}
+			if wantLen := min(int64(tc.limit), max(0, want-int64(tc.offset))); int64(len(res.Points)) != wantLen {
+				t.Errorf("%d points, want %d", len(res.Points), wantLen)
+			}
+			for _, p := range res.Points {
+				i := int((p.TS - base) / every)
+				if len(p.Values) != 2 || p.Values[0].Num != float64(i) || p.Values[1].Num != -float64(i)/4 {
+					t.Fatalf("point %d: values %v", i, p.Values)
+				}
+				wantMeta := ""
+				if i%3 == 0 {
+					wantMeta = fmt.Sprintf(`{"i":%d}`, i)
+				}
+				if string(p.Metadata) != wantMeta || cap(p.Metadata) != len(p.Metadata) || cap(p.Values) != len(p.Values) {
+					t.Fatalf("point %d: metadata %q (cap %d), values cap %d", i, p.Metadata, cap(p.Metadata), cap(p.Values))
+				}
+			}
+		})
+	}
+}

@@ -97,16 +97,21 @@ func keySeries(k []byte) series {
 // four bytes (like an ObjectId) and eight bytes of a hash of the pair, so a
 // rewrite of the same point has the same id.
 func PointID(sourceID string, ts int64) string {
+	var buf [24]byte
+	return string(AppendPointID(buf[:0], sourceID, ts))
+}
+
+// AppendPointID appends PointID(sourceID, ts) to dst. A page of points
+// writes one per point; this allocates nothing for a source's 24-character id.
+func AppendPointID(dst []byte, sourceID string, ts int64) []byte {
+	var in [64]byte
+	hashed := append(in[:0], sourceID...)
+	hashed = binary.BigEndian.AppendUint64(hashed, uint64(ts))
+	sum := sha256.Sum256(hashed)
 	var b [12]byte
-	sec := floorDiv(ts, 1e9)
-	binary.BigEndian.PutUint32(b[0:4], uint32(sec))
-	h := sha256.New()
-	h.Write([]byte(sourceID))
-	var t [8]byte
-	binary.BigEndian.PutUint64(t[:], uint64(ts))
-	h.Write(t[:])
-	copy(b[4:], h.Sum(nil)[:8])
-	return hex.EncodeToString(b[:])
+	binary.BigEndian.PutUint32(b[0:4], uint32(floorDiv(ts, 1e9)))
+	copy(b[4:], sum[:8])
+	return hex.AppendEncode(dst, b[:])
 }
 
 func floorDiv(a, b int64) int64 {

@@ -88,7 +88,7 @@ func (c *cursor) next() bool {
 		var pieces []block
 		for ; c.it.Valid() && keyTime(c.it.Item().Key()) == h; c.it.Next() {
 			var b block
-			c.err = c.it.Item().Value(func(v []byte) (err error) { b, err = decodeBlock(v, c.keep, c.timesOnly); return err })
+			c.err = c.it.Item().Value(func(v []byte) (err error) { b, err = decodeBlockIn(v, c.keep, c.timesOnly, c.lo, c.end); return err })
 			if c.err != nil {
 				c.err = fmt.Errorf("cannot decode block: %w", c.err)
 				return false
@@ -247,6 +247,10 @@ func fieldFilter(fields []string) func(string) bool {
 	return func(name string) bool { return slices.Contains(fields, name) }
 }
 
+// rawPrealloc bounds the points Raw makes room for before it knows how many
+// match: a page of the API's largest limit.
+const rawPrealloc = 1000
+
 type cursorHeap []*cursor
 
 func (h cursorHeap) Len() int { return len(h) }
@@ -276,21 +280,29 @@ func (db *DB) Raw(ctx context.Context, q RawQuery) (RawResult, error) {
 	if err != nil {
 		return RawResult{}, err
 	}
-	res := RawResult{Points: []Point{}}
+	res := RawResult{Points: make([]Point, 0, min(q.Limit, rawPrealloc))}
 	keep := fieldFilter(q.Fields)
 	err = db.bdb.View(func(txn *badger.Txn) error {
-		for _, s := range ss {
-			n, err := countRange(txn, s, start, end)
-			if err != nil {
-				return err
+		count := func() error {
+			for _, s := range ss {
+				n, err := countRange(txn, s, start, end)
+				if err != nil {
+					return err
+				}
+				res.Total += n
 			}
-			res.Total += n
-		}
-		if int64(q.Offset) >= res.Total {
 			return nil
 		}
+		// A page past the end is answered from the count alone; a first
+		// page usually needs no count (see below).
+		counted := q.Offset > 0
+		if counted {
+			if err := count(); err != nil || int64(q.Offset) >= res.Total {
+				return err
+			}
+		}
 		h := make(cursorHeap, 0, len(ss))
-		var cursors []*cursor
+		cursors := make([]*cursor, 0, len(ss))
 		defer func() {
 			for _, c := range cursors {
 				c.close()
@@ -306,11 +318,10 @@ func (db *DB) Raw(ctx context.Context, q RawQuery) (RawResult, error) {
 			}
 		}
 		heap.Init(&h)
-		for skipped := 0; h.Len() > 0 && len(res.Points) < q.Limit; {
+		walked := int64(0)
+		for ; h.Len() > 0 && len(res.Points) < q.Limit; walked++ {
 			c := h[0]
-			if skipped < q.Offset {
-				skipped++
-			} else {
+			if walked >= int64(q.Offset) {
 				p := *c.point()
 				p.SourceID = c.id
 				res.Points = append(res.Points, p)
@@ -324,7 +335,15 @@ func (db *DB) Raw(ctx context.Context, q RawQuery) (RawResult, error) {
 				heap.Pop(&h)
 			}
 		}
-		return nil
+		switch {
+		case counted:
+			return nil
+		case h.Len() == 0:
+			// The walk passed every point in range: it counted them.
+			res.Total = walked
+			return nil
+		}
+		return count()
 	})
 	return res, err
 }
