@@ -84,7 +84,7 @@ func TestQuickRun(t *testing.T) {
 		`(?m)^ingest values +[0-9,]+ values/s`,
 		`(?m)^cluster ingest values +[0-9,]+ values/s`,
 		`(?m)^cluster / single ingest +[0-9.]+ \(`,
-		`(?m)^node peak RSS, ingest and settle +[0-9.]+ MiB \(anon`,
+		`(?m)^node peak RSS, ingest and settle +[0-9.]+ MiB \(anon .*; VmHWM [0-9.]+ MiB`,
 		`(?m)^write amplification, ingest to settle +[0-9.]+ \(`,
 		`(?m)^alert rules on the bucket +2 `,
 	} {

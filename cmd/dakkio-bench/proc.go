@@ -11,9 +11,11 @@ import (
 	"time"
 )
 
-// procMem is a process's resident memory from /proc/<pid>/status, in bytes.
+// procMem is a process's resident memory from /proc/<pid>/status, in bytes:
+// hwm is the highest RSS since the process started (VmHWM), which catches
+// peaks between samples.
 type procMem struct {
-	rss, anon, file int64
+	rss, anon, file, hwm int64
 }
 
 // readProcMem reads pid's VmRSS, RssAnon and RssFile; false where /proc has
@@ -42,6 +44,8 @@ func readProcMem(pid int) (procMem, bool) {
 		switch name {
 		case "VmRSS":
 			m.rss, found = kb<<10, true
+		case "VmHWM":
+			m.hwm = kb << 10
 		case "RssAnon":
 			m.anon = kb << 10
 		case "RssFile", "RssShmem":
