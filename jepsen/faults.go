@@ -50,9 +50,13 @@ func (n *Nemesis) slow(ctx context.Context, idx []int, start int64) {
 	typ := history.OK
 	if err := s.Set(ctx, links); err != nil {
 		typ = history.Info
-		n.mu.Lock()
-		n.errs = append(n.errs, fmt.Sprintf("net-slow: %v", err))
-		n.mu.Unlock()
+		// A fault cut short because the run ended (its iptables killed by
+		// ctx) is no harness error; Set removed what it had added.
+		if ctx.Err() == nil {
+			n.mu.Lock()
+			n.errs = append(n.errs, fmt.Sprintf("net-slow: %v", err))
+			n.mu.Unlock()
+		}
 		desc = append(desc, err.Error())
 	} else {
 		n.mu.Lock()

@@ -122,7 +122,10 @@ func (s *Slower) Set(ctx context.Context, links map[netip.Addr]Link) error {
 	}
 	for _, r := range rules {
 		if err := iptables(ctx, r...); err != nil {
-			_ = s.removeRules(ctx)
+			// Undo even when ctx ended: that is how a rule gets cut short.
+			undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			_ = s.removeRules(undo)
+			cancel()
 			return err
 		}
 		s.mu.Lock()
