@@ -273,6 +273,14 @@ func (t *tables) removeAlert(a *AlertRule) {
 	delete(t.alerts, a.ID)
 }
 
+// EventCaused reports whether the rule has an event recorded with this
+// cause: another replica already triggered it by the same point.
+func (s *State) EventCaused(alertID, cause string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.ContainsFunc(s.data.events[alertID], func(x *AlertEvent) bool { return x.Cause == cause })
+}
+
 // ApplyTriggerAlert applies a TriggerAlert command and returns the event.
 func (s *State) ApplyTriggerAlert(c TriggerAlert) (AlertEvent, error) {
 	s.mu.Lock()

@@ -261,6 +261,9 @@ func (e *Engine) fire(ctx context.Context, r store.AlertRule, p *points.Point, v
 		e.log.Error("cannot build webhook payload", "alert", r.ID, "err", err)
 		return false, nil
 	}
+	if ev.Cause != "" && e.cfg.State.EventCaused(r.ID, ev.Cause) {
+		return false, nil // another replica triggered it by this point
+	}
 	if _, err := e.cfg.Apply(ctx, store.TriggerAlert{Event: ev}); err != nil {
 		if errors.Is(err, store.ErrSuppressed) {
 			return false, nil

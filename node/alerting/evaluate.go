@@ -30,8 +30,12 @@ func (e *Engine) OnWrite(ctx context.Context, bucketID string, pts []points.Poin
 
 // NoteArrivals notes the arrival of pts for no-data rules, and returns the
 // points that Evaluate would look at here: those of sources with threshold
-// or duration rules in the bucket, when this node evaluates it (nil if
-// none). It neither blocks nor reads the points store.
+// or duration rules in the bucket (nil if none). Every replica queues them,
+// not just the bucket's evaluator: a node cannot tell an evaluator that
+// died a moment ago from a live one until gossip says so, and the points
+// written meanwhile would otherwise be judged by nobody (alert × kill seed
+// 20261295, alert × membership seed 20261304). It neither blocks nor reads
+// the points store.
 func (e *Engine) NoteArrivals(bucketID string, pts []points.Point) []points.Point {
 	now := e.cfg.Now()
 	want := map[string]bool{}
@@ -46,7 +50,7 @@ func (e *Engine) NoteArrivals(bucketID string, pts []points.Point) []points.Poin
 		want[id] = w
 		some, all = some || w, all && w
 	}
-	if !some || !e.cfg.IsEvaluator(bucketID) {
+	if !some {
 		return nil
 	}
 	if all {
@@ -61,11 +65,12 @@ func (e *Engine) NoteArrivals(bucketID string, pts []points.Point) []points.Poin
 	return out
 }
 
-// Evaluate evaluates the threshold and duration rules of the sources of
-// pts, written to the bucket, as OnWrite does but without noting arrivals,
-// and whether or not this node evaluates the bucket now: the caller chose
-// the points with NoteArrivals when they were written, and a point judged
-// by two nodes still triggers a rule once.
+// Evaluate evaluates the rules of the sources of pts, written to the
+// bucket, as OnWrite does but without noting arrivals. Threshold rules are
+// evaluated on every replica that stored the points: a point judged by two
+// nodes still triggers a rule once (the log records an event of a rule and
+// a point once). Duration rules, whose running state is per node, only
+// where the bucket is evaluated now.
 // It returns an error when a trigger could not be recorded or a duration
 // rule could not read its points: evaluating the same points again later is
 // safe, since the log records an event of a rule and point once.
@@ -74,9 +79,10 @@ func (e *Engine) Evaluate(ctx context.Context, bucketID string, pts []points.Poi
 		return nil
 	}
 	now := e.cfg.Now()
+	durations := e.cfg.IsEvaluator(bucketID)
 	if allOneSource(pts) { // the usual write: no map, no copy
 		if rules := e.sourceRules(bucketID, pts[0].SourceID, now, false); len(rules) > 0 {
-			return e.evaluate(ctx, bucketID, rules, pts, nil)
+			return e.evaluate(ctx, bucketID, rules, pts, nil, durations)
 		}
 		return nil
 	}
@@ -104,7 +110,7 @@ func (e *Engine) Evaluate(ctx context.Context, bucketID string, pts []points.Poi
 	}
 	var errs []error
 	for _, id := range order {
-		errs = append(errs, e.evaluate(ctx, bucketID, rulesOf[id], pts, idx[id]))
+		errs = append(errs, e.evaluate(ctx, bucketID, rulesOf[id], pts, idx[id], durations))
 	}
 	return errors.Join(errs...)
 }
@@ -139,8 +145,8 @@ func (e *Engine) sourceRules(bucketID, sourceID string, now time.Time, note bool
 }
 
 // evaluate applies one source's rules to its points of a write: pts[idx...],
-// or all of pts when idx is nil.
-func (e *Engine) evaluate(ctx context.Context, bucketID string, rules []store.AlertRule, pts []points.Point, idx []int) error {
+// or all of pts when idx is nil; its duration rules only if durations.
+func (e *Engine) evaluate(ctx context.Context, bucketID string, rules []store.AlertRule, pts []points.Point, idx []int, durations bool) error {
 	// The source's points in time order; a stable sort keeps a later write
 	// of the same time after the earlier, as the store does.
 	src := make([]*points.Point, 0, max(len(idx), 1))
@@ -162,7 +168,9 @@ func (e *Engine) evaluate(ctx context.Context, bucketID string, rules []store.Al
 		switch {
 		case r.Parsed.Operator == condition.OpNoData:
 		case r.Parsed.DurationMinutes > 0:
-			errs = append(errs, e.evalDuration(ctx, r, src))
+			if durations {
+				errs = append(errs, e.evalDuration(ctx, r, src))
+			}
 		default:
 			errs = append(errs, e.evalThreshold(ctx, r, src))
 		}

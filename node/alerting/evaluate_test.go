@@ -72,12 +72,20 @@ func TestThresholdAtMostOncePerWrite(t *testing.T) {
 	e.wantEvents(r.ID, 2)
 }
 
-func TestOnWriteOnlyForEvaluator(t *testing.T) {
+// A replica that is not the bucket's evaluator judges threshold rules too
+// (an evaluator that died a moment ago still looks alive), but not duration
+// rules, whose running state lives on the evaluator; and a point another
+// replica already triggered the rule by is not proposed again.
+func TestNonEvaluatorJudgesThresholdsOnly(t *testing.T) {
 	e := newEnv(t)
 	e.eng = e.newEngine(func(c *Config) { c.IsEvaluator = func(string) bool { return false } })
 	r := e.rule("temperature exceeds 30")
+	d := e.rule("temperature exceeds 30 for 1 minutes")
+	e.write(temp(t0, 40), temp(t0.Add(minutes(2)), 41))
+	e.wantEvents(r.ID, 1)
+	e.wantEvents(d.ID, 0)
 	e.write(temp(t0, 40))
-	e.wantEvents(r.ID, 0)
+	e.wantEvents(r.ID, 1)
 }
 
 func TestPayload(t *testing.T) {
