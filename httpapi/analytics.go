@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -238,7 +239,7 @@ func (s *Server) bucketAnalytics(c *call) error {
 		for i, src := range srcs {
 			ids[i] = src.ID
 		}
-		stats, err = s.cfg.Points.PeriodStats(WithReadNote(ctx, note), points.Range{BucketID: b.ID, SourceIDs: ids, Start: start.UnixNano(), End: now.UnixNano()})
+		stats, err = s.cfg.Points.PeriodStats(replication.WithReadNote(ctx, note), points.Range{BucketID: b.ID, SourceIDs: ids, Start: start.UnixNano(), End: now.UnixNano()})
 		if err != nil {
 			return pointsError(err)
 		}

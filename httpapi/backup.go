@@ -13,6 +13,7 @@ import (
 
 	"github.com/dakkio/dakkio/internal/backupfile"
 	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -155,7 +156,7 @@ func (j backupJob) write(bw *backupfile.Writer) error {
 // replica known to be in sync) fail it unless allowed.
 func (j backupJob) readCtx() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), backupReadTimeout)
-	return WithReadNote(ctx, &ReadNote{RefusePartial: !j.allowPartial}), cancel
+	return replication.WithReadNote(ctx, &replication.ReadNote{RefusePartial: !j.allowPartial}), cancel
 }
 
 // source writes one source's points, an hour at a time: each hour is one

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -255,13 +256,13 @@ func readID(obj *fastjson.Object, name, what string) (id, problem string) {
 
 // writePoints stores pts durably at the given consistency, bounded by the
 // apply timeout.
-func (s *Server) writePoints(bucketID string, pts []points.Point, level Consistency) error {
+func (s *Server) writePoints(bucketID string, pts []points.Point, level replication.Consistency) error {
 	if err := s.checkSourcesActive(bucketID, pts); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
 	defer cancel()
-	if err := s.cfg.Points.Write(WithConsistency(ctx, level), bucketID, pts); err != nil {
+	if err := s.cfg.Points.Write(replication.WithConsistency(ctx, level), bucketID, pts); err != nil {
 		return pointsError(err)
 	}
 	s.countIngested(len(pts))
@@ -269,12 +270,12 @@ func (s *Server) writePoints(bucketID string, pts []points.Point, level Consiste
 }
 
 // writeConsistency reads the optional ?consistency= of a write.
-func writeConsistency(c *call) (Consistency, *apiError) {
+func writeConsistency(c *call) (replication.Consistency, *apiError) {
 	raw := c.ctx.QueryArgs().Peek("consistency")
 	if raw == nil {
-		return ConsistencyDefault, nil
+		return replication.ConsistencyDefault, nil
 	}
-	level, err := ParseConsistency(string(raw))
+	level, err := replication.ParseConsistency(string(raw))
 	if err != nil {
 		return 0, validationError("Invalid consistency", Detail{Path: []any{"query", "consistency"}, Message: "Expected 'one' | 'quorum' | 'all'"})
 	}
@@ -283,8 +284,8 @@ func writeConsistency(c *call) (Consistency, *apiError) {
 
 // readNote reads the optional ?allowPartial= of a read and returns the note
 // the Points store fills in.
-func readNote(c *call) (*ReadNote, *apiError) {
-	note := &ReadNote{}
+func readNote(c *call) (*replication.ReadNote, *apiError) {
+	note := &replication.ReadNote{}
 	switch raw := c.ctx.QueryArgs().Peek("allowPartial"); string(raw) {
 	case "", "true":
 	case "false":
@@ -296,7 +297,7 @@ func readNote(c *call) (*ReadNote, *apiError) {
 }
 
 // appendPartial adds the partial-answer fields to an answer's metadata.
-func appendPartial(out []byte, note *ReadNote) []byte {
+func appendPartial(out []byte, note *replication.ReadNote) []byte {
 	if note == nil || !note.Partial {
 		return out
 	}
@@ -310,7 +311,7 @@ func pointsError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, points.ErrClosed), errors.Is(err, points.ErrDiskFull), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", replication.ErrUnavailable, err)
 	case errors.Is(err, points.ErrBadQuery):
 		return validationError("Invalid query: " + err.Error())
 	case errors.Is(err, points.ErrTooLarge):

@@ -6,12 +6,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
-
-// ErrUnavailable is returned by an Applier or a reader that cannot serve now
-// (no leader, shutting down); the client may retry.
-var ErrUnavailable = errors.New("service unavailable")
 
 // Error types of the envelope.
 const (
@@ -71,7 +68,7 @@ var (
 		Message: "Too many request bodies in flight on this node; retry shortly"}
 )
 
-// errorTable maps the business errors of store, and ErrUnavailable, to the
+// errorTable maps the business errors of store, and replication.ErrUnavailable, to the
 // wire: the one place where error kinds become status codes.
 var errorTable = []struct {
 	kind   error
@@ -83,7 +80,7 @@ var errorTable = []struct {
 	{store.ErrAlreadyInitialized, fasthttp.StatusConflict, typeConflict},
 	{store.ErrInvalid, fasthttp.StatusBadRequest, typeValidation},
 	{store.ErrPlanLimit, fasthttp.StatusForbidden, typeForbidden},
-	{ErrUnavailable, fasthttp.StatusServiceUnavailable, typeUnavailable},
+	{replication.ErrUnavailable, fasthttp.StatusServiceUnavailable, typeUnavailable},
 }
 
 // toAPIError returns err in wire form; unknown errors become a 500 whose
@@ -100,7 +97,7 @@ func toAPIError(err error, log *slog.Logger) *apiError {
 			if errors.As(err, &se) {
 				msg = se.Message
 			}
-			if row.kind == ErrUnavailable {
+			if row.kind == replication.ErrUnavailable {
 				msg = "The cluster cannot serve this request now; retry later"
 			}
 			return &apiError{Status: row.status, Type: row.typ, Message: msg}

@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store/points"
 )
 
@@ -56,7 +57,7 @@ func (s *Server) IngestMessages(key string, msgs []Message) []error {
 	for bucketID, bw := range byBucket {
 		// Points of one source at one time in two messages: the store
 		// keeps the later, as for two writes.
-		if err := s.writePoints(bucketID, bw.pts, ConsistencyDefault); err != nil {
+		if err := s.writePoints(bucketID, bw.pts, replication.ConsistencyDefault); err != nil {
 			for _, i := range bw.members {
 				errs[i] = err
 			}
@@ -69,7 +70,7 @@ func (s *Server) IngestMessages(key string, msgs []Message) []error {
 // points, creating its source if it is missing.
 func (s *Server) prepareMessage(key, bucketID, source string, payload []byte) (string, []points.Point, error) {
 	if err := s.cfg.Node.KeyLease(); err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return "", nil, fmt.Errorf("%w: %w", replication.ErrUnavailable, err)
 	}
 	if !secret.WellFormed(key) {
 		return "", nil, errUnauthorized

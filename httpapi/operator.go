@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -106,7 +107,7 @@ const LeaderHeader = "X-Dakkio-Leader"
 
 // NotLeaderError is returned by Node.RemoveNode when this node cannot change
 // the Raft configuration now, because another node leads or leadership is
-// moving. It answers 503 (it wraps ErrUnavailable) naming the leader, when
+// moving. It answers 503 (it wraps replication.ErrUnavailable) naming the leader, when
 // known, in the message and in LeaderHeader.
 type NotLeaderError struct {
 	// Reason says why this node does not make the change, in lower case.
@@ -123,7 +124,7 @@ func (e *NotLeaderError) Error() string {
 	return e.Reason + "; send this request to the leader at " + e.LeaderURL
 }
 
-func (e *NotLeaderError) Unwrap() error { return ErrUnavailable }
+func (e *NotLeaderError) Unwrap() error { return replication.ErrUnavailable }
 
 // removeNode takes a node out of the Raft configuration. Only the leader can;
 // any other node answers 503 and names it, so that the caller retries there.

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -232,7 +233,7 @@ func (s *Server) query(c *call) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
-	ctx = WithReadNote(ctx, note)
+	ctx = replication.WithReadNote(ctx, note)
 	r := points.Range{BucketID: b.ID, Start: q.start, End: q.end, SourceIDs: make([]string, len(srcs))}
 	for i, src := range srcs {
 		r.SourceIDs[i] = src.ID
@@ -360,7 +361,7 @@ func allDownsampling(srcs []store.DataSource) bool {
 	return true
 }
 
-func writeNoMatch(ctx *fasthttp.RequestCtx, note *ReadNote) {
+func writeNoMatch(ctx *fasthttp.RequestCtx, note *replication.ReadNote) {
 	if note == nil || !note.Partial {
 		writeRawJSON(ctx, fasthttp.StatusOK, []byte(`{"data":[],"metadata":{"count":0}}`))
 		return
@@ -372,7 +373,7 @@ func writeNoMatch(ctx *fasthttp.RequestCtx, note *ReadNote) {
 // writeRawAnswer answers a raw query. No match at all (total 0) is the
 // documented empty answer; a page past the end of a non-empty result keeps
 // the paging metadata, so the client sees the total.
-func writeRawAnswer(ctx *fasthttp.RequestCtx, res points.RawResult, limit, offset int, note *ReadNote) {
+func writeRawAnswer(ctx *fasthttp.RequestCtx, res points.RawResult, limit, offset int, note *replication.ReadNote) {
 	if res.Total == 0 {
 		writeNoMatch(ctx, note)
 		return
@@ -426,7 +427,7 @@ func writeRawAnswer(ctx *fasthttp.RequestCtx, res points.RawResult, limit, offse
 }
 
 // writeAggAnswer answers an aggregated query; groupBy "" is written as null.
-func writeAggAnswer(ctx *fasthttp.RequestCtx, rows []points.Row, agg, groupBy string, downsampled bool, note *ReadNote) {
+func writeAggAnswer(ctx *fasthttp.RequestCtx, rows []points.Row, agg, groupBy string, downsampled bool, note *replication.ReadNote) {
 	if len(rows) == 0 {
 		writeNoMatch(ctx, note)
 		return

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/dakkio/dakkio/internal/objectid"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -203,7 +204,7 @@ func kindType(k points.Kind) string {
 
 // commit creates the missing sources (one Raft round each), then stores
 // every point at once: all of them or none.
-func (w *seriesWriter) commit(level Consistency) error {
+func (w *seriesWriter) commit(level replication.Consistency) error {
 	pts, err := w.points()
 	if err != nil || len(pts) == 0 {
 		return err

@@ -70,7 +70,7 @@ type Metadata interface {
 }
 
 // Applier proposes a metadata command and returns what applying it produced.
-// It returns ErrUnavailable (wrapped) when the cluster cannot commit now.
+// It returns replication.ErrUnavailable (wrapped) when the cluster cannot commit now.
 type Applier interface {
 	Apply(ctx context.Context, cmd any) (any, error)
 }
@@ -122,7 +122,7 @@ type Node interface {
 	Rebalance(ctx context.Context) (any, error)
 	// ReadBarrier returns once this node has applied every metadata change
 	// committed before the call, so that a read served next is
-	// linearizable; an error wraps ErrUnavailable.
+	// linearizable; an error wraps replication.ErrUnavailable.
 	ReadBarrier(ctx context.Context) error
 }
 

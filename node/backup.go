@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/dakkio/dakkio/cluster"
-	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/peerrpc"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -38,7 +38,7 @@ var restoredBatches atomic.Int64
 // RestorePoints stores points of a restored bucket on every one of its
 // replicas. Unlike a client's write it evaluates no alert rule (the points
 // are history) and leaves no hint: every replica must take the batch, or
-// the call fails with a wrapped httpapi.ErrUnavailable and may be retried
+// the call fails with a wrapped replication.ErrUnavailable and may be retried
 // (points are identified by source and time).
 func (n *Node) RestorePoints(ctx context.Context, bucketID string, pts []points.Point) error {
 	if _, ok := n.state.BucketRetention(bucketID); !ok {
@@ -75,7 +75,7 @@ func (n *Node) RestorePoints(ctx context.Context, bucketID string, pts []points.
 		}
 	}
 	if len(all) > 0 {
-		return fmt.Errorf("%w: restoring points of bucket %s needs every replica: %w", httpapi.ErrUnavailable, bucketID, errors.Join(all...))
+		return fmt.Errorf("%w: restoring points of bucket %s needs every replica: %w", replication.ErrUnavailable, bucketID, errors.Join(all...))
 	}
 	return nil
 }

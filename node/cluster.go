@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/cluster"
-	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/peerrpc"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -125,7 +125,7 @@ func (n *Node) rpcKey() []byte {
 
 // Apply commits a metadata command: through the local Raft when this node
 // leads, else by forwarding it to the leader. When the cluster cannot
-// commit now, the error wraps httpapi.ErrUnavailable.
+// commit now, the error wraps replication.ErrUnavailable.
 func (n *Node) Apply(ctx context.Context, cmd any) (any, error) {
 	// The points a bucket delete removes live on its replicas, which the
 	// leader need not be one of: count them here, before they go.
@@ -165,7 +165,7 @@ func (n *Node) Apply(ctx context.Context, cmd any) (any, error) {
 	}
 	var se *store.Error
 	if err != nil && !errors.As(err, &se) {
-		return nil, fmt.Errorf("%w: %w", httpapi.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", replication.ErrUnavailable, err)
 	}
 	return v, err
 }

@@ -60,7 +60,7 @@ type Node struct {
 	metrics            replicationMetrics
 	evalStats          evalMetrics
 	evalGate           evalGate
-	defaultConsistency httpapi.Consistency
+	defaultConsistency replication.Consistency
 	bg                 sync.WaitGroup // background loops, stopped by stopBG
 	stopBG             chan struct{}
 
@@ -101,7 +101,7 @@ func New(cfg Config) (_ *Node, err error) {
 	}()
 
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf, stopBG: make(chan struct{})}
-	n.defaultConsistency, _ = httpapi.ParseConsistency(cfg.Replication.WriteConsistency)
+	n.defaultConsistency, _ = replication.ParseConsistency(cfg.Replication.WriteConsistency)
 	n.repair = newRepairer(n)
 	if n.ln, err = n.listenHTTP(); err != nil {
 		return nil, err

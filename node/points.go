@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/cluster"
-	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/peerrpc"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -57,7 +57,7 @@ func (r routedPoints) Write(ctx context.Context, bucketID string, pts []points.P
 func (r routedPoints) read(ctx context.Context, bucketID string, call peerrpc.PointsRequest, out any, local func() error) error {
 	reps, self := r.replicas(bucketID)
 	strict := false
-	if note := httpapi.ReadNoteFrom(ctx); note != nil && note.RefusePartial {
+	if note := replication.ReadNoteFrom(ctx); note != nil && note.RefusePartial {
 		strict, call.Verify = true, true
 	}
 	if reps == nil || self && r.n.repair.inSync(bucketID) && (!strict || r.verified(ctx, bucketID, call)) {
@@ -79,13 +79,13 @@ func (r routedPoints) read(ctx context.Context, bucketID string, call peerrpc.Po
 		}
 	}
 	if best == nil && !self {
-		return fmt.Errorf("%w: no replica of bucket %s answered: %w", httpapi.ErrUnavailable, bucketID, errors.Join(errs...))
+		return fmt.Errorf("%w: no replica of bucket %s answered: %w", replication.ErrUnavailable, bucketID, errors.Join(errs...))
 	}
 	if strict {
-		return fmt.Errorf("%w: no replica of bucket %s in sync answered, and the request refuses partial results", httpapi.ErrUnavailable, bucketID)
+		return fmt.Errorf("%w: no replica of bucket %s in sync answered, and the request refuses partial results", replication.ErrUnavailable, bucketID)
 	}
 	r.n.metrics.partialReads.Add(1)
-	httpapi.MarkPartial(ctx, "no replica known to hold every acknowledged write answered; repair is catching up")
+	replication.MarkPartial(ctx, "no replica known to hold every acknowledged write answered; repair is catching up")
 	if self {
 		return local()
 	}

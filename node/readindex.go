@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/peerrpc"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -29,7 +29,7 @@ type syncedMeta struct {
 
 // catchUp waits until this node has applied everything the leader had
 // committed when asked. It returns false when there is nothing to catch up
-// with (a single node), and an error wrapping httpapi.ErrUnavailable when
+// with (a single node), and an error wrapping replication.ErrUnavailable when
 // it could not: then "not found" cannot be told from "not here yet".
 func (m syncedMeta) catchUp() (bool, error) {
 	if m.n.members == nil {
@@ -58,7 +58,7 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 		err = n.raft.WaitApplied(ctx, index)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: cannot confirm with the leader that this node is current: %w", httpapi.ErrUnavailable, err)
+		return fmt.Errorf("%w: cannot confirm with the leader that this node is current: %w", replication.ErrUnavailable, err)
 	}
 	n.noteCurrent(start)
 	return nil

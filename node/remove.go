@@ -8,6 +8,7 @@ import (
 
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/httpapi"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -32,7 +33,7 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 	}
 	servers, err := n.raft.Servers()
 	if err != nil {
-		return fmt.Errorf("%w: %w", httpapi.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", replication.ErrUnavailable, err)
 	}
 	found, otherVoters := false, 0
 	for _, s := range servers {
@@ -49,7 +50,7 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 			return &store.Error{Kind: store.ErrConflict, Message: "Cannot remove the only voter of the cluster"}
 		}
 		if err := n.raft.TransferLeadership(); err != nil {
-			return fmt.Errorf("%w: cannot hand leadership over before removing %s: %w", httpapi.ErrUnavailable, id, err)
+			return fmt.Errorf("%w: cannot hand leadership over before removing %s: %w", replication.ErrUnavailable, id, err)
 		}
 		n.log.Info("handed leadership over to be removed")
 		return n.notLeader(ctx, "leadership moved away from "+id)
@@ -63,7 +64,7 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 		if errors.Is(err, cluster.ErrNotLeader) {
 			return n.notLeader(ctx, "this node lost the leadership")
 		}
-		return fmt.Errorf("%w: %w", httpapi.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", replication.ErrUnavailable, err)
 	}
 	n.log.Info("removed node from raft", "removed", id)
 	return nil

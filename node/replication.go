@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store/points"
@@ -74,7 +73,7 @@ func (c *ReplicationConfig) setDefaults() {
 }
 
 func (c *ReplicationConfig) validate() error {
-	if _, err := httpapi.ParseConsistency(c.WriteConsistency); err != nil {
+	if _, err := replication.ParseConsistency(c.WriteConsistency); err != nil {
 		return fmt.Errorf("write consistency: %w", err)
 	}
 	if c.HintMaxBytes < 0 || c.HintMaxAge < 0 || c.RepairInterval < 0 || c.RepairRate < 0 || c.ReadHedge < 0 || c.ReplicaTimeout < 0 || c.AckGrace < 0 {
@@ -85,13 +84,13 @@ func (c *ReplicationConfig) validate() error {
 
 // replicate writes pts to every replica of the bucket in parallel and
 // returns once the consistency asked in ctx is met, or with a wrapped
-// httpapi.ErrUnavailable once it cannot be. Replicas the write did not
+// replication.ErrUnavailable once it cannot be. Replicas the write did not
 // reach get a hint, also when the write as a whole failed: the client will
 // retry, and the retry changes nothing where the points already are.
 func (r routedPoints) replicate(ctx context.Context, bucketID string, targets []string, n int, pts []points.Point) error {
 	n0 := r.n
-	level := httpapi.ConsistencyFrom(ctx)
-	if level == httpapi.ConsistencyDefault {
+	level := replication.ConsistencyFrom(ctx)
+	if level == replication.ConsistencyDefault {
 		level = n0.defaultConsistency
 	}
 	need := level.Acks(n)
@@ -148,7 +147,7 @@ wait:
 	// that on a healthy cluster a read through any replica right after the
 	// answer sees it; one slower than AckGrace is left behind (and hinted
 	// if it fails). A write at one asked for speed and does not wait.
-	if acks >= need && answered < len(targets) && level != httpapi.ConsistencyOne && n0.cfg.Replication.AckGrace > 0 {
+	if acks >= need && answered < len(targets) && level != replication.ConsistencyOne && n0.cfg.Replication.AckGrace > 0 {
 		grace := time.NewTimer(n0.cfg.Replication.AckGrace)
 	linger:
 		for answered < len(targets) {
@@ -185,11 +184,11 @@ wait:
 			if err != nil {
 				n0.metrics.writesUnavailable.Add(1)
 				return fmt.Errorf("%w: this node evaluates the alert rules of bucket %s and could not store the batch: %w",
-					httpapi.ErrUnavailable, bucketID, err)
+					replication.ErrUnavailable, bucketID, err)
 			}
 		case <-ctx.Done():
 			n0.metrics.writesUnavailable.Add(1)
-			return fmt.Errorf("%w: %w", httpapi.ErrUnavailable, ctx.Err())
+			return fmt.Errorf("%w: %w", replication.ErrUnavailable, ctx.Err())
 		}
 	}
 	if acks >= need {
@@ -198,7 +197,7 @@ wait:
 	}
 	n0.metrics.writesUnavailable.Add(1)
 	return fmt.Errorf("%w: consistency %s needs %d of %d replicas of bucket %s: %w",
-		httpapi.ErrUnavailable, level, need, n, bucketID, errors.Join(errs...))
+		replication.ErrUnavailable, level, need, n, bucketID, errors.Join(errs...))
 }
 
 // serveWrite is the handler of peerrpc.PathWrite: it stores a batch
