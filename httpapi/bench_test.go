@@ -4,16 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/dakkio/dakkio/client"
+	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/internal/testnode"
 )
 
@@ -47,18 +46,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 			if j > 0 {
 				body = append(body, ',')
 			}
-			ts := start.Add(time.Duration(tick/100) * 10 * time.Second)
-			body = append(body, `{"dataSourceId":"`...)
-			body = append(body, sources[tick%100]...)
-			body = append(body, `","timestamp":"`...)
-			body = ts.UTC().AppendFormat(body, time.RFC3339)
-			body = append(body, `","values":{"temperature":`...)
-			body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
-			body = append(body, `,"humidity":`...)
-			body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
-			body = append(body, `,"pressure":`...)
-			body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
-			body = append(body, `}}`...)
+			body = httpapi.AppendBenchPoint(body, sources[tick%100], start.Add(time.Duration(tick/100)*10*time.Second), rng)
 			tick++
 		}
 		bodies[i] = append(body, `]}`...)
@@ -91,15 +79,6 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	close(next)
 	wg.Wait()
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "points/s")
-}
-
-// selfCPU returns the CPU time, user and system, this process has used.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -142,15 +121,7 @@ func BenchmarkQueryRawHTTP(b *testing.B) {
 			if j > i {
 				body = append(body, ',')
 			}
-			body = append(body, `{"dataSourceId":"`+src.ID+`","timestamp":"`...)
-			body = start.Add(time.Duration(j)*every).UTC().AppendFormat(body, time.RFC3339)
-			body = append(body, `","values":{"temperature":`...)
-			body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
-			body = append(body, `,"humidity":`...)
-			body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
-			body = append(body, `,"pressure":`...)
-			body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
-			body = append(body, `}}`...)
+			body = httpapi.AppendBenchPoint(body, src.ID, start.Add(time.Duration(j)*every), rng)
 		}
 		post("/api/data/batch", append(body, `]}`...), 201)
 	}
@@ -161,14 +132,14 @@ func BenchmarkQueryRawHTTP(b *testing.B) {
 			bucket.ID, src.ID, from.UTC().Format(time.RFC3339), from.Add(1000*every).UTC().Format(time.RFC3339))
 	}
 	b.ResetTimer()
-	cpu0 := selfCPU()
+	cpu0 := httpapi.ProcessCPU()
 	for i := 0; b.Loop(); i++ {
 		post("/api/data/query", queries[i%len(queries)], 200)
 	}
 	b.StopTimer()
 	// The node's and this client's CPU: steadier than wall time on a shared
 	// machine.
-	b.ReportMetric(float64(selfCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(httpapi.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 	if got := strings.Count(string(resp.Body()), `"_id"`); got != 1000 {
 		b.Fatalf("%d points in the last answer, want 1000", got)
 	}

@@ -30,24 +30,14 @@ func BenchmarkReadBatch(b *testing.B) {
 		if j > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, `{"dataSourceId":"`...)
-		body = append(body, ids[j%100]...)
-		body = append(body, `","timestamp":"`...)
-		body = start.Add(time.Duration(j/100)*10*time.Second).UTC().AppendFormat(body, time.RFC3339)
-		body = append(body, `","values":{"temperature":`...)
-		body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
-		body = append(body, `,"humidity":`...)
-		body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
-		body = append(body, `,"pressure":`...)
-		body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
-		body = append(body, `}}`...)
+		body = AppendBenchPoint(body, ids[j%100], start.Add(time.Duration(j/100)*10*time.Second), rng)
 	}
 	body = append(body, `]}`...)
 	bucket := store.Bucket{ID: "650000000000000000000002", RetentionDays: 3650}
 	lookup := func(id string) (*store.DataSource, error) { return sources[id], nil }
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := ProcessCPU()
 	for b.Loop() {
 		p := parserPool.Get()
 		bd, aerr := parseWith(p, body)
@@ -66,11 +56,29 @@ func BenchmarkReadBatch(b *testing.B) {
 		parserPool.Put(p)
 	}
 	// CPU time, GC included, is steadier than wall time on a shared machine.
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
-// processCPU returns the CPU time, user and system, the process has used.
-func processCPU() time.Duration {
+// AppendBenchPoint appends one point of the benchmarks' shape (three
+// sensor-like fields, as dakkio-bench sends) to a batch body. Exported for
+// the benchmarks of package httpapi_test.
+func AppendBenchPoint(body []byte, sourceID string, ts time.Time, rng *rand.Rand) []byte {
+	body = append(body, `{"dataSourceId":"`...)
+	body = append(body, sourceID...)
+	body = append(body, `","timestamp":"`...)
+	body = ts.UTC().AppendFormat(body, time.RFC3339)
+	body = append(body, `","values":{"temperature":`...)
+	body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
+	body = append(body, `,"humidity":`...)
+	body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
+	body = append(body, `,"pressure":`...)
+	body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
+	return append(body, `}}`...)
+}
+
+// ProcessCPU returns the CPU time, user and system, the process has used:
+// steadier than wall time on a shared machine.
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -278,7 +278,16 @@ func (t *tables) removeAlert(a *AlertRule) {
 func (s *State) EventCaused(alertID, cause string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return slices.ContainsFunc(s.data.events[alertID], func(x *AlertEvent) bool { return x.Cause == cause })
+	return hasEvent(s.data.events[alertID], "", cause)
+}
+
+// hasEvent reports whether events hold one with the given id or cause;
+// an empty id or cause matches nothing. EventCaused and ApplyTriggerAlert
+// share it so that the pre-check and the FSM agree on what a duplicate is.
+func hasEvent(events []*AlertEvent, id, cause string) bool {
+	return slices.ContainsFunc(events, func(x *AlertEvent) bool {
+		return id != "" && x.ID == id || cause != "" && x.Cause == cause
+	})
 }
 
 // ApplyTriggerAlert applies a TriggerAlert command and returns the event.
@@ -292,7 +301,7 @@ func (s *State) ApplyTriggerAlert(c TriggerAlert) (AlertEvent, error) {
 	}
 	// A retried trigger (same event id), or the same point evaluated by
 	// another replica (same cause), is recorded once.
-	if slices.ContainsFunc(s.data.events[a.ID], func(x *AlertEvent) bool { return x.ID == e.ID || e.Cause != "" && x.Cause == e.Cause }) {
+	if hasEvent(s.data.events[a.ID], e.ID, e.Cause) {
 		return AlertEvent{}, errorf(ErrSuppressed, "alert event already recorded")
 	}
 	if a.CoolingDownAt(e.TriggeredAt) {
