@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/client"
+	"github.com/dakkio/dakkio/jepsen/blockdisk"
 )
 
 // Ports every node uses on its own address.
@@ -40,6 +41,8 @@ type Node struct {
 	// clockFile is where the clock nemesis writes the node's offset
 	// (DAKKIO_CHAOS_CLOCK_FILE, read by a -tags chaosclock build).
 	clockFile string
+	// disk is the loop device of its bounded data filesystem, if any.
+	disk string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -62,9 +65,12 @@ type Cluster struct {
 	bin           string
 	rf            int
 	chaosBug      string // DAKKIO_CHAOS_BUG of every node, for prove
-	// diskSize, if not 0, puts each node's data on its own tmpfs of that
-	// many bytes, for the disk nemesis to fill.
+	// diskSize, if not 0, puts each node's data on its own filesystem of
+	// that many bytes (jepsen/blockdisk), for the disk nemesis to fill.
 	diskSize int64
+	// throttle, if set, holds every node's process, for the disk-slow
+	// nemesis to limit a node's disk.
+	throttle *blockdisk.Throttle
 	hc       *http.Client
 	logf     func(string, ...any)
 }
@@ -180,9 +186,11 @@ func (c *Cluster) Start(nd *Node) error {
 		}
 	}
 	if c.diskSize > 0 {
-		if err := mountDisk(nd.dataDir, c.diskSize); err != nil {
+		dev, err := blockdisk.Mount(context.Background(), nd.dataDir, diskTag, c.diskSize)
+		if err != nil {
 			return err
 		}
+		nd.disk = dev
 	}
 	if err := os.MkdirAll(nd.dataDir, 0o700); err != nil {
 		return err
@@ -236,6 +244,15 @@ func (c *Cluster) Start(nd *Node) error {
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("cannot start %s: %w", nd.ID, err)
+	}
+	if c.throttle != nil {
+		// ip netns exec execs the node: the pid is the node's.
+		if err := c.throttle.Add(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			logf.Close()
+			return fmt.Errorf("cannot put %s in the disk group: %w", nd.ID, err)
+		}
 	}
 	done := make(chan struct{})
 	go func() {

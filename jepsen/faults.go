@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,12 +13,14 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/client"
+	"github.com/dakkio/dakkio/jepsen/blockdisk"
 	"github.com/dakkio/dakkio/jepsen/history"
 	"github.com/dakkio/dakkio/jepsen/netslow"
 )
 
 // The faults beyond partitions, kills and pauses: slow links (NFQUEUE),
-// skewed clocks (a -tags chaosclock build), membership changes, full disks.
+// skewed clocks (a -tags chaosclock build), membership changes, full and
+// slow disks.
 
 // slow slows every member's outgoing link (jepsen/netslow: tc netem is
 // missing from many kernels), each with its own delay, jitter, loss and
@@ -233,9 +233,9 @@ func (n *Nemesis) viaLeader(ctx context.Context, timeout time.Duration, f func(c
 	})
 }
 
-// diskSource names the tmpfs mounts of the disk nemesis, so that cleanup
-// finds them.
-const diskSource = "jepsen-disk"
+// diskTag names the nodes' bounded filesystems (jepsen/blockdisk) and the
+// group that slows them, so that cleanup finds them.
+const diskTag = "jepsen-disk"
 
 // fillDisk fills nd's bounded data filesystem until ENOSPC.
 func (n *Nemesis) fillDisk(nd *Node, start int64) {
@@ -295,58 +295,51 @@ func freeDisk(path string) error {
 	return nil
 }
 
-// mountDisk mounts a tmpfs of size bytes at dir (created) unless one is
-// there.
-func mountDisk(dir string, size int64) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	mounts, err := diskMounts()
-	if err != nil {
-		return err
-	}
-	abs, _ := filepath.Abs(dir)
-	for _, m := range mounts {
-		if m == abs {
-			return nil
-		}
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), diskSource, abs).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("cannot mount a tmpfs at %s: %w: %s", abs, err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-// diskMounts lists the mount points of the disk nemesis's filesystems.
-func diskMounts() ([]string, error) {
-	f, err := os.Open("/proc/self/mounts")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 3 && fields[0] == diskSource && fields[2] == "tmpfs" {
-			// /proc/mounts escapes spaces as \040.
-			out = append(out, strings.ReplaceAll(fields[1], `\040`, " "))
-		}
-	}
-	return out, sc.Err()
-}
-
-// unmountDisks unmounts every filesystem of the disk nemesis.
-func unmountDisks(logf func(string, ...any)) {
-	mounts, err := diskMounts()
-	if err != nil {
+// cleanupDisks unmounts and detaches the nodes' bounded filesystems and
+// removes the slow-disk group, whatever run left them.
+func cleanupDisks(logf func(string, ...any)) {
+	if err := blockdisk.Cleanup(context.Background(), diskTag); err != nil {
 		logf("cleanup: %v", err)
+	}
+	if err := blockdisk.RemoveThrottle(diskTag); err != nil {
+		logf("cleanup: %v", err)
+	}
+}
+
+// slowDisk limits the I/O of one member's disk (half the time the
+// leader's, whose Raft log appends every metadata write waits on) to a few
+// hundred KiB and IOPS a second: a failing or saturated disk.
+func (n *Nemesis) slowDisk(ctx context.Context, start int64) {
+	if n.c.throttle == nil {
+		n.mu.Lock()
+		n.errs = append(n.errs, "disk-slow: the nodes' disks cannot be throttled")
+		n.mu.Unlock()
+		n.record("disk-slow", history.Info, "no throttle", start)
 		return
 	}
-	for _, m := range mounts {
-		if out, err := exec.Command("umount", "-l", m).CombinedOutput(); err != nil {
-			logf("cleanup: cannot unmount %s: %v: %s", m, err, strings.TrimSpace(string(out)))
-		}
+	nd := n.randomMember()
+	if n.rng.IntN(2) == 0 {
+		nd = n.leader(ctx)
 	}
+	l := blockdisk.Limits{
+		ReadBPS:   uint64(1+n.rng.IntN(4)) << 20,
+		WriteBPS:  uint64(256<<n.rng.IntN(3)) << 10,
+		ReadIOPS:  uint64(50 + n.rng.IntN(150)),
+		WriteIOPS: uint64(20 + n.rng.IntN(80)),
+	}
+	typ := history.OK
+	if nd.disk == "" {
+		typ = history.Info
+		n.logf("%s has no block device to slow", nd.ID)
+	} else if err := n.c.throttle.Limit(nd.disk, l); err != nil {
+		typ = history.Info
+		n.mu.Lock()
+		n.errs = append(n.errs, fmt.Sprintf("disk-slow: %v", err))
+		n.mu.Unlock()
+	} else {
+		n.mu.Lock()
+		n.slowDisks[nd] = true
+		n.mu.Unlock()
+	}
+	n.record("disk-slow", typ, fmt.Sprintf("%s: %s", nd.ID, l), start)
 }

@@ -82,7 +82,7 @@ func commonFlags(fs *flag.FlagSet, cfg *RunConfig) {
 	fs.DurationVar(&cfg.UsageInterval, "usage-interval", time.Second, "documented usage shipping interval (docs/cluster.md)")
 	fs.Int64Var(&cfg.CounterLimit, "counter-limit", 10_000, `monthly quota of the "free" plan (store/plans.go)`)
 	fs.BoolVar(&cfg.KeepData, "keep-data", false, "keep the nodes' data directories")
-	fs.Int64Var(&cfg.DiskSize, "disk-size", 512<<20, "bytes of each node's data filesystem (a tmpfs) under the disk and mixed nemeses")
+	fs.Int64Var(&cfg.DiskSize, "disk-size", 512<<20, "bytes of each node's data filesystem (ext4 in a loop device) under the disk, disk-slow and mixed nemeses")
 }
 
 func runCommand(ctx context.Context, args []string) int {
@@ -130,6 +130,7 @@ var quickPool = [][2]string{
 	{"aggregate", "disk"}, {"alert", "clock"}, {"set", "pause-many"},
 	{"backup", "mixed"}, {"set", "kill"}, {"aggregate", "mixed"},
 	{"revocation", "clock"}, {"alert", "net-slow"}, {"counter", "clock"},
+	{"set", "disk-slow"}, {"register", "disk-slow"}, {"alert", "disk-slow"},
 }
 
 const quickRotating = 3

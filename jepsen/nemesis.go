@@ -23,7 +23,7 @@ var nemesisNames = []string{
 	"kill", "kill-leader", "kill-all",
 	"pause", "pause-leader",
 	"mix",
-	"net-slow", "pause-many", "clock", "membership", "disk",
+	"net-slow", "pause-many", "clock", "membership", "disk", "disk-slow",
 	"mixed",
 }
 
@@ -31,13 +31,17 @@ var nemesisNames = []string{
 // mixedFaults, those mixed chooses from: every fault, the new ones too.
 var (
 	mixFaults   = nemesisNames[1:10]
-	mixedFaults = append(append([]string(nil), mixFaults...), "net-slow", "pause-many", "clock", "membership", "disk")
+	mixedFaults = append(append([]string(nil), mixFaults...), "net-slow", "pause-many", "clock", "membership", "disk", "disk-slow")
 )
 
-// needsDisk and needsSpares tell which runs put the nodes' data on bounded
-// filesystems and which need free namespaces for fresh nodes.
-func needsDisk(nemesis string) bool   { return nemesis == "disk" || nemesis == "mixed" }
-func needsSpares(nemesis string) bool { return nemesis == "membership" || nemesis == "mixed" }
+// needsDisk, needsThrottle and needsSpares tell which runs put the nodes'
+// data on bounded filesystems, which can slow them, and which need free
+// namespaces for fresh nodes.
+func needsDisk(nemesis string) bool {
+	return nemesis == "disk" || nemesis == "disk-slow" || nemesis == "mixed"
+}
+func needsThrottle(nemesis string) bool { return nemesis == "disk-slow" || nemesis == "mixed" }
+func needsSpares(nemesis string) bool   { return nemesis == "membership" || nemesis == "mixed" }
 
 // Nemesis injects one kind of fault in cycles: quiet, fault for Hold, heal.
 type Nemesis struct {
@@ -58,7 +62,9 @@ type Nemesis struct {
 	slowed  bool
 	clocked map[*Node]bool
 	filled  map[*Node]string // node -> filler file
-	dropped bool
+	// slowDisks are the nodes whose disks are throttled.
+	slowDisks map[*Node]bool
+	dropped   bool
 	// errs are harness failures the run must report: a fault that was
 	// asked for and could not be injected at all.
 	errs []string
@@ -68,7 +74,7 @@ type Nemesis struct {
 
 func newNemesis(name string, c *Cluster, rec *history.Recorder, seed uint64, quiet, hold time.Duration, log io.Writer, slots int) *Nemesis {
 	return &Nemesis{name: name, c: c, rec: rec, rng: rand.New(rand.NewPCG(seed, 0x6e656d)), quiet: quiet, hold: hold, log: log, slots: slots,
-		killed: map[*Node]bool{}, paused: map[*Node]bool{}, clocked: map[*Node]bool{}, filled: map[*Node]string{}}
+		killed: map[*Node]bool{}, paused: map[*Node]bool{}, clocked: map[*Node]bool{}, filled: map[*Node]string{}, slowDisks: map[*Node]bool{}}
 }
 
 func (n *Nemesis) logf(format string, args ...any) {
@@ -242,6 +248,8 @@ func (n *Nemesis) inject(ctx context.Context, fault string) {
 		n.replaceMember(ctx, start)
 	case "disk":
 		n.fillDisk(n.randomMember(), start)
+	case "disk-slow":
+		n.slowDisk(ctx, start)
 	default:
 		n.logf("unknown fault %q", fault)
 	}
@@ -294,7 +302,8 @@ func (n *Nemesis) partition(ctx context.Context, fault string, cut map[int][]int
 }
 
 // Heal removes every partition and netem qdisc, resumes paused nodes,
-// restarts killed ones, sets every clock back and frees every filled disk.
+// restarts killed ones, sets every clock back, frees every filled disk and
+// lifts every disk's limits.
 // A membership change is not undone: the new membership is the cluster.
 func (n *Nemesis) Heal(ctx context.Context) {
 	n.mu.Lock()
@@ -323,6 +332,13 @@ func (n *Nemesis) Heal(ctx context.Context) {
 		did = append(did, "disk of "+nd.ID+" freed")
 	}
 	clear(n.filled)
+	for nd := range n.slowDisks {
+		if err := n.c.throttle.Clear(nd.disk); err != nil {
+			n.logf("cannot restore %s's disk: %v", nd.ID, err)
+		}
+		did = append(did, "disk of "+nd.ID+" at full speed")
+	}
+	clear(n.slowDisks)
 	for nd := range n.clocked {
 		n.setClock(nd, 0)
 		did = append(did, "clock of "+nd.ID+" reset")

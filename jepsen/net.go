@@ -24,7 +24,7 @@ func cleanupNetwork(_ context.Context, logf func(string, ...any)) {
 	if err := lab.Close(); err != nil {
 		logf("cleanup: %v", err)
 	}
-	unmountDisks(logf)
+	cleanupDisks(logf)
 	if err := netslow.RemoveLeftovers(context.Background(), lab.Bridge()); err != nil {
 		logf("cleanup: %v", err)
 	}

@@ -46,7 +46,7 @@ func TestMixedDrawsEveryFault(t *testing.T) {
 			t.Errorf("mixed never injects %s", f)
 		}
 	}
-	for _, f := range []string{"net-slow", "clock", "membership", "disk", "pause-many"} {
+	for _, f := range []string{"net-slow", "clock", "membership", "disk", "disk-slow", "pause-many"} {
 		if slices.Contains(mixFaults, f) {
 			t.Errorf("mix injects %s; it keeps the first round's faults", f)
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dakkio/dakkio/jepsen/blockdisk"
 	"github.com/dakkio/dakkio/jepsen/checker"
 	"github.com/dakkio/dakkio/jepsen/history"
 	"github.com/dakkio/dakkio/jepsen/report"
@@ -33,8 +34,8 @@ type RunConfig struct {
 	KeyLease          time.Duration `json:"keyLease"`
 	UsageInterval     time.Duration `json:"usageInterval"`
 	CounterLimit      int64         `json:"counterLimit"`
-	// DiskSize is the size of each node's data filesystem under the disk
-	// nemesis (bytes).
+	// DiskSize is the size of each node's data filesystem under the disk,
+	// disk-slow and mixed nemeses (bytes).
 	DiskSize int64  `json:"diskSize,omitempty"`
 	Binary   string `json:"binary"`
 	// ChaosBug, set by prove, is the bug a chaosbugs build of dakkio
@@ -140,9 +141,17 @@ func runOne(parent context.Context, cfg RunConfig) *Result {
 	if needsDisk(cfg.Nemesis) {
 		c.diskSize = cfg.DiskSize
 	}
+	if needsThrottle(cfg.Nemesis) {
+		th, err := blockdisk.NewThrottle(diskTag)
+		if err != nil {
+			fail("disk-slow: %v", err)
+			return finish(res, started)
+		}
+		c.throttle = th
+	}
 	defer func() {
 		c.Stop(15 * time.Second)
-		unmountDisks(logf)
+		cleanupDisks(logf)
 		if !cfg.KeepData {
 			_ = os.RemoveAll(filepath.Join(absDir, "data"))
 		}

@@ -133,6 +133,9 @@ func LatencySVG(ops []history.Op, windows []Window, end float64) ([]byte, error)
 		}
 	}
 	p.X.Min, p.X.Max = 0, math.Max(end, 1)
+	// Set, not left to the data: a run stopped before any operation has
+	// none, and a log axis cannot start at gonum's default 0.
+	p.Y.Min, p.Y.Max = ylo/2, yhi*2
 	return render(p, 26*vg.Centimeter, 12*vg.Centimeter)
 }
 

@@ -96,3 +96,21 @@ func TestWriteIndexLinksEveryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestWritePageOfARunWithNoOperations: a run stopped before its first
+// call (interrupted, or its cluster never formed) still gets a page, with
+// empty plots; gonum's log axis once panicked on it.
+func TestWritePageOfARunWithNoOperations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.html")
+	err := WritePage(path, Run{Row: Row{Workload: "set", Nemesis: "mixed", Seed: 7}, Reproduce: "go run ./jepsen run --seed 7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "<svg"); n != 2 {
+		t.Errorf("page has %d inline SVGs, want 2", n)
+	}
+}
