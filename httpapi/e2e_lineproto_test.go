@@ -186,6 +186,7 @@ func TestE2ELineProtocolErrors(t *testing.T) {
 	}{
 		{"bad line names its line", q, wkey, fmt.Sprintf("m,k=v f=2 %d\nnew f=1\n\nm,k=v f= %d\n", now+1, now+2), nil, 400, "invalid", "line 4"},
 		{"type conflict with schema", q, wkey, fmt.Sprintf("new2 g=1\nm,k=v f=\"x\" %d", now+3), nil, 400, "invalid", `line 2: field "f" is a string; the schema of data source "m,k=v" says number`},
+		{"type conflict with schema after a good line", q, wkey, fmt.Sprintf("m,k=v f=1 %d\nm,k=v f=\"x\" %d", now+4, now+5), nil, 400, "invalid", `line 2: field "f" is a string; the schema of data source "m,k=v" says number`},
 		{"unknown field", q, wkey, "m,k=v zz=1", nil, 400, "invalid", "line 1: field \"zz\" is not in the schema"},
 		{"type conflict inside request", q, wkey, "n f=1\nn f=true", nil, 400, "invalid", "line 2"},
 		{"bad field name", q, wkey, "n f\\ x=1", nil, 400, "invalid", "line 1: field name"},

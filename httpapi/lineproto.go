@@ -120,33 +120,11 @@ func (s *Server) writeLineProtocol(c *call) error {
 		return err
 	}
 	w := s.newSeriesWriter(b)
+	// A line is at most one point: room for them all up front.
+	w.pts = make([]pendingPoint, 0, bytes.Count(body, []byte{'\n'})+1)
 	p := lineParsers.Get().(*lineproto.Parser)
 	defer lineParsers.Put(p)
-	err = p.Parse(body, unit, s.now().UnixNano(), func(l *lineproto.Line) error {
-		acc, err := w.source(l.Series, func() map[string]string {
-			tags := make(map[string]string, len(l.Tags))
-			for _, t := range l.Tags {
-				tags[string(t.Key)] = string(t.Value)
-			}
-			return tags
-		})
-		if err != nil {
-			return lineError(err)
-		}
-		for _, f := range l.Fields {
-			v := points.Value{Kind: points.KindNumber, Num: f.Num}
-			switch f.Kind {
-			case lineproto.String:
-				v = points.Value{Kind: points.KindString, Str: string(f.Str)}
-			case lineproto.Bool:
-				v = points.Value{Kind: points.KindBool, Bool: f.Bool}
-			}
-			if err := w.add(acc, l.TS, f.Key, v, len(l.Fields)); err != nil {
-				return lineError(err)
-			}
-		}
-		return nil
-	})
+	err = p.Parse(body, unit, s.now().UnixNano(), w.addLine)
 	var le *lineproto.Error
 	if errors.As(err, &le) {
 		return validationError(le.Error())
@@ -158,6 +136,33 @@ func (s *Server) writeLineProtocol(c *call) error {
 		return err
 	}
 	c.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+// addLine gathers one parsed line's values.
+func (w *seriesWriter) addLine(l *lineproto.Line) error {
+	acc, err := w.source(l.Series, func() map[string]string {
+		tags := make(map[string]string, len(l.Tags))
+		for _, t := range l.Tags {
+			tags[string(t.Key)] = string(t.Value)
+		}
+		return tags
+	})
+	if err != nil {
+		return lineError(err)
+	}
+	for _, f := range l.Fields {
+		v := points.Value{Kind: points.KindNumber, Num: f.Num}
+		switch f.Kind {
+		case lineproto.String:
+			v = points.Value{Kind: points.KindString, Str: string(f.Str)}
+		case lineproto.Bool:
+			v = points.Value{Kind: points.KindBool, Bool: f.Bool}
+		}
+		if err := w.add(acc, l.TS, f.Key, v, len(l.Fields)); err != nil {
+			return lineError(err)
+		}
+	}
 	return nil
 }
 

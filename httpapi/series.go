@@ -42,6 +42,27 @@ type seriesAcc struct {
 	fields map[string]store.Field // fields seen, for a source to create
 	last   int                    // index in pts of its newest point; -1: none
 	lastTS int64
+	// checked are the fields already accepted for this series in the
+	// request: rows of a series repeat the same few fields, and a short
+	// scan spares the schema and name lookups of every value.
+	checked    []checkedField
+	checkedBuf [4]checkedField
+}
+
+type checkedField struct{ name, typ string }
+
+// maxChecked bounds acc.checked; a series with more fields takes the
+// lookups for the rest.
+const maxChecked = 16
+
+// knownField returns the interned name of field if it was accepted as typ.
+func (acc *seriesAcc) knownField(field []byte, typ string) (string, bool) {
+	for _, c := range acc.checked {
+		if c.name == string(field) {
+			return c.name, c.typ == typ
+		}
+	}
+	return "", false
 }
 
 type pointKey struct {
@@ -113,31 +134,23 @@ func (w *seriesWriter) add(acc *seriesAcc, ts int64, field []byte, v points.Valu
 		return rowErrorf("timestamp %s is outside the bucket's retention window (%d days)", string(appendTimestamp(nil, ts)), w.bucket.RetentionDays)
 	}
 	typ := kindType(v.Kind)
-	if acc.src != nil {
-		f, ok := acc.src.Schema[string(field)]
-		if !ok {
-			return rowErrorf("field %q is not in the schema of data source %q", field, acc.name)
+	name, ok := acc.knownField(field, typ)
+	if !ok {
+		if err := w.checkField(acc, field, typ); err != nil {
+			return err
 		}
-		if f.Type != typ {
-			return rowErrorf("field %q is a %s; the schema of data source %q says %s", field, typ, acc.name, f.Type)
+		name = w.intern(field)
+		if acc.checked == nil {
+			acc.checked = acc.checkedBuf[:0]
 		}
-	} else if f, ok := acc.fields[string(field)]; ok {
-		if f.Type != typ {
-			return rowErrorf("field %q is a %s here and a %s in an earlier line of series %q", field, typ, f.Type, acc.name)
+		if len(acc.checked) < maxChecked {
+			acc.checked = append(acc.checked, checkedField{name, typ})
 		}
-	} else {
-		if !fieldNameRE.Match(field) {
-			return rowErrorf("field name %q: it must start with a letter or underscore and contain only letters, digits, '_', '.', '-' (at most 64 characters)", field)
-		}
-		if len(acc.fields) >= maxSchemaFields {
-			return rowErrorf("series %q has more than %d fields", acc.name, maxSchemaFields)
-		}
-		acc.fields[string(field)] = store.Field{Type: typ}
 	}
 	if v.Kind == points.KindString && utf8.RuneCountInString(v.Str) > maxStringValue {
 		return rowErrorf("field %q: string must contain at most %d character(s)", field, maxStringValue)
 	}
-	v.Field = w.intern(field)
+	v.Field = name
 	if p := w.find(acc, ts); p != nil {
 		for j := range p.vals {
 			if p.vals[j].Field == v.Field {
@@ -164,6 +177,35 @@ func (w *seriesWriter) add(acc *seriesAcc, ts int64, field []byte, v points.Valu
 	}
 	acc.last, acc.lastTS = len(w.pts), ts
 	w.pts = append(w.pts, pendingPoint{acc: acc, ts: ts, vals: vals})
+	return nil
+}
+
+// checkField accepts field as typ for acc: against its source's schema,
+// or, for a source to create, against the series' earlier rows.
+func (w *seriesWriter) checkField(acc *seriesAcc, field []byte, typ string) error {
+	if acc.src != nil {
+		f, ok := acc.src.Schema[string(field)]
+		if !ok {
+			return rowErrorf("field %q is not in the schema of data source %q", field, acc.name)
+		}
+		if f.Type != typ {
+			return rowErrorf("field %q is a %s; the schema of data source %q says %s", field, typ, acc.name, f.Type)
+		}
+		return nil
+	}
+	if f, ok := acc.fields[string(field)]; ok {
+		if f.Type != typ {
+			return rowErrorf("field %q is a %s here and a %s in an earlier line of series %q", field, typ, f.Type, acc.name)
+		}
+		return nil
+	}
+	if !fieldNameRE.Match(field) {
+		return rowErrorf("field name %q: it must start with a letter or underscore and contain only letters, digits, '_', '.', '-' (at most 64 characters)", field)
+	}
+	if len(acc.fields) >= maxSchemaFields {
+		return rowErrorf("series %q has more than %d fields", acc.name, maxSchemaFields)
+	}
+	acc.fields[string(field)] = store.Field{Type: typ}
 	return nil
 }
 

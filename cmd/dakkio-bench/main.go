@@ -211,6 +211,9 @@ type singleReport struct {
 	sst, all           int64
 	stopTook, restTook time.Duration
 	queries            []queryResult
+	// vmIngest is VictoriaMetrics' line-protocol ingest of the same points
+	// (--vm-addr), right after the node's, for the ratio.
+	vmIngest ingestResult
 	// With --binary: the node's memory during the ingest and settle, after
 	// idling, and the bytes it wrote to disk meanwhile (-1: unknown).
 	mem       []memSample
@@ -422,7 +425,7 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 			return nil, err
 		}
 		b.logf("feeding %s points to VictoriaMetrics at %s", count(w.points()), vt.base)
-		if _, err := vmIngest(ctx, vt, w, cfg.seed, cfg.batch, cfg.conns, cfg.settleTimeout, b.log); err != nil {
+		if r.vmIngest, err = vmIngest(ctx, vt, w, cfg.seed, cfg.batch, cfg.conns, cfg.settleTimeout, b.log); err != nil {
 			return nil, err
 		}
 		b.logf("querying VictoriaMetrics: %d runs after %d warm-up runs", cfg.queries, queryWarmup)
@@ -671,6 +674,14 @@ func (b *bench) singleRows(row func(measure, result, p50, p99, target, status st
 		count(int64(float64(r.ingest.points)/secs))+" points/s", ms(p50), ms(p99), "", "")
 	row("ingest values", count(int64(vps))+" values/s", "", "",
 		"≥ "+count(targetValuesPerSec)+" values/s", verdict(vps >= targetValuesPerSec))
+	if v := r.vmIngest; v.points > 0 {
+		// Same points, batches and connections, acknowledged: the ratio is
+		// what holds on a host whose speed varies.
+		vm := v.valuesPerSec(len(w.fields))
+		vp50, vp99 := p50p99(v.latencies)
+		row("ingest values, VictoriaMetrics /write (line protocol)", fmt.Sprintf("%s values/s (dakkio %s: %.2f×)", count(int64(vm)), b.cfg.protocol, vps/vm), ms(vp50), ms(vp99),
+			"≥ 1.00×", verdict(vps >= vm))
+	}
 	if r.benchCPU > 0 {
 		row("bench's own CPU during ingest", fmt.Sprintf("%s (%.2f cores, %.2f µs/point)", seconds(r.benchCPU), r.benchCPU.Seconds()/secs, r.benchCPU.Seconds()*1e6/float64(r.ingest.points)), "", "", "", "")
 	}

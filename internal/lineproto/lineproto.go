@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -222,8 +221,8 @@ func (p *Parser) read(d *lp.Decoder, now int64) error {
 	}
 	l.TS = now
 	if raw != nil {
-		ts, err := strconv.ParseInt(string(raw), 10, 64)
-		if err != nil {
+		ts, ok := parseInt(raw)
+		if !ok {
 			return Errorf("invalid timestamp %q", raw)
 		}
 		if u := int64(p.unit); u != 1 {
@@ -265,6 +264,38 @@ func (p *Parser) read(d *lp.Decoder, now int64) error {
 	}
 	l.Series = p.series
 	return nil
+}
+
+// parseInt reads a decimal int64, as strconv.ParseInt(s, 10, 64) would
+// but without making a string of every line's timestamp.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg || len(b) > 0 && b[0] == '+' {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	for len(b) > 1 && b[0] == '0' {
+		b = b[1:] // leading zeros do not count toward the 19 digits
+	}
+	if len(b) > 19 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0') // 19 digits cannot overflow a uint64
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return -int64(u), true // -1<<63 wraps to itself
+	case !neg && u < 1<<63:
+		return int64(u), true
+	}
+	return 0, false
 }
 
 type span struct{ start, end int }

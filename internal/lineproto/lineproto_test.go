@@ -3,6 +3,7 @@ package lineproto
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,22 @@ func FuzzParse(f *testing.F) {
 		var le *Error
 		if err != nil && (!errors.As(err, &le) || le.Line < 1 || le.Line > strings.Count(string(body), "\n")+1) {
 			t.Fatalf("error %v without a line in the body", err)
+		}
+	})
+}
+
+// FuzzParseInt: the timestamp reader agrees with strconv.ParseInt on every
+// input, in value and in what it refuses.
+func FuzzParseInt(f *testing.F) {
+	for _, s := range []string{"0", "-0", "+7", "1733400000000000000", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775808", "-9223372036854775809", "99999999999999999999", "", "-", "+", "1e9", "12a", " 1", "01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := strconv.ParseInt(s, 10, 64)
+		got, ok := parseInt([]byte(s))
+		if ok != (err == nil) || ok && got != want {
+			t.Fatalf("parseInt(%q) = %d, %v; strconv says %d, %v", s, got, ok, want, err)
 		}
 	})
 }
