@@ -212,6 +212,19 @@ func (s *Server) readSource() func(bucketID, id string) (store.DataSource, error
 	return s.cfg.Meta.Source
 }
 
+// sharedSourcesByName is sharedSources for lookups by name.
+type sharedSourcesByName interface {
+	SharedSourceByName(bucketID, name string) (store.DataSource, error)
+}
+
+// readSourceByName is readSource for lookups by name.
+func (s *Server) readSourceByName() func(bucketID, name string) (store.DataSource, error) {
+	if m, ok := s.cfg.Meta.(sharedSourcesByName); ok {
+		return m.SharedSourceByName
+	}
+	return s.cfg.Meta.SourceByName
+}
+
 // ingestBucket reads bucketId and loads the bucket a write key may write to.
 func (s *Server) ingestBucket(c *call, bd *body) (store.Bucket, error) {
 	id, err := bodyID(bd.obj, []any{"body", "bucketId"}, "bucket")

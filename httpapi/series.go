@@ -111,7 +111,7 @@ func (w *seriesWriter) source(name []byte, tags func() map[string]string) (*seri
 		return nil, rowErrorf("series %q names a data source of %d characters; at most %d are allowed", name, n, maxNameLen)
 	}
 	acc := &seriesAcc{name: string(name), last: -1}
-	src, err := w.s.cfg.Meta.SourceByName(w.bucket.ID, acc.name)
+	src, err := w.s.readSourceByName()(w.bucket.ID, acc.name) // only read
 	switch {
 	case err == nil:
 		acc.src = &src

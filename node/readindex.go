@@ -195,6 +195,12 @@ func (m syncedMeta) Source(bucketID, id string) (store.DataSource, error) {
 	return lookUp(m, func() (store.DataSource, error) { return m.State.Source(bucketID, id) })
 }
 
+// SharedSourceByName is SourceByName with the schema shared, read-only
+// (the protocol writes' lookup).
+func (m syncedMeta) SharedSourceByName(bucketID, name string) (store.DataSource, error) {
+	return lookUp(m, func() (store.DataSource, error) { return m.State.SharedSourceByName(bucketID, name) })
+}
+
 // SharedSource is Source with the schema shared, read-only (ingest's lookup).
 func (m syncedMeta) SharedSource(bucketID, id string) (store.DataSource, error) {
 	return lookUp(m, func() (store.DataSource, error) { return m.State.SharedSource(bucketID, id) })

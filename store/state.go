@@ -249,6 +249,18 @@ func (s *State) Source(bucketID, id string) (DataSource, error) {
 	return src.clone(), nil
 }
 
+// SharedSourceByName is SourceByName without the copy, read-only as
+// SharedSource's: the protocol writes look a source up by name per request.
+func (s *State) SharedSourceByName(bucketID, name string) (DataSource, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.data.sourceByName[bucketID+"\x00"+name]
+	if !ok {
+		return DataSource{}, errorf(ErrNotFound, "Data source not found")
+	}
+	return *s.data.sources[id], nil
+}
+
 // SharedSource is Source without the copy: the returned value's Schema and
 // Tags maps are the state's own and must only be read. Updates replace a
 // source's maps rather than change them (ApplyUpdateSource), so a value

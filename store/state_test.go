@@ -683,4 +683,12 @@ func TestSharedSourceUnchangedByUpdate(t *testing.T) {
 	if _, err := w.s.SharedSource("650000000000000000000099", src.ID); err == nil {
 		t.Fatal("a source found through another bucket")
 	}
+	byName, err := w.s.SharedSourceByName(b.ID, "probe")
+	mustOK(t, err)
+	if byName.ID != src.ID || !reflect.DeepEqual(byName.Schema, after.Schema) {
+		t.Fatalf("SharedSourceByName = %+v, want the source as SharedSource reads it", byName)
+	}
+	if _, err := w.s.SharedSourceByName("650000000000000000000099", "probe"); err == nil {
+		t.Fatal("a source found by name through another bucket")
+	}
 }
