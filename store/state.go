@@ -208,11 +208,20 @@ func (s *State) Sources(bucketID string, offset, limit int) ([]DataSource, int) 
 func (s *State) SourceByName(bucketID, name string) (DataSource, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	src, err := s.sourceNamed(bucketID, name)
+	if err != nil {
+		return DataSource{}, err
+	}
+	return src.clone(), nil
+}
+
+// sourceNamed finds the bucket's source by name; s.mu is held.
+func (s *State) sourceNamed(bucketID, name string) (*DataSource, error) {
 	id, ok := s.data.sourceByName[bucketID+"\x00"+name]
 	if !ok {
-		return DataSource{}, errorf(ErrNotFound, "Data source not found")
+		return nil, errorf(ErrNotFound, "Data source not found")
 	}
-	return s.data.sources[id].clone(), nil
+	return s.data.sources[id], nil
 }
 
 // BucketByName returns the organization's bucket with that name.
@@ -254,11 +263,11 @@ func (s *State) Source(bucketID, id string) (DataSource, error) {
 func (s *State) SharedSourceByName(bucketID, name string) (DataSource, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id, ok := s.data.sourceByName[bucketID+"\x00"+name]
-	if !ok {
-		return DataSource{}, errorf(ErrNotFound, "Data source not found")
+	src, err := s.sourceNamed(bucketID, name)
+	if err != nil {
+		return DataSource{}, err
 	}
-	return *s.data.sources[id], nil
+	return *src, nil
 }
 
 // SharedSource is Source without the copy: the returned value's Schema and
