@@ -5,7 +5,7 @@
 // tests run nodes through it.
 //
 // It still holds most of the replication of points (points.go,
-// replication.go, repair.go, backup.go; the hint queue is package
-// replication's), leader forwarding and the key lease (cluster.go,
+// replication.go, backup.go; the hint queue and repair are package
+// replication's, wired in replicadeps.go), leader forwarding and the key lease (cluster.go,
 // readindex.go); docs/architecture.md traces them.
 package node

@@ -139,7 +139,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		hintBytes = n.hints.DiskSize()
 	}
 	gauge(descDiskBytes, float64(hintBytes), "hints")
-	st := n.repair.Status()
+	st := n.repl.RepairStatus()
 	counter(descRepairPasses, float64(st.Passes))
 	running := 0.0
 	if st.Running {

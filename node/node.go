@@ -56,7 +56,7 @@ type Node struct {
 
 	// Replication of points in a cluster (replication.go, repair.go).
 	hints              *replication.Hints
-	repair             *repairer
+	repl               *replication.Replicator
 	metrics            replicationMetrics
 	evalStats          evalMetrics
 	evalGate           evalGate
@@ -102,7 +102,6 @@ func New(cfg Config) (_ *Node, err error) {
 
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf, stopBG: make(chan struct{})}
 	n.defaultConsistency, _ = replication.ParseConsistency(cfg.Replication.WriteConsistency)
-	n.repair = newRepairer(n)
 	if n.ln, err = n.listenHTTP(); err != nil {
 		return nil, err
 	}
@@ -145,6 +144,7 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	n.raft = r
 	undo = append(undo, r.Close)
+	n.repl = n.newReplicator()
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
 		NodeID: cfg.NodeID, State: n.state, Apply: n.Apply, Now: cfg.Now,
 		Interval: cfg.UsageInterval, Logger: cfg.Logger,
@@ -256,14 +256,10 @@ func (n *Node) Start(ctx context.Context) error {
 	n.bg.Add(1)
 	go n.evaluateQueued()
 	if n.members != nil {
-		// What exists now is behind until repaired; what is created from
-		// here on is born in sync (repair.go).
-		n.repair.noteNewBuckets()
-		n.bg.Add(4)
+		n.bg.Add(2)
 		go n.confirmKeys()
 		go n.replayHints()
-		go n.repair.watch()
-		go n.repair.run()
+		n.repl.Start()
 	}
 	n.serving.Store(true)
 	return n.startMQTT()
@@ -420,7 +416,7 @@ func (n *Node) ClusterStatus() any {
 		}
 		doc["moves"] = moves
 		doc["hintedHandoff"] = n.hints.Status()
-		doc["repair"] = n.repair.Status()
+		doc["repair"] = n.repl.RepairStatus()
 		doc["replication"] = n.metrics.snapshot()
 	}
 	return doc
@@ -449,6 +445,7 @@ func (n *Node) Close() error {
 		}
 		errs = append(errs, n.alerts.Close())
 		close(n.stopBG)
+		n.repl.Stop()
 		n.bg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.meter.Close(ctx); err != nil {

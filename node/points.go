@@ -60,7 +60,7 @@ func (r routedPoints) read(ctx context.Context, bucketID string, call peerrpc.Po
 	if note := replication.ReadNoteFrom(ctx); note != nil && note.RefusePartial {
 		strict, call.Verify = true, true
 	}
-	if reps == nil || self && r.n.repair.inSync(bucketID) && (!strict || r.verified(ctx, bucketID, call)) {
+	if reps == nil || self && r.n.repl.InSync(bucketID) && (!strict || r.verified(ctx, bucketID, call)) {
 		return local()
 	}
 	var remotes []string
@@ -99,7 +99,7 @@ func (r routedPoints) read(ctx context.Context, bucketID string, call peerrpc.Po
 // not know it yet (a partial partition, a write slower than the grace).
 func (r routedPoints) verified(ctx context.Context, bucketID string, call peerrpc.PointsRequest) bool {
 	p := r.n.state.BucketPlacement(bucketID)
-	need := quorumCover(len(p.Replicas) + len(p.Pending) - len(p.Leaving))
+	need := replication.QuorumCover(len(p.Replicas) + len(p.Pending) - len(p.Leaving))
 	if need == 0 {
 		return true
 	}
@@ -290,7 +290,7 @@ func (n *Node) servePoints() peerrpc.Handler {
 		WaitApplied: n.raft.WaitApplied,
 		InSync: func(ctx context.Context, req peerrpc.PointsRequest) bool {
 			b := req.Covers().BucketID
-			return n.repair.inSync(b) && (!req.Verify || routedPoints{n: n, local: n.pts}.verified(ctx, b, req))
+			return n.repl.InSync(b) && (!req.Verify || routedPoints{n: n, local: n.pts}.verified(ctx, b, req))
 		},
 	})
 }

@@ -1,0 +1,76 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/dakkio/dakkio/internal/peerrpc"
+	"github.com/dakkio/dakkio/replication"
+	"github.com/dakkio/dakkio/store"
+	"github.com/dakkio/dakkio/store/points"
+)
+
+// newReplicator wires replication to this node. Gossip and the RPC client
+// exist only once startMembership ran, so the views read them at each call.
+func (n *Node) newReplicator() *replication.Replicator {
+	return replication.New(n.cfg.Replication, replication.Deps{
+		Self:    n.cfg.NodeID,
+		Local:   n.pts,
+		Peers:   peerCalls{n},
+		Cluster: clusterView{n},
+		CaughtUp: func(ctx context.Context, bucketID string) error {
+			_, err := n.Apply(ctx, store.ReplicaCaughtUp{Bucket: bucketID, Node: n.cfg.NodeID})
+			return err
+		},
+		ReadBarrier: n.ReadBarrier,
+		BeforePass: func() {
+			if n.raft.IsLeader() {
+				n.reconcilePlacement()
+			}
+		},
+		ChaosBug: chaosBug,
+		Now:      n.cfg.Now,
+		Logger:   n.log,
+	})
+}
+
+// clusterView is replication.Cluster over this node's state, gossip and Raft.
+type clusterView struct{ n *Node }
+
+func (v clusterView) Clustered() bool { return v.n.members != nil }
+func (v clusterView) Placement(bucketID string) store.PlacementView {
+	return v.n.state.BucketPlacement(bucketID)
+}
+func (v clusterView) Placements() map[string]store.PlacementView { return v.n.state.Placements() }
+func (v clusterView) Retention(bucketID string) (int, bool) {
+	return v.n.state.BucketRetention(bucketID)
+}
+func (v clusterView) Alive(id string) bool { return v.n.peerHTTP(id) != "" }
+func (v clusterView) AliveIDs() []string {
+	alive := v.n.members.Alive()
+	ids := make([]string, len(alive))
+	for i, m := range alive {
+		ids[i] = m.ID
+	}
+	return ids
+}
+func (v clusterView) Servers() []string      { return v.n.serverIDs() }
+func (v clusterView) IsLeader() bool         { return v.n.raft.IsLeader() }
+func (v clusterView) LastContact() time.Time { return v.n.raft.LastContact() }
+
+// peerCalls is replication.Peers over this node's RPC client.
+type peerCalls struct{ n *Node }
+
+func (p peerCalls) Write(ctx context.Context, id string, body []byte) error {
+	return p.n.rpc.Write(ctx, id, body)
+}
+func (p peerCalls) Read(ctx context.Context, id string, req peerrpc.PointsRequest) (peerrpc.ReadAnswer, error) {
+	return p.n.rpc.Read(ctx, id, req)
+}
+func (p peerCalls) Digests(ctx context.Context, id string, rg points.Range) ([]points.HourDigest, error) {
+	return p.n.rpc.Digests(ctx, id, rg)
+}
+func (p peerCalls) HourPoints(ctx context.Context, id, bucketID, sourceID string, hour int64) ([]points.Point, error) {
+	return p.n.rpc.HourPoints(ctx, id, bucketID, sourceID, hour)
+}
+func (p peerCalls) Ping(ctx context.Context, id string) error { return p.n.rpc.Ping(ctx, id) }
