@@ -4,8 +4,8 @@
 // on a fresh cluster, and stops everything in reverse. Both cmd/dakkio and the
 // tests run nodes through it.
 //
-// It still holds most of the replication of points (points.go,
-// replication.go, backup.go; the hint queue and repair are package
-// replication's, wired in replicadeps.go), leader forwarding and the key lease (cluster.go,
-// readindex.go); docs/architecture.md traces them.
+// Point replication is package replication's; replication.go wires it to
+// the node. Still here: the restore of points to replicas (backup.go),
+// bucket placement (placement.go), leader forwarding and the key lease
+// (cluster.go, readindex.go); docs/architecture.md traces them.
 package node

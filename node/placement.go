@@ -10,6 +10,29 @@ import (
 	"github.com/dakkio/dakkio/store"
 )
 
+// place gives a new bucket its replicas, ReplicationFactor of the Raft
+// servers by rendezvous hashing, when this node leads (a follower's
+// placement would be overwritten by the leader's anyway).
+func (n *Node) place(cmd any) any {
+	if r, ok := cmd.(store.RestoreState); ok {
+		return n.placeRestore(r)
+	}
+	c, ok := cmd.(store.CreateBucket)
+	if !ok || len(c.Replicas) > 0 || n.members == nil || !n.raft.IsLeader() {
+		return cmd
+	}
+	servers, err := n.raft.Servers()
+	if err != nil {
+		return cmd
+	}
+	ids := make([]string, 0, len(servers))
+	for _, s := range servers {
+		ids = append(ids, s.ID)
+	}
+	c.Replicas = cluster.PlaceReplicas(c.Bucket.ID, ids, n.cfg.ReplicationFactor)
+	return c
+}
+
 // reconcilePlacement, on the leader, replaces in every placement the nodes
 // that are no longer Raft servers: each bucket gets new pending replicas,
 // which copy it from the survivors, up to the replication factor.

@@ -180,7 +180,7 @@ func (fn *fakeNet) points(ctx context.Context, id string, req peerrpc.PointsRequ
 	h := peerrpc.PointsHandler(peerrpc.PointsConfig{
 		DB:          n.db,
 		WaitApplied: func(context.Context, uint64) error { return nil },
-		InSync:      func(_ context.Context, req peerrpc.PointsRequest) bool { return n.repl.InSync(req.Covers().BucketID) },
+		InSync:      n.repl.ReplicaInSync,
 	})
 	a := h(ctx, body)
 	switch {
@@ -202,11 +202,10 @@ func (p fakePeers) Write(ctx context.Context, id string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	w, err := peerrpc.DecodeWrite(body)
-	if err != nil {
-		return err
+	if a := n.repl.ServeWrite(ctx, body); a.Status != http.StatusOK {
+		return errors.New(string(a.Body))
 	}
-	return n.db.Write(ctx, w.BucketID, w.Points)
+	return nil
 }
 
 func (p fakePeers) Read(ctx context.Context, id string, req peerrpc.PointsRequest) (peerrpc.ReadAnswer, error) {

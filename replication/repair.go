@@ -77,9 +77,9 @@ func (rp *repairer) mayHaveMissedWrites(why string) {
 	rp.r.log.Info("this node may have missed writes; its reads are marked partial until repair has run", "why", why)
 }
 
-// QuorumCover is how many co-replicas a node must have compared with to
+// quorumCover is how many co-replicas a node must have compared with to
 // hold every write acknowledged at quorum among n replicas.
-func QuorumCover(n int) int { return n - (n/2 + 1) }
+func quorumCover(n int) int { return n - (n/2 + 1) }
 
 // inSync reports whether this node's copy of the bucket holds every write
 // acknowledged at quorum, as far as it can tell.
@@ -97,7 +97,7 @@ func (rp *repairer) inSync(bucketID string) bool {
 	if slices.Contains(p.Pending, self) || !slices.Contains(p.Replicas, self) {
 		return false
 	}
-	need := QuorumCover(len(p.Replicas) + len(p.Pending) - len(p.Leaving))
+	need := quorumCover(len(p.Replicas) + len(p.Pending) - len(p.Leaving))
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	born, seen := rp.born[bucketID]

@@ -5,14 +5,20 @@ import (
 	"sync"
 )
 
-// Replicator replicates a node's points: anti-entropy repair and whether
-// this node's copy of a bucket is in sync. It owns its goroutines, which
-// run from Start to Stop.
+// Replicator serves the points API from a bucket's replicas: a write goes
+// to every replica in parallel and is acknowledged at its consistency, a
+// replica it missed gets a hint (write.go); a read is answered by this
+// node when it is a replica in sync, else by the first live replica in
+// sync (read.go). Anti-entropy repair (repair.go) tracks whether this
+// node's copy of a bucket is in sync. A bucket without a placement is
+// kept by each node locally. Its goroutines run from Start to Stop.
 type Replicator struct {
-	cfg    Config
-	d      Deps
-	log    *slog.Logger
-	repair *repairer
+	cfg                Config
+	d                  Deps
+	log                *slog.Logger
+	defaultConsistency Consistency
+	repair             *repairer
+	metrics            replicationMetrics
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -23,14 +29,19 @@ type Replicator struct {
 func New(cfg Config, d Deps) *Replicator {
 	d.setDefaults()
 	r := &Replicator{cfg: cfg, d: d, log: d.Logger, stop: make(chan struct{})}
+	r.defaultConsistency, _ = ParseConsistency(cfg.WriteConsistency)
 	r.repair = newRepairer(r)
 	return r
 }
 
-// Start starts repair. Buckets that exist now are behind until repaired;
-// those created from here on are born in sync.
+// Start starts hint replay and repair. Buckets that exist now are behind
+// until repaired; those created from here on are born in sync.
 func (r *Replicator) Start() {
 	r.repair.noteNewBuckets()
+	if r.d.Hints != nil {
+		r.wg.Add(1)
+		go r.replayHints()
+	}
 	r.wg.Add(2)
 	go r.repair.watch()
 	go r.repair.run()
@@ -53,3 +64,7 @@ func (r *Replicator) MayHaveMissedWrites(why string) { r.repair.mayHaveMissedWri
 // RepairStatus returns anti-entropy's progress and how many of this
 // node's buckets are behind.
 func (r *Replicator) RepairStatus() RepairStatus { return r.repair.Status() }
+
+// Counters returns what the replicated write and read paths did since
+// the node started.
+func (r *Replicator) Counters() Counters { return r.metrics.snapshot() }
