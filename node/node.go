@@ -141,6 +141,7 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	n.raft = r
 	undo = append(undo, r.Close)
+	// Hints open before the Replicator, which takes them.
 	if cfg.clustered() {
 		n.hints, err = replication.OpenHints(replication.HintsConfig{
 			Dir: filepath.Join(cfg.DataDir, "hints"), SyncWrites: cfg.SyncWrites,

@@ -24,7 +24,7 @@ func TestWriteHintsAndReplays(t *testing.T) {
 	c.setDown("c", true)
 	ctx := context.Background()
 
-	if err := a.repl.Write(WithConsistency(ctx, ConsistencyQuorum), testBucket, testPoints(10, 0)); err != nil {
+	if err := a.repl.Write(ctx, testBucket, ConsistencyQuorum, testPoints(10, 0)); err != nil {
 		t.Fatalf("write at quorum with one replica down: %v", err)
 	}
 	for _, n := range []*fakeNode{a, b} {
@@ -35,7 +35,7 @@ func TestWriteHintsAndReplays(t *testing.T) {
 	if got := a.hints.Pending(); !slices.Equal(got, []string{"c"}) {
 		t.Fatalf("hints pending for %v, want [c]", got)
 	}
-	err := a.repl.Write(WithConsistency(ctx, ConsistencyAll), testBucket, testPoints(5, 100))
+	err := a.repl.Write(ctx, testBucket, ConsistencyAll, testPoints(5, 100))
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("write at all with one replica down: %v, want ErrUnavailable", err)
 	}

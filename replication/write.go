@@ -14,8 +14,8 @@ import (
 )
 
 // Write stores pts on the bucket's replicas (and the pending ones catching
-// up), acknowledged at the consistency asked in ctx.
-func (r *Replicator) Write(ctx context.Context, bucketID string, pts []points.Point) error {
+// up), acknowledged at level (ConsistencyDefault: Config.WriteConsistency).
+func (r *Replicator) Write(ctx context.Context, bucketID string, level Consistency, pts []points.Point) error {
 	p := r.d.Cluster.Placement(bucketID)
 	if len(p.Replicas) == 0 || !r.d.Cluster.Clustered() {
 		if r.chaosDrops(pts) {
@@ -24,16 +24,15 @@ func (r *Replicator) Write(ctx context.Context, bucketID string, pts []points.Po
 		return r.d.WriteLive(ctx, bucketID, pts)
 	}
 	targets := slices.Concat(p.Replicas, p.Pending)
-	return r.replicate(ctx, bucketID, targets, len(targets)-len(p.Leaving), pts)
+	return r.replicate(ctx, bucketID, level, targets, len(targets)-len(p.Leaving), pts)
 }
 
 // replicate writes pts to every replica of the bucket in parallel and
-// returns once the consistency asked in ctx is met, or with a wrapped
+// returns once level is met, or with a wrapped
 // ErrUnavailable once it cannot be. Replicas the write did not
 // reach get a hint, also when the write as a whole failed: the client will
 // retry, and the retry changes nothing where the points already are.
-func (r *Replicator) replicate(ctx context.Context, bucketID string, targets []string, n int, pts []points.Point) error {
-	level := ConsistencyFrom(ctx)
+func (r *Replicator) replicate(ctx context.Context, bucketID string, level Consistency, targets []string, n int, pts []points.Point) error {
 	if level == ConsistencyDefault {
 		level = r.defaultConsistency
 	}
