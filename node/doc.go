@@ -5,7 +5,7 @@
 // tests run nodes through it.
 //
 // Point replication is package replication's; replication.go wires it to
-// the node. Still here: the restore of points to replicas (backup.go),
-// bucket placement (placement.go), leader forwarding and the key lease
-// (cluster.go, readindex.go); docs/architecture.md traces them.
+// the node. Still here: backup and restore (backup.go), bucket placement
+// (placement.go), leader forwarding and the key lease (cluster.go,
+// readindex.go); docs/architecture.md traces them.
 package node

@@ -13,6 +13,7 @@ import (
 // Local is this node's own points store (*points.DB).
 type Local interface {
 	peerrpc.LocalPoints
+	Write(ctx context.Context, bucketID string, pts []points.Point) error
 	Buckets() []string
 	DeleteBucket(bucketID string) int64
 	Merge(ctx context.Context, bucketID string, pts []points.Point) (int, error)

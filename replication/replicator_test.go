@@ -90,3 +90,29 @@ func TestReadHedges(t *testing.T) {
 		t.Fatalf("counters %+v, want one hedge", st)
 	}
 }
+
+// TestRestoreNeedsEveryReplica: restored points go to every replica, and
+// with one down the restore fails, to be retried, leaving no hint.
+func TestRestoreNeedsEveryReplica(t *testing.T) {
+	c := newFakeCluster("a", "b", "c")
+	net := newFakeNet(c)
+	a := net.add(t, "a", Config{}, true)
+	b, other := net.add(t, "b", Config{}, false), net.add(t, "c", Config{}, false)
+	c.place(testBucket, "a", "b", "c")
+	ctx := context.Background()
+	if err := a.repl.Restore(ctx, testBucket, testPoints(10, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*fakeNode{a, b, other} {
+		if got := n.db.BucketPointCount(testBucket); got != 10 {
+			t.Fatalf("replica %s holds %d points, want 10", n.id, got)
+		}
+	}
+	c.setDown("c", true)
+	if err := a.repl.Restore(ctx, testBucket, testPoints(5, 100)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("restore with a replica down: %v, want ErrUnavailable", err)
+	}
+	if got := a.hints.Pending(); len(got) != 0 {
+		t.Fatalf("hints pending for %v after a restore, want none", got)
+	}
+}

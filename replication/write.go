@@ -167,6 +167,43 @@ func (r *Replicator) ServeWrite(ctx context.Context, body []byte) peerrpc.Answer
 	return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
 }
 
+// Restore stores restored points on every replica of the bucket (and
+// the pending ones). Unlike a client's write it evaluates no alert rule
+// (the points are history) and leaves no hint: every replica must take the
+// batch, or the call fails with a wrapped ErrUnavailable and may be
+// retried (points are identified by source and time).
+func (r *Replicator) Restore(ctx context.Context, bucketID string, pts []points.Point) error {
+	p := r.d.Cluster.Placement(bucketID)
+	if len(p.Replicas) == 0 || !r.d.Cluster.Clustered() {
+		return r.d.Local.Write(ctx, bucketID, pts)
+	}
+	body, err := peerrpc.EncodeWrite(peerrpc.WriteHistory, bucketID, pts)
+	if err != nil {
+		return err
+	}
+	targets := slices.Concat(p.Replicas, p.Pending)
+	errs := make(chan error, len(targets))
+	for _, id := range targets {
+		go func() {
+			if id == r.d.Self {
+				errs <- r.d.Local.Write(ctx, bucketID, pts)
+				return
+			}
+			errs <- r.d.Peers.Write(ctx, id, body)
+		}()
+	}
+	var all []error
+	for range targets {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	if len(all) > 0 {
+		return fmt.Errorf("%w: restoring points of bucket %s needs every replica: %w", ErrUnavailable, bucketID, errors.Join(all...))
+	}
+	return nil
+}
+
 // chaosDrops reports whether the lose-writes bug drops this batch: every
 // tenth by its first point's time, the same batch on every replica.
 func (r *Replicator) chaosDrops(pts []points.Point) bool {
