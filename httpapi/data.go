@@ -275,7 +275,7 @@ func (s *Server) writePoints(bucketID string, pts []points.Point, level replicat
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
 	defer cancel()
-	if err := s.cfg.Points.Write(replication.WithConsistency(ctx, level), bucketID, pts); err != nil {
+	if err := s.cfg.Points.Write(ctx, bucketID, level, pts); err != nil {
 		return pointsError(err)
 	}
 	s.countIngested(len(pts))

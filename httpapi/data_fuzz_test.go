@@ -14,6 +14,7 @@ import (
 
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -497,6 +498,10 @@ func TestQueryNames(t *testing.T) {
 // localPoints serves Points from one local store, as a single node does:
 // its counts cannot fail.
 type localPoints struct{ *points.DB }
+
+func (l localPoints) Write(ctx context.Context, bucketID string, _ replication.Consistency, pts []points.Point) error {
+	return l.DB.Write(ctx, bucketID, pts)
+}
 
 func (l localPoints) BucketPointCount(_ context.Context, bucketID string) (int64, error) {
 	return l.DB.BucketPointCount(bucketID), nil

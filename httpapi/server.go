@@ -19,6 +19,7 @@ import (
 	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/promapi"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -79,8 +80,9 @@ type Applier interface {
 type Points interface {
 	// BucketPointCount returns how many points the bucket holds.
 	BucketPointCount(ctx context.Context, bucketID string) (int64, error)
-	// Write stores pts, each (source, timestamp) at most once, all or nothing.
-	Write(ctx context.Context, bucketID string, pts []points.Point) error
+	// Write stores pts, each (source, timestamp) at most once, all or
+	// nothing, acknowledged at level (ConsistencyDefault: the node's).
+	Write(ctx context.Context, bucketID string, level replication.Consistency, pts []points.Point) error
 	// Raw returns a page of points in time order and how many match.
 	Raw(ctx context.Context, q points.RawQuery) (points.RawResult, error)
 	// Aggregate returns one row per source per window.

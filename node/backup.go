@@ -3,14 +3,10 @@ package node
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 
 	"github.com/dakkio/dakkio/cluster"
-	"github.com/dakkio/dakkio/internal/peerrpc"
-	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -36,10 +32,7 @@ func (n *Node) BackupMetadata(ctx context.Context) ([]byte, uint64, error) {
 var restoredBatches atomic.Int64
 
 // RestorePoints stores points of a restored bucket on every one of its
-// replicas. Unlike a client's write it evaluates no alert rule (the points
-// are history) and leaves no hint: every replica must take the batch, or
-// the call fails with a wrapped replication.ErrUnavailable and may be retried
-// (points are identified by source and time).
+// replicas (replication.(*Replicator).Restore).
 func (n *Node) RestorePoints(ctx context.Context, bucketID string, pts []points.Point) error {
 	if _, ok := n.state.BucketRetention(bucketID); !ok {
 		return &store.Error{Kind: store.ErrNotFound, Message: "Bucket " + bucketID + " is not in the restored metadata"}
@@ -49,35 +42,7 @@ func (n *Node) RestorePoints(ctx context.Context, bucketID string, pts []points.
 	if chaosBug == "restore-drops-batches" && restoredBatches.Add(1)%3 == 1 {
 		return nil // acknowledged, stored nowhere
 	}
-	p := n.state.BucketPlacement(bucketID)
-	if len(p.Replicas) == 0 || n.members == nil {
-		return n.pts.Write(ctx, bucketID, pts)
-	}
-	body, err := peerrpc.EncodeWrite(peerrpc.WriteHistory, bucketID, pts)
-	if err != nil {
-		return err
-	}
-	targets := slices.Concat(p.Replicas, p.Pending)
-	errs := make(chan error, len(targets))
-	for _, id := range targets {
-		go func() {
-			if id == n.cfg.NodeID {
-				errs <- n.pts.Write(ctx, bucketID, pts)
-				return
-			}
-			errs <- n.rpc.Write(ctx, id, body)
-		}()
-	}
-	var all []error
-	for range targets {
-		if err := <-errs; err != nil {
-			all = append(all, err)
-		}
-	}
-	if len(all) > 0 {
-		return fmt.Errorf("%w: restoring points of bucket %s needs every replica: %w", replication.ErrUnavailable, bucketID, errors.Join(all...))
-	}
-	return nil
+	return n.repl.Restore(ctx, bucketID, pts)
 }
 
 // placeRestore places every bucket of a restored backup on this cluster's

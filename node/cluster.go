@@ -132,7 +132,7 @@ func (n *Node) Apply(ctx context.Context, cmd any) (any, error) {
 	var deleting int64 = -1
 	if d, ok := cmd.(store.DeleteBucket); ok && n.members != nil {
 		// Unknown (-1), the leader's own count stands.
-		count, err := routedPoints{n: n, local: n.pts}.BucketPointCount(ctx, d.ID)
+		count, err := n.repl.BucketPointCount(ctx, d.ID)
 		if err != nil {
 			n.log.Warn("cannot count a bucket's points before deleting it", "bucket", d.ID, "err", err)
 		} else {

@@ -15,6 +15,7 @@ import (
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/mqttingest"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -106,7 +107,7 @@ type Config struct {
 	ReplicationFactor int
 	// Replication sets write consistency, hinted handoff, repair and read
 	// failover in a cluster.
-	Replication ReplicationConfig
+	Replication replication.Config
 	// KeyLease is how long a node keeps accepting API keys after it last
 	// confirmed with the leader that it had applied every committed change;
 	// after that it answers 503 until it confirms again, so a deleted key
@@ -177,7 +178,7 @@ func (c *Config) setDefaults() {
 	if c.AlertQueueMaxBytes == 0 {
 		c.AlertQueueMaxBytes = DefaultAlertQueueMaxBytes
 	}
-	c.Replication.setDefaults()
+	c.Replication.SetDefaults()
 	if c.DeadAfter == 0 {
 		c.DeadAfter = 5 * time.Minute
 	}
@@ -273,7 +274,7 @@ func (c *Config) Validate() error {
 	if err := c.HTTPLimits.Validate(c.MaxBodyBytes); err != nil {
 		return err
 	}
-	if err := c.Replication.validate(); err != nil {
+	if err := c.Replication.Validate(); err != nil {
 		return err
 	}
 	if _, err := egress.ParsePrefixes(c.WebhookDenyCIDRs); err != nil {

@@ -4,8 +4,8 @@
 // on a fresh cluster, and stops everything in reverse. Both cmd/dakkio and the
 // tests run nodes through it.
 //
-// It still holds most of the replication of points (points.go,
-// replication.go, repair.go, backup.go; the hint queue is package
-// replication's), leader forwarding and the key lease (cluster.go,
+// Point replication is package replication's; replication.go wires it to
+// the node. Still here: backup and restore (backup.go), bucket placement
+// (placement.go), leader forwarding and the key lease (cluster.go,
 // readindex.go); docs/architecture.md traces them.
 package node

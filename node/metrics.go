@@ -139,7 +139,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		hintBytes = n.hints.DiskSize()
 	}
 	gauge(descDiskBytes, float64(hintBytes), "hints")
-	st := n.repair.Status()
+	st := n.repl.RepairStatus()
 	counter(descRepairPasses, float64(st.Passes))
 	running := 0.0
 	if st.Running {
@@ -153,7 +153,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRepairPoints, float64(st.PointsRepaired))
 	counter(descMovedAway, float64(st.MovedAwayDropped))
 	gauge(descBucketsBehind, float64(st.BucketsBehind))
-	m := n.metrics.snapshot()
+	m := n.repl.Counters()
 	counter(descReplWrites, float64(m.WritesAcked), "acknowledged")
 	counter(descReplWrites, float64(m.WritesUnavailable), "unavailable")
 	counter(descReplicaWrites, float64(m.ReplicaWrites))

@@ -54,15 +54,13 @@ type Node struct {
 	ln          net.Listener
 	tlsConf     *nodeTLS
 
-	// Replication of points in a cluster (replication.go, repair.go).
-	hints              *replication.Hints
-	repair             *repairer
-	metrics            replicationMetrics
-	evalStats          evalMetrics
-	evalGate           evalGate
-	defaultConsistency replication.Consistency
-	bg                 sync.WaitGroup // background loops, stopped by stopBG
-	stopBG             chan struct{}
+	// Replication of points (package replication, wired in replication.go).
+	hints     *replication.Hints // nil on a lone node
+	repl      *replication.Replicator
+	evalStats evalMetrics
+	evalGate  evalGate
+	bg        sync.WaitGroup // background loops, stopped by stopBG
+	stopBG    chan struct{}
 
 	chaosMu   sync.Mutex                 // the keep-revoked-keys bug (chaosbugs.go)
 	chaosSeen map[string]store.Principal // of chaos builds only
@@ -101,8 +99,6 @@ func New(cfg Config) (_ *Node, err error) {
 	}()
 
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf, stopBG: make(chan struct{})}
-	n.defaultConsistency, _ = replication.ParseConsistency(cfg.Replication.WriteConsistency)
-	n.repair = newRepairer(n)
 	if n.ln, err = n.listenHTTP(); err != nil {
 		return nil, err
 	}
@@ -145,6 +141,19 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	n.raft = r
 	undo = append(undo, r.Close)
+	// Hints open before the Replicator, which takes them.
+	if cfg.clustered() {
+		n.hints, err = replication.OpenHints(replication.HintsConfig{
+			Dir: filepath.Join(cfg.DataDir, "hints"), SyncWrites: cfg.SyncWrites,
+			MaxBytes: cfg.Replication.HintMaxBytes, MaxAge: cfg.Replication.HintMaxAge,
+			Now: cfg.Now, Logger: cfg.Logger.With("component", "hints"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		undo = append(undo, n.hints.Close)
+	}
+	n.repl = n.newReplicator()
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
 		NodeID: cfg.NodeID, State: n.state, Apply: n.Apply, Now: cfg.Now,
 		Interval: cfg.UsageInterval, Logger: cfg.Logger,
@@ -153,7 +162,7 @@ func New(cfg Config) (_ *Node, err error) {
 	})
 	webhookPolicy := n.webhookPolicy()
 	n.alerts, err = alerting.New(alerting.Config{
-		State: n.state, Points: routedPoints{n: n, local: pts}, Apply: n.Apply, Now: cfg.Now, Egress: webhookPolicy,
+		State: n.state, Points: n.repl, Apply: n.Apply, Now: cfg.Now, Egress: webhookPolicy,
 		BaseBackoff: cfg.WebhookBackoff, NoDataInterval: cfg.NoDataInterval, Logger: cfg.Logger,
 		// One replica of a bucket, the first live one, evaluates its rules
 		// and watches for silence as writes reach it; events go through
@@ -172,7 +181,7 @@ func New(cfg Config) (_ *Node, err error) {
 	// Node-to-node calls, served on the API's port once their signature
 	// checks out.
 	internal := peerrpc.NewServer(peerrpc.Handlers{
-		Apply: n.serveApply, ReadIndex: n.serveReadIndex, Write: n.serveWrite, Points: n.servePoints(),
+		Apply: n.serveApply, ReadIndex: n.serveReadIndex, Write: n.repl.ServeWrite, Points: n.servePoints(),
 	})
 	n.api, err = httpapi.New(httpapi.Config{
 		Metrics:  reg,
@@ -183,7 +192,7 @@ func New(cfg Config) (_ *Node, err error) {
 		// With TLS, the listener verifies client certificates against the
 		// cluster's CA; node calls must present one.
 		NodeCertRequired: tlsConf != nil,
-		Points:           routedPoints{n: n, local: pts},
+		Points:           n.repl,
 		Node:             n,
 		Usage:            n.meter,
 		Limiter:          n,
@@ -200,15 +209,6 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	if cfg.clustered() {
-		n.hints, err = replication.OpenHints(replication.HintsConfig{
-			Dir: filepath.Join(cfg.DataDir, "hints"), SyncWrites: cfg.SyncWrites,
-			MaxBytes: cfg.Replication.HintMaxBytes, MaxAge: cfg.Replication.HintMaxAge,
-			Now: cfg.Now, Logger: cfg.Logger.With("component", "hints"),
-		})
-		if err != nil {
-			return nil, err
-		}
-		undo = append(undo, n.hints.Close)
 		if err = n.startMembership(); err != nil {
 			return nil, err
 		}
@@ -256,14 +256,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.bg.Add(1)
 	go n.evaluateQueued()
 	if n.members != nil {
-		// What exists now is behind until repaired; what is created from
-		// here on is born in sync (repair.go).
-		n.repair.noteNewBuckets()
-		n.bg.Add(4)
+		n.bg.Add(1)
 		go n.confirmKeys()
-		go n.replayHints()
-		go n.repair.watch()
-		go n.repair.run()
+		n.repl.Start()
 	}
 	n.serving.Store(true)
 	return n.startMQTT()
@@ -420,8 +415,8 @@ func (n *Node) ClusterStatus() any {
 		}
 		doc["moves"] = moves
 		doc["hintedHandoff"] = n.hints.Status()
-		doc["repair"] = n.repair.Status()
-		doc["replication"] = n.metrics.snapshot()
+		doc["repair"] = n.repl.RepairStatus()
+		doc["replication"] = n.repl.Counters()
 	}
 	return doc
 }
@@ -449,6 +444,7 @@ func (n *Node) Close() error {
 		}
 		errs = append(errs, n.alerts.Close())
 		close(n.stopBG)
+		n.repl.Stop()
 		n.bg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.meter.Close(ctx); err != nil {

@@ -2,319 +2,57 @@ package node
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
-	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/replication"
+	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
 
-// ReplicationConfig sets how a cluster node replicates points. Every field
-// is optional.
-type ReplicationConfig struct {
-	// WriteConsistency is how many replicas acknowledge a write unless the
-	// request asks otherwise: "one", "quorum" (default) or "all".
-	WriteConsistency string
-	// HintMaxBytes bounds each target's hinted-handoff queue. Default 256 MiB.
-	HintMaxBytes int64
-	// HintMaxAge is how long a hint waits for its target; older ones are
-	// dropped and left to repair. Default 3h.
-	HintMaxAge time.Duration
-	// HintReplayInterval is how often queued hints are replayed to live
-	// targets. Default 1s.
-	HintReplayInterval time.Duration
-	// RepairInterval is the pause between anti-entropy passes. Default 1m.
-	RepairInterval time.Duration
-	// RepairRate caps the points per second a repair pass compares. Default 2,000,000.
-	RepairRate int
-	// ReadHedge is how long a read waits on a replica before it also asks
-	// the next one. Default 300ms.
-	ReadHedge time.Duration
-	// ReplicaTimeout bounds a write to one replica. Default 5s.
-	ReplicaTimeout time.Duration
-	// AckGrace is how long a write that has met its consistency still
-	// waits for the remaining replicas before it answers. Default 100ms.
-	AckGrace time.Duration
+// newReplicator wires replication to this node. Gossip and the RPC client
+// exist only once startMembership ran, so the views read them at each call.
+func (n *Node) newReplicator() *replication.Replicator {
+	return replication.New(n.cfg.Replication, replication.Deps{
+		Self:      n.cfg.NodeID,
+		Local:     n.pts,
+		Peers:     peerCalls{n},
+		Cluster:   clusterView{n},
+		Hints:     n.hints,
+		WriteLive: n.writeLive,
+		WriteHistory: func(ctx context.Context, bucketID string, pts []points.Point) error {
+			return n.pts.Write(ctx, bucketID, n.withoutDeletedSources(pts))
+		},
+		IsEvaluator: n.isEvaluator,
+		CaughtUp: func(ctx context.Context, bucketID string) error {
+			_, err := n.Apply(ctx, store.ReplicaCaughtUp{Bucket: bucketID, Node: n.cfg.NodeID})
+			return err
+		},
+		ReadBarrier: n.ReadBarrier,
+		BeforePass: func() {
+			if n.raft.IsLeader() {
+				n.reconcilePlacement()
+			}
+		},
+		ChaosBug: chaosBug,
+		Now:      n.cfg.Now,
+		Logger:   n.log,
+	})
 }
 
-func (c *ReplicationConfig) setDefaults() {
-	if c.WriteConsistency == "" {
-		c.WriteConsistency = "quorum"
-	}
-	if c.HintMaxBytes == 0 {
-		c.HintMaxBytes = 256 << 20
-	}
-	if c.HintMaxAge == 0 {
-		c.HintMaxAge = 3 * time.Hour
-	}
-	if c.HintReplayInterval == 0 {
-		c.HintReplayInterval = time.Second
-	}
-	if c.RepairInterval == 0 {
-		c.RepairInterval = time.Minute
-	}
-	if c.RepairRate == 0 {
-		c.RepairRate = 2_000_000
-	}
-	if c.ReadHedge == 0 {
-		c.ReadHedge = 300 * time.Millisecond
-	}
-	if c.ReplicaTimeout == 0 {
-		c.ReplicaTimeout = 5 * time.Second
-	}
-	if c.AckGrace == 0 {
-		c.AckGrace = 100 * time.Millisecond
-	}
+// servePoints is the handler of peerrpc.PathPoints: this node's own points,
+// never routed again.
+func (n *Node) servePoints() peerrpc.Handler {
+	return peerrpc.PointsHandler(peerrpc.PointsConfig{
+		DB:          n.pts,
+		WaitApplied: n.raft.WaitApplied,
+		InSync:      n.repl.ReplicaInSync,
+	})
 }
 
-func (c *ReplicationConfig) validate() error {
-	if _, err := replication.ParseConsistency(c.WriteConsistency); err != nil {
-		return fmt.Errorf("write consistency: %w", err)
-	}
-	if c.HintMaxBytes < 0 || c.HintMaxAge < 0 || c.RepairInterval < 0 || c.RepairRate < 0 || c.ReadHedge < 0 || c.ReplicaTimeout < 0 || c.AckGrace < 0 {
-		return errors.New("replication limits must not be negative")
-	}
-	return nil
-}
-
-// replicate writes pts to every replica of the bucket in parallel and
-// returns once the consistency asked in ctx is met, or with a wrapped
-// replication.ErrUnavailable once it cannot be. Replicas the write did not
-// reach get a hint, also when the write as a whole failed: the client will
-// retry, and the retry changes nothing where the points already are.
-func (r routedPoints) replicate(ctx context.Context, bucketID string, targets []string, n int, pts []points.Point) error {
-	n0 := r.n
-	level := replication.ConsistencyFrom(ctx)
-	if level == replication.ConsistencyDefault {
-		level = n0.defaultConsistency
-	}
-	need := level.Acks(n)
-	body, err := peerrpc.EncodeWrite(peerrpc.WriteLive, bucketID, pts)
-	if err != nil {
-		return err
-	}
-	// Replica writes outlive a request that has enough acknowledgements,
-	// so they do not end with it.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n0.cfg.Replication.ReplicaTimeout)
-	results := make(chan error, len(targets))
-	localDone := make(chan error, 1) // this node's own write, when it is a target
-	for _, id := range targets {
-		go func() {
-			if id == n0.cfg.NodeID {
-				if chaosDrops(pts) {
-					results <- nil
-					localDone <- nil
-					return
-				}
-				err := n0.writeLive(wctx, bucketID, pts)
-				if err != nil {
-					n0.repair.mayHaveMissedWrites("a local write failed: " + err.Error())
-				}
-				results <- err
-				localDone <- err
-				return
-			}
-			err := n0.rpc.Write(wctx, id, body)
-			if err != nil {
-				n0.hint(id, bucketID, pts, err)
-			}
-			results <- err
-		}()
-	}
-	acks, answered := 0, 0
-	var errs []error
-wait:
-	for acks < need && len(targets)-len(errs) >= need {
-		select {
-		case err := <-results:
-			answered++
-			if err != nil {
-				errs = append(errs, err)
-			} else {
-				acks++
-			}
-		case <-ctx.Done():
-			errs = append(errs, ctx.Err())
-			break wait
-		}
-	}
-	// Met: give the other replicas a moment to store the batch too, so
-	// that on a healthy cluster a read through any replica right after the
-	// answer sees it; one slower than AckGrace is left behind (and hinted
-	// if it fails). A write at one asked for speed and does not wait.
-	if acks >= need && answered < len(targets) && level != replication.ConsistencyOne && n0.cfg.Replication.AckGrace > 0 {
-		grace := time.NewTimer(n0.cfg.Replication.AckGrace)
-	linger:
-		for answered < len(targets) {
-			select {
-			case err := <-results:
-				answered++
-				if err == nil {
-					acks++
-				}
-			case <-grace.C:
-				break linger
-			case <-ctx.Done():
-				break linger
-			}
-		}
-		grace.Stop()
-	}
-	// The stragglers finish (or time out) on their own.
-	go func() {
-		for ; answered < len(targets); answered++ {
-			<-results
-		}
-		cancel()
-	}()
-	// This node's copy carries the batch into its alert evaluation queue
-	// when it evaluates the bucket's rules. If that write failed (a full
-	// disk), the others' acknowledgements must not acknowledge the batch:
-	// repair copies the points later but evaluates nothing, so its alerts
-	// would be lost (found by the chaos suite: alert × disk, seed 1916). A
-	// remote evaluator that fails is hinted, and the hint is evaluated.
-	if acks >= need && slices.Contains(targets, n0.cfg.NodeID) && n0.isEvaluator(bucketID) {
-		select {
-		case err := <-localDone:
-			if err != nil {
-				n0.metrics.writesUnavailable.Add(1)
-				return fmt.Errorf("%w: this node evaluates the alert rules of bucket %s and could not store the batch: %w",
-					replication.ErrUnavailable, bucketID, err)
-			}
-		case <-ctx.Done():
-			n0.metrics.writesUnavailable.Add(1)
-			return fmt.Errorf("%w: %w", replication.ErrUnavailable, ctx.Err())
-		}
-	}
-	if acks >= need {
-		n0.metrics.writesAcked.Add(1)
-		return nil
-	}
-	n0.metrics.writesUnavailable.Add(1)
-	return fmt.Errorf("%w: consistency %s needs %d of %d replicas of bucket %s: %w",
-		replication.ErrUnavailable, level, need, n, bucketID, errors.Join(errs...))
-}
-
-// serveWrite is the handler of peerrpc.PathWrite: it stores a batch
-// another node sent to this replica.
-func (n *Node) serveWrite(ctx context.Context, body []byte) peerrpc.Answer {
-	w, err := peerrpc.DecodeWrite(body)
-	if err != nil {
-		return peerrpc.Answer{Status: http.StatusBadRequest, Body: []byte(err.Error())}
-	}
-	if w.Kind == peerrpc.WriteHistory {
-		if w.Points = n.withoutDeletedSources(w.Points); len(w.Points) == 0 {
-			return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
-		}
-		if err := n.pts.Write(ctx, w.BucketID, w.Points); err != nil {
-			return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
-		}
-		return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
-	}
-	if chaosDrops(w.Points) {
-		return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
-	}
-	if err := n.writeLive(ctx, w.BucketID, w.Points); err != nil {
-		n.repair.mayHaveMissedWrites("a replicated write failed: " + err.Error())
-		return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
-	}
-	n.metrics.replicaWrites.Add(1)
-	return peerrpc.Answer{Status: http.StatusOK, Body: []byte("{}")}
-}
-
-// chaosDrops reports whether the lose-writes bug drops this batch: every
-// tenth by its first point's time, the same batch on every replica.
-func chaosDrops(pts []points.Point) bool {
-	return chaosBug == "lose-writes" && len(pts) > 0 && (pts[0].TS/int64(time.Millisecond))%10 == 0
-}
-
-// hint queues a write that missed target. A full queue drops it; repair
-// copies it later.
-func (n *Node) hint(target, bucketID string, pts []points.Point, cause error) {
-	if n.hints == nil {
-		return
-	}
-	if err := n.hints.Add(target, bucketID, pts); err != nil {
-		n.log.Warn("dropped a hint: repair will copy the points", "target", target, "bucket", bucketID, "points", len(pts), "err", err)
-		return
-	}
-	n.log.Debug("queued a hint", "target", target, "bucket", bucketID, "points", len(pts), "cause", cause)
-}
-
-// replayHints delivers queued hints to targets that are alive again, oldest
-// first, until Close. Hints older than HintMaxAge and queues of nodes that
-// left the cluster are dropped.
-func (n *Node) replayHints() {
-	defer n.bg.Done()
-	t := time.NewTicker(n.cfg.Replication.HintReplayInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stopBG:
-			return
-		case <-t.C:
-		}
-		servers := n.serverIDs()
-		for _, target := range n.hints.Pending() {
-			if servers != nil && !slices.Contains(servers, target) {
-				if err := n.hints.Drop(target); err != nil {
-					n.log.Warn("cannot drop the hints of a removed node", "target", target, "err", err)
-				}
-				continue
-			}
-			n.replayTo(target)
-		}
-	}
-}
-
-// replayTo sends target its hints in order and stops at the first failure.
-func (n *Node) replayTo(target string) {
-	for {
-		select {
-		case <-n.stopBG:
-			return
-		default:
-		}
-		batch, err := n.hints.Next(target, 32)
-		if err != nil || len(batch) == 0 {
-			return
-		}
-		var expired, sent []replication.Hint
-		for _, h := range batch {
-			if n.cfg.Now().Sub(h.At) > n.cfg.Replication.HintMaxAge {
-				expired = append(expired, h)
-				continue
-			}
-			if n.peerHTTP(target) == "" {
-				break
-			}
-			body, err := peerrpc.EncodeWrite(peerrpc.WriteLive, h.Bucket, h.Points)
-			if err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Replication.ReplicaTimeout)
-				err = n.rpc.Write(ctx, target, body)
-				cancel()
-			}
-			if err != nil {
-				n.log.Debug("hint replay failed; will retry", "target", target, "err", err)
-				break
-			}
-			sent = append(sent, h)
-		}
-		if err := n.hints.Remove(target, expired, false); err != nil {
-			n.log.Warn("cannot remove expired hints", "err", err)
-		}
-		if err := n.hints.Remove(target, sent, true); err != nil {
-			n.log.Warn("cannot remove replayed hints", "err", err)
-		}
-		if len(expired)+len(sent) < len(batch) {
-			return
-		}
-	}
+// peerHTTP returns a live node's HTTP address ("" if not alive).
+func (n *Node) peerHTTP(id string) string {
+	return n.members.AliveHTTPAddr(id)
 }
 
 // serverIDs returns the Raft servers' ids, or nil when they cannot be read.
@@ -328,30 +66,6 @@ func (n *Node) serverIDs() []string {
 		ids[i] = s.ID
 	}
 	return ids
-}
-
-// replicationMetrics counts what the replicated write and read paths did
-// since the node started.
-type replicationMetrics struct {
-	writesAcked, writesUnavailable, replicaWrites atomic.Int64
-	readFailovers, readHedges, partialReads       atomic.Int64
-}
-
-// ReplicationCounters is replicationMetrics as cluster status shows it.
-type ReplicationCounters struct {
-	WritesAcked       int64 `json:"writesAcknowledged"`
-	WritesUnavailable int64 `json:"writesUnavailable"`
-	ReplicaWrites     int64 `json:"replicaWritesServed"`
-	ReadFailovers     int64 `json:"readFailovers"`
-	ReadHedges        int64 `json:"readHedges"`
-	PartialReads      int64 `json:"partialReads"`
-}
-
-func (m *replicationMetrics) snapshot() ReplicationCounters {
-	return ReplicationCounters{
-		WritesAcked: m.writesAcked.Load(), WritesUnavailable: m.writesUnavailable.Load(), ReplicaWrites: m.replicaWrites.Load(),
-		ReadFailovers: m.readFailovers.Load(), ReadHedges: m.readHedges.Load(), PartialReads: m.partialReads.Load(),
-	}
 }
 
 // isEvaluator reports whether this node evaluates the bucket's alert rules:
@@ -375,3 +89,44 @@ func (n *Node) isEvaluator(bucketID string) bool {
 	}
 	return false
 }
+
+// clusterView is replication.Cluster over this node's state, gossip and Raft.
+type clusterView struct{ n *Node }
+
+func (v clusterView) Clustered() bool { return v.n.members != nil }
+func (v clusterView) Placement(bucketID string) store.PlacementView {
+	return v.n.state.BucketPlacement(bucketID)
+}
+func (v clusterView) Placements() map[string]store.PlacementView { return v.n.state.Placements() }
+func (v clusterView) Retention(bucketID string) (int, bool) {
+	return v.n.state.BucketRetention(bucketID)
+}
+func (v clusterView) Alive(id string) bool { return v.n.peerHTTP(id) != "" }
+func (v clusterView) AliveIDs() []string {
+	alive := v.n.members.Alive()
+	ids := make([]string, len(alive))
+	for i, m := range alive {
+		ids[i] = m.ID
+	}
+	return ids
+}
+func (v clusterView) Servers() []string      { return v.n.serverIDs() }
+func (v clusterView) IsLeader() bool         { return v.n.raft.IsLeader() }
+func (v clusterView) LastContact() time.Time { return v.n.raft.LastContact() }
+
+// peerCalls is replication.Peers over this node's RPC client.
+type peerCalls struct{ n *Node }
+
+func (p peerCalls) Write(ctx context.Context, id string, body []byte) error {
+	return p.n.rpc.Write(ctx, id, body)
+}
+func (p peerCalls) Read(ctx context.Context, id string, req peerrpc.PointsRequest) (peerrpc.ReadAnswer, error) {
+	return p.n.rpc.Read(ctx, id, req)
+}
+func (p peerCalls) Digests(ctx context.Context, id string, rg points.Range) ([]points.HourDigest, error) {
+	return p.n.rpc.Digests(ctx, id, rg)
+}
+func (p peerCalls) HourPoints(ctx context.Context, id, bucketID, sourceID string, hour int64) ([]points.Point, error) {
+	return p.n.rpc.HourPoints(ctx, id, bucketID, sourceID, hour)
+}
+func (p peerCalls) Ping(ctx context.Context, id string) error { return p.n.rpc.Ping(ctx, id) }

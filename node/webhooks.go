@@ -161,7 +161,7 @@ func makesDeliveries(cmd any) bool {
 // sourcePointCount counts a source's points on the bucket's replicas, -1
 // when they cannot be asked: the FSM's own count is then the local one.
 func (n *Node) sourcePointCount(ctx context.Context, bucketID, sourceID string) int64 {
-	c, err := routedPoints{n: n, local: n.pts}.Count(ctx, points.Range{BucketID: bucketID, SourceIDs: []string{sourceID}, Start: math.MinInt64, End: math.MaxInt64})
+	c, err := n.repl.Count(ctx, points.Range{BucketID: bucketID, SourceIDs: []string{sourceID}, Start: math.MinInt64, End: math.MaxInt64})
 	if err != nil {
 		n.log.Warn("cannot count a data source's points before deleting it", "bucket", bucketID, "source", sourceID, "err", err)
 		return -1

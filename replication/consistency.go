@@ -54,20 +54,6 @@ func (c Consistency) Acks(n int) int {
 	return n/2 + 1
 }
 
-type consistencyKey struct{}
-
-// WithConsistency asks the Points store to acknowledge writes made with ctx
-// at consistency c.
-func WithConsistency(ctx context.Context, c Consistency) context.Context {
-	return context.WithValue(ctx, consistencyKey{}, c)
-}
-
-// ConsistencyFrom returns the consistency a write was asked for.
-func ConsistencyFrom(ctx context.Context) Consistency {
-	c, _ := ctx.Value(consistencyKey{}).(Consistency)
-	return c
-}
-
 // ReadNote travels with a read through the Points store: the handler says
 // whether it accepts a possibly partial answer, the store says whether the
 // answer may be partial and why.

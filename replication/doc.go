@@ -1,7 +1,10 @@
-// Package replication owns the parts of point replication that stand on
-// their own: so far the hinted-handoff queue (Hints), the writes a
-// coordinator could not deliver to a replica, kept on disk per target until
-// they are replayed or expire. The fan-out, read hedging, replay loop and
-// repair that use it still live in node (replication.go, points.go,
-// repair.go) and move here next; docs/architecture.md says where each is.
+// Package replication replicates points across a bucket's replicas. A
+// Replicator owns the write fan-out at a consistency level, the replica
+// side of it and the fan-out of restored points (write.go), the hinted
+// handoff of writes a replica missed (Hints) and their replay, reads
+// answered by a replica in sync, hedged and verified (read.go), and
+// anti-entropy repair, which also tracks whether this node's copy of a
+// bucket is in sync (repair.go). It reaches the node through the
+// interfaces of deps.go, which package node satisfies, so its tests run
+// on fakes; docs/architecture.md traces it.
 package replication

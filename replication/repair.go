@@ -1,4 +1,4 @@
-package node
+package replication
 
 import (
 	"cmp"
@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -26,7 +25,7 @@ import (
 // may have made it miss writes) until a later pass has compared it with
 // enough co-replicas (N - quorum of them: every quorum write is on one).
 type repairer struct {
-	n *Node
+	r *Replicator
 
 	mu      sync.Mutex
 	epoch   uint64                       // bumped by every event that may lose writes
@@ -63,9 +62,9 @@ type RepairStatus struct {
 // behindRetry is how soon a node with buckets behind repairs again.
 const behindRetry = 2 * time.Second
 
-func newRepairer(n *Node) *repairer {
+func newRepairer(r *Replicator) *repairer {
 	// Epoch 1 is the start: a node that just started may have missed writes.
-	return &repairer{n: n, epoch: 1, lostAt: 1, synced: map[string]map[string]uint64{}, born: map[string]uint64{}, alive: map[string]bool{}, missing: map[string]bool{},
+	return &repairer{r: r, epoch: 1, lostAt: 1, synced: map[string]map[string]uint64{}, born: map[string]uint64{}, alive: map[string]bool{}, missing: map[string]bool{},
 		movedAway: map[string]time.Time{}}
 }
 
@@ -75,7 +74,7 @@ func (rp *repairer) mayHaveMissedWrites(why string) {
 	rp.epoch++
 	rp.lostAt = rp.epoch
 	rp.mu.Unlock()
-	rp.n.log.Info("this node may have missed writes; its reads are marked partial until repair has run", "why", why)
+	rp.r.log.Info("this node may have missed writes; its reads are marked partial until repair has run", "why", why)
 }
 
 // quorumCover is how many co-replicas a node must have compared with to
@@ -85,13 +84,13 @@ func quorumCover(n int) int { return n - (n/2 + 1) }
 // inSync reports whether this node's copy of the bucket holds every write
 // acknowledged at quorum, as far as it can tell.
 func (rp *repairer) inSync(bucketID string) bool {
-	if _, known := rp.n.state.BucketRetention(bucketID); !known {
+	if _, known := rp.r.d.Cluster.Retention(bucketID); !known {
 		// Not applied here yet (a node catching up with the log): its
 		// store would answer nothing at all for the bucket.
 		return false
 	}
-	p := rp.n.state.BucketPlacement(bucketID)
-	self := rp.n.cfg.NodeID
+	p := rp.r.d.Cluster.Placement(bucketID)
+	self := rp.r.d.Self
 	if len(p.Replicas) == 0 {
 		return true
 	}
@@ -121,10 +120,10 @@ func (rp *repairer) inSync(bucketID string) bool {
 
 // watch notices what may make this node miss writes: another server
 // turning dead, losing the leader for longer than a heartbeat or two, or
-// this process being paused (SIGSTOP, a VM freeze). It runs until Close.
+// this process being paused (SIGSTOP, a VM freeze). It runs until Stop.
 func (rp *repairer) watch() {
-	n := rp.n
-	defer n.bg.Done()
+	r := rp.r
+	defer r.wg.Done()
 	const every = 200 * time.Millisecond
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -133,7 +132,7 @@ func (rp *repairer) watch() {
 	tick := 0
 	for {
 		select {
-		case <-n.stopBG:
+		case <-r.stop:
 			return
 		case now := <-t.C:
 			if gap := now.Sub(last); gap > 10*every {
@@ -143,8 +142,8 @@ func (rp *repairer) watch() {
 		}
 		rp.noteNewBuckets()
 		alive := map[string]bool{}
-		for _, m := range n.members.Alive() {
-			alive[m.ID] = true
+		for _, id := range r.d.Cluster.AliveIDs() {
+			alive[id] = true
 		}
 		// A peer counts as lost once it has been missing from two scans
 		// in a row: gossip's view blinks while nodes join.
@@ -171,7 +170,7 @@ func (rp *repairer) watch() {
 				rp.mayHaveMissedWrites("cannot reach " + peer + " directly")
 			}
 		}
-		cut := !n.raft.IsLeader() && time.Since(n.raft.LastContact()) > time.Second
+		cut := !r.d.Cluster.IsLeader() && time.Since(r.d.Cluster.LastContact()) > time.Second
 		if cut && !leaderLost {
 			rp.mayHaveMissedWrites("no contact with the leader")
 		}
@@ -185,8 +184,8 @@ func (rp *repairer) watch() {
 // the two scans makes it behind, erring on the safe side). The first scan
 // finds the buckets that existed at start, which are behind until repaired.
 func (rp *repairer) noteNewBuckets() {
-	self := rp.n.cfg.NodeID
-	placements := rp.n.state.Placements()
+	self := rp.r.d.Self
+	placements := rp.r.d.Cluster.Placements()
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	for b, p := range placements {
@@ -207,11 +206,11 @@ func (rp *repairer) noteNewBuckets() {
 // too, so under a partial partition (a ring, a bridge) it can call alive a
 // node this one cannot reach, whose writes this node then misses.
 func (rp *repairer) unreachablePeer() string {
-	n := rp.n
+	r := rp.r
 	var peers []string
-	for _, m := range n.members.Alive() {
-		if m.ID != n.cfg.NodeID {
-			peers = append(peers, m.ID)
+	for _, id := range r.d.Cluster.AliveIDs() {
+		if id != r.d.Self {
+			peers = append(peers, id)
 		}
 	}
 	failed := make(chan string, len(peers))
@@ -220,7 +219,7 @@ func (rp *repairer) unreachablePeer() string {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			if err := n.rpc.Ping(ctx, id); err != nil {
+			if err := r.d.Peers.Ping(ctx, id); err != nil {
 				failed <- id
 			}
 		})
@@ -230,26 +229,24 @@ func (rp *repairer) unreachablePeer() string {
 	return <-failed
 }
 
-// run makes a repair pass every RepairInterval until Close.
+// run makes a repair pass every RepairInterval until Stop.
 func (rp *repairer) run() {
-	n := rp.n
-	defer n.bg.Done()
+	r := rp.r
+	defer r.wg.Done()
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
-		case <-n.stopBG:
+		case <-r.stop:
 			return
 		case <-t.C:
 		}
-		if n.raft.IsLeader() {
-			n.reconcilePlacement()
-		}
+		r.d.BeforePass()
 		rp.pass()
 		// A node that may miss writes (just started, paused, cut off)
 		// repairs again soon rather than answer partial for a whole
 		// interval; its peers may not have been alive on the last pass.
-		next := n.cfg.Replication.RepairInterval
+		next := r.cfg.RepairInterval
 		if rp.Status().BucketsBehind > 0 {
 			next = min(next, behindRetry)
 		}
@@ -259,14 +256,14 @@ func (rp *repairer) run() {
 
 // pass compares every bucket this node holds with each live co-replica.
 func (rp *repairer) pass() {
-	n := rp.n
-	self := n.cfg.NodeID
+	r := rp.r
+	self := r.d.Self
 	type job struct {
 		bucket string
 		p      store.PlacementView
 	}
 	var jobs []job
-	for b, p := range n.state.Placements() {
+	for b, p := range r.d.Cluster.Placements() {
 		if slices.Contains(p.Replicas, self) || slices.Contains(p.Pending, self) {
 			jobs = append(jobs, job{b, p})
 		}
@@ -283,12 +280,12 @@ func (rp *repairer) pass() {
 	for _, j := range jobs {
 		compared := 0
 		for _, peer := range slices.Concat(j.p.Replicas, j.p.Pending) {
-			if peer == self || n.peerHTTP(peer) == "" {
+			if peer == self || !r.d.Cluster.Alive(peer) {
 				continue
 			}
 			if err := rp.repairFrom(j.bucket, peer); err != nil {
 				lastErr = err
-				n.log.Debug("repair from a replica failed", "bucket", j.bucket, "peer", peer, "err", err)
+				r.log.Debug("repair from a replica failed", "bucket", j.bucket, "peer", peer, "err", err)
 				continue
 			}
 			rp.mu.Lock()
@@ -301,7 +298,7 @@ func (rp *repairer) pass() {
 				compared++
 			}
 			select {
-			case <-n.stopBG:
+			case <-r.stop:
 				return
 			default:
 			}
@@ -310,10 +307,10 @@ func (rp *repairer) pass() {
 		// replica serving reads that is alive, and at least one.
 		if slices.Contains(j.p.Pending, self) && compared > 0 && compared == rp.liveReplicas(j.p) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if _, err := n.Apply(ctx, store.ReplicaCaughtUp{Bucket: j.bucket, Node: self}); err != nil {
+			if err := r.d.CaughtUp(ctx, j.bucket); err != nil {
 				lastErr = err
 			} else {
-				n.log.Info("caught up with a bucket: serving its reads", "bucket", j.bucket)
+				r.log.Info("caught up with a bucket: serving its reads", "bucket", j.bucket)
 			}
 			cancel()
 		}
@@ -346,18 +343,18 @@ const movedAwayGrace = 10 * time.Second
 // behind on the log never deletes a copy it has just been given again.
 // Stale writes or hints that reach it later are dropped the same way.
 func (rp *repairer) dropMovedAway() {
-	n := rp.n
-	self := n.cfg.NodeID
+	r := rp.r
+	self := r.d.Self
 	hosts := func(b string) bool {
-		if _, known := n.state.BucketRetention(b); !known {
+		if _, known := r.d.Cluster.Retention(b); !known {
 			return true // deleted (its delete removes the points) or not applied yet
 		}
-		p := n.state.BucketPlacement(b)
+		p := r.d.Cluster.Placement(b)
 		return len(p.Replicas) == 0 || slices.Contains(p.Replicas, self) || slices.Contains(p.Pending, self) || slices.Contains(p.Leaving, self)
 	}
 	now := time.Now()
 	away := map[string]bool{}
-	for _, b := range n.pts.Buckets() {
+	for _, b := range r.d.Local.Buckets() {
 		if !hosts(b) {
 			away[b] = true
 		}
@@ -380,27 +377,27 @@ func (rp *repairer) dropMovedAway() {
 	if len(due) == 0 {
 		return
 	}
-	if err := n.ReadBarrier(context.Background()); err != nil {
-		n.log.Debug("cannot confirm that buckets moved away; keeping their copies for now", "buckets", len(due), "err", err)
+	if err := r.d.ReadBarrier(context.Background()); err != nil {
+		r.log.Debug("cannot confirm that buckets moved away; keeping their copies for now", "buckets", len(due), "err", err)
 		return
 	}
 	for _, b := range due {
 		if hosts(b) {
 			continue
 		}
-		dropped := n.pts.DeleteBucket(b)
+		dropped := r.d.Local.DeleteBucket(b)
 		rp.mu.Lock()
 		delete(rp.movedAway, b)
 		rp.status.MovedAwayDropped++
 		rp.mu.Unlock()
-		n.log.Info("deleted this node's copy of a bucket that moved to other replicas", "bucket", b, "points", dropped)
+		r.log.Info("deleted this node's copy of a bucket that moved to other replicas", "bucket", b, "points", dropped)
 	}
 }
 
 func (rp *repairer) liveReplicas(p store.PlacementView) int {
 	live := 0
 	for _, id := range p.Replicas {
-		if id != rp.n.cfg.NodeID && rp.n.peerHTTP(id) != "" {
+		if id != rp.r.d.Self && rp.r.d.Cluster.Alive(id) {
 			live++
 		}
 	}
@@ -410,19 +407,19 @@ func (rp *repairer) liveReplicas(p store.PlacementView) int {
 // repairFrom copies from peer the hours of the bucket where the peer's
 // digest differs from this node's.
 func (rp *repairer) repairFrom(bucketID, peer string) error {
-	n := rp.n
-	days, ok := n.state.BucketRetention(bucketID)
+	r := rp.r
+	days, ok := r.d.Cluster.Retention(bucketID)
 	if !ok {
 		return nil // deleted meanwhile
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rg := points.Range{BucketID: bucketID, Start: n.cfg.Now().Add(-time.Duration(days) * 24 * time.Hour).UnixNano(), End: math.MaxInt64}
-	theirs, err := n.rpc.Digests(ctx, peer, rg)
+	rg := points.Range{BucketID: bucketID, Start: r.d.Now().Add(-time.Duration(days) * 24 * time.Hour).UnixNano(), End: math.MaxInt64}
+	theirs, err := r.d.Peers.Digests(ctx, peer, rg)
 	if err != nil {
 		return err
 	}
-	mine, err := n.pts.Digests(ctx, bucketID, rg.Start, rg.End)
+	mine, err := r.d.Local.Digests(ctx, bucketID, rg.Start, rg.End)
 	if err != nil {
 		return err
 	}
@@ -442,11 +439,11 @@ func (rp *repairer) repairFrom(bucketID, peer string) error {
 		if m, ok := have[sourceHour{d.Source, d.Hour}]; ok && m == d {
 			continue
 		}
-		pts, err := n.rpc.HourPoints(ctx, peer, bucketID, d.Source, d.Hour)
+		pts, err := r.d.Peers.HourPoints(ctx, peer, bucketID, d.Source, d.Hour)
 		if err != nil {
 			return err
 		}
-		wrote, err := n.pts.Merge(ctx, bucketID, pts)
+		wrote, err := r.d.Local.Merge(ctx, bucketID, pts)
 		if err != nil {
 			return err
 		}
@@ -461,12 +458,12 @@ func (rp *repairer) repairFrom(bucketID, peer string) error {
 	rp.status.PointsRepaired += repairedPoints
 	rp.mu.Unlock()
 	if repairedPoints > 0 {
-		n.log.Info("repaired a bucket from a replica", "bucket", bucketID, "peer", peer, "hours", repairedHours, "points", repairedPoints)
+		r.log.Info("repaired a bucket from a replica", "bucket", bucketID, "peer", peer, "hours", repairedHours, "points", repairedPoints)
 	}
 	// Rate limit: rest in proportion to the points compared.
-	rest := time.Duration(float64(compared) / float64(n.cfg.Replication.RepairRate) * float64(time.Second))
+	rest := time.Duration(float64(compared) / float64(r.cfg.RepairRate) * float64(time.Second))
 	select {
-	case <-n.stopBG:
+	case <-r.stop:
 	case <-time.After(rest):
 	}
 	return nil
@@ -476,8 +473,8 @@ func (rp *repairer) repairFrom(bucketID, peer string) error {
 // buckets are behind.
 func (rp *repairer) Status() RepairStatus {
 	behind := 0
-	self := rp.n.cfg.NodeID
-	for b, p := range rp.n.state.Placements() {
+	self := rp.r.d.Self
+	for b, p := range rp.r.d.Cluster.Placements() {
 		if (slices.Contains(p.Replicas, self) || slices.Contains(p.Pending, self)) && !rp.inSync(b) {
 			behind++
 		}
@@ -487,84 +484,4 @@ func (rp *repairer) Status() RepairStatus {
 	st := rp.status
 	st.BucketsBehind = behind
 	return st
-}
-
-// reconcilePlacement, on the leader, replaces in every placement the nodes
-// that are no longer Raft servers: each bucket gets new pending replicas,
-// which copy it from the survivors, up to the replication factor.
-func (n *Node) reconcilePlacement() {
-	servers := n.serverIDs()
-	if len(servers) == 0 {
-		return
-	}
-	rf := min(n.cfg.ReplicationFactor, len(servers))
-	gone := func(id string) bool { return !slices.Contains(servers, id) }
-	var moves []store.Move
-	for b, p := range n.state.Placements() {
-		if !slices.ContainsFunc(p.Replicas, gone) && !slices.ContainsFunc(p.Pending, gone) && !slices.ContainsFunc(p.Leaving, gone) {
-			continue
-		}
-		m := store.Move{
-			Bucket:   b,
-			Replicas: slices.DeleteFunc(p.Replicas, gone),
-			Pending:  slices.DeleteFunc(p.Pending, gone),
-			Leaving:  slices.DeleteFunc(p.Leaving, gone),
-		}
-		for _, id := range cluster.PlaceReplicas(b, servers, len(servers)) {
-			if len(m.Replicas)+len(m.Pending)-len(m.Leaving) >= rf {
-				break
-			}
-			if !slices.Contains(m.Replicas, id) && !slices.Contains(m.Pending, id) {
-				m.Pending = append(m.Pending, id)
-			}
-		}
-		if len(m.Replicas) == 0 {
-			// No survivor holds the bucket: the new nodes serve what they get.
-			m.Replicas, m.Pending = m.Pending, nil
-		}
-		moves = append(moves, m)
-	}
-	if len(moves) == 0 {
-		return
-	}
-	slices.SortFunc(moves, func(a, b store.Move) int { return cmp.Compare(a.Bucket, b.Bucket) })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := n.Apply(ctx, store.Rebalance{Moves: moves}); err != nil {
-		n.log.Warn("cannot re-replicate the buckets of removed nodes", "buckets", len(moves), "err", err)
-		return
-	}
-	n.log.Info("re-replicating the buckets of removed nodes", "buckets", len(moves))
-}
-
-// Rebalance moves buckets onto the replicas rendezvous hashing picks over
-// the current servers (after nodes were added): each move adds the new
-// replicas as pending and drops the old ones once they have caught up.
-// Buckets with a move in progress are left alone. It returns the moves.
-func (n *Node) Rebalance(ctx context.Context) (any, error) {
-	servers := n.serverIDs()
-	if n.members == nil || len(servers) == 0 {
-		return map[string]any{"moves": []store.Move{}}, nil
-	}
-	rf := min(n.cfg.ReplicationFactor, len(servers))
-	moves := []store.Move{}
-	for b, p := range n.state.Placements() {
-		if len(p.Pending) > 0 || len(p.Leaving) > 0 {
-			continue
-		}
-		want := cluster.PlaceReplicas(b, servers, rf)
-		add := slices.DeleteFunc(slices.Clone(want), func(id string) bool { return slices.Contains(p.Replicas, id) })
-		drop := slices.DeleteFunc(slices.Clone(p.Replicas), func(id string) bool { return slices.Contains(want, id) })
-		if len(add) == 0 && len(drop) == 0 {
-			continue
-		}
-		moves = append(moves, store.Move{Bucket: b, Replicas: p.Replicas, Pending: add, Leaving: drop})
-	}
-	slices.SortFunc(moves, func(a, b store.Move) int { return cmp.Compare(a.Bucket, b.Bucket) })
-	if len(moves) > 0 {
-		if _, err := n.Apply(ctx, store.Rebalance{Moves: moves}); err != nil {
-			return nil, err
-		}
-	}
-	return map[string]any{"moves": moves}, nil
 }
