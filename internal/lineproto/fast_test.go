@@ -79,6 +79,11 @@ func FuzzFastPathAgreesWithLibrary(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Add(benchBody(20)) // short: the fuzzer minimizes what it finds in it
+	// Mostly decoder lines: after 16 the rest of the body goes to one decoder.
+	f.Add([]byte(strings.Repeat("m s=\"x\" 1\n", 20) + "m f=1\nrefuse f=2\n"))
+	f.Add([]byte(strings.Repeat("m s=\"x\" 1\n m f=1\n", 12) + "m f=1\nm f=\n"))
+	// A string running over lines after plain ones.
+	f.Add([]byte("m f=1\nm s=\"a\nb f=2\n\" 3\nm f=4 5\nrefuse f=6\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, unit := range []time.Duration{time.Nanosecond, time.Second} {
 			got := visits(&Parser{}, body, unit)
