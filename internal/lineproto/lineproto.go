@@ -89,16 +89,76 @@ type Parser struct {
 	tagSpans   [][2]span
 	fieldSpans [][2]span
 	unit       time.Duration
+
+	libraryOnly bool // tests: no fast path, every line through the decoder
 }
 
 // Parse calls visit for each line of body, in order, stopping at the first
 // error: a syntax error is an *Error naming its line, and so is an error
 // visit makes with Errorf; its other errors come back as they are.
 // Timestamps are in unit (from ParsePrecision); lines without one take now.
+//
+// Lines in a plain common form (fast.go) are parsed by hand; the library
+// decoder reads the others, one line at a time, or the rest of the body
+// when a line is not certain to be a whole entry.
 func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*Line) error) error {
 	p.unit = unit
-	d := lp.NewDecoderWithBytes(body)
-	entry := 0
+	if p.libraryOnly {
+		return p.parseLibrary(body, 0, 0, 0, now, visit)
+	}
+	entry, slow, fast := 0, 0, 0
+	for start, line := 0, 0; start < len(body); line++ {
+		end := len(body) // of the line, with its '\n'
+		if i := bytes.IndexByte(body[start:], '\n'); i >= 0 {
+			end = start + i + 1
+		}
+		text := body[start:end]
+		text = bytes.TrimSuffix(text, []byte{'\n'})
+		// "\r\n" and a final "\r" end a line for the decoder too.
+		text = bytes.TrimSuffix(text, []byte{'\r'})
+		switch {
+		case len(text) == 0 || text[0] == '#' && isComment(text):
+			// The decoder skips blank lines and comments without counting them.
+		case p.fastLine(text, now):
+			fast++
+			entry++
+			p.line.Entry = entry
+			if err := visit(&p.line); err != nil {
+				return p.lineError(body, 0, entry, err)
+			}
+		case slow > 16 && slow > fast:
+			// Mostly unusual lines: a decoder per line would cost more
+			// than it saves.
+			return p.parseLibrary(body, start, line, entry, now, visit)
+		default:
+			slow++
+			d := lp.NewDecoderWithBytes(body[start:end])
+			if !d.Next() {
+				break // blank or comment
+			}
+			// An entry read without error ended at this line's end, so
+			// the decoder on the whole body would have read it the same.
+			// On an error (or a string running on past the line) that
+			// is not certain: the rest of the body goes to one decoder.
+			if p.read(d, now) != nil || d.Next() {
+				return p.parseLibrary(body, start, line, entry, now, visit)
+			}
+			entry++
+			p.line.Entry = entry
+			if err := visit(&p.line); err != nil {
+				return p.lineError(body, 0, entry, err)
+			}
+		}
+		start = end
+	}
+	return nil
+}
+
+// parseLibrary reads body[from:] with the library decoder as Parse did
+// before the fast path: line is the number of lines before from, entry the
+// number of entries.
+func (p *Parser) parseLibrary(body []byte, from, line, entry int, now int64, visit func(*Line) error) error {
+	d := lp.NewDecoderWithBytes(body[from:])
 	for d.Next() {
 		entry++
 		err := p.read(d, now)
@@ -107,7 +167,7 @@ func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*L
 			err = visit(&p.line)
 		}
 		if err != nil {
-			return p.lineError(body, entry, err)
+			return p.lineError(body, line, entry, err)
 		}
 	}
 	return nil
@@ -118,11 +178,11 @@ func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*L
 func Errorf(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
 
 // lineError attaches the line number to err, which is about the entry-th
-// entry of body.
-func (p *Parser) lineError(body []byte, entry int, err error) error {
+// entry of body; a decoder's errors count lines from the line after line.
+func (p *Parser) lineError(body []byte, line, entry int, err error) error {
 	var de *lp.DecodeError
 	if errors.As(err, &de) {
-		return &Error{Line: int(de.Line), Msg: de.Err.Error()}
+		return &Error{Line: line + int(de.Line), Msg: de.Err.Error()}
 	}
 	var le *Error
 	if errors.As(err, &le) {
