@@ -305,7 +305,13 @@ func (n *Nemesis) partition(ctx context.Context, fault string, cut map[int][]int
 // restarts killed ones, sets every clock back, frees every filled disk and
 // lifts every disk's limits.
 // A membership change is not undone: the new membership is the cluster.
-func (n *Nemesis) Heal(ctx context.Context) {
+//
+// Healing is cleanup: it runs on its own context, so that a run ending in
+// the middle of it (ctx done) does not leave a partition in place, and a
+// partition that could not be removed stays marked for the next Heal.
+func (n *Nemesis) Heal(context.Context) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	start := n.rec.Now()
@@ -313,9 +319,10 @@ func (n *Nemesis) Heal(ctx context.Context) {
 	if n.dropped {
 		if err := lab.Heal(ctx); err != nil {
 			n.logf("cannot heal: %v", err)
+		} else {
+			n.dropped = false
+			did = append(did, "partitions removed")
 		}
-		n.dropped = false
-		did = append(did, "partitions removed")
 	}
 	if n.slowed {
 		if err := n.slower.Clear(ctx); err != nil {

@@ -184,6 +184,13 @@ func (l *Lab) Close() error {
 		if err := run(ctx, nil, "ip", "netns", "del", l.Namespace(i)); err != nil && !strings.Contains(err.Error(), "No such") {
 			errs = append(errs, err)
 		}
+		// The kernel frees a deleted namespace, and the veth end in it,
+		// when it gets round to it (seconds on a loaded machine): delete
+		// our end now, which removes the pair, so that a new lab of the
+		// same name can be made at once.
+		if err := run(ctx, nil, "ip", "link", "del", l.veth(i)); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+			errs = append(errs, err)
+		}
 	}
 	if err := run(ctx, nil, "ip", "link", "del", l.bridge()); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
 		errs = append(errs, err)
