@@ -94,6 +94,10 @@ func writeInfluxError(ctx *fasthttp.RequestCtx, e *apiError) {
 	writeRawJSON(ctx, e.Status, out)
 }
 
+// maxPresizedPoints bounds the points a line-protocol body reserves room
+// for before parsing (64 bytes each): more grow as they come.
+const maxPresizedPoints = 10_000
+
 var lineParsers = sync.Pool{New: func() any { return new(lineproto.Parser) }}
 
 // writeLineProtocol answers POST /api/v2/write and /write.
@@ -120,8 +124,9 @@ func (s *Server) writeLineProtocol(c *call) error {
 		return err
 	}
 	w := s.newSeriesWriter(b)
-	// A line is at most one point: room for them all up front.
-	w.pts = make([]pendingPoint, 0, bytes.Count(body, []byte{'\n'})+1)
+	// A line is at most one point: room for them up front, to a bound, so
+	// that a body of empty lines does not reserve memory for points.
+	w.pts = make([]pendingPoint, 0, min(bytes.Count(body, []byte{'\n'})+1, maxPresizedPoints))
 	p := lineParsers.Get().(*lineproto.Parser)
 	defer lineParsers.Put(p)
 	err = p.Parse(body, unit, s.now().UnixNano(), w.addLine)

@@ -342,10 +342,11 @@ func (n *Nemesis) Heal(context.Context) {
 	for nd := range n.slowDisks {
 		if err := n.c.throttle.Clear(nd.disk); err != nil {
 			n.logf("cannot restore %s's disk: %v", nd.ID, err)
+			continue // still slow: the next heal tries again
 		}
+		delete(n.slowDisks, nd)
 		did = append(did, "disk of "+nd.ID+" at full speed")
 	}
-	clear(n.slowDisks)
 	for nd := range n.clocked {
 		n.setClock(nd, 0)
 		did = append(did, "clock of "+nd.ID+" reset")

@@ -103,6 +103,7 @@ type Parser struct {
 // when a line is not certain to be a whole entry.
 func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*Line) error) error {
 	p.unit = unit
+	defer p.forget()
 	if p.libraryOnly {
 		return p.parseLibrary(body, 0, 0, 0, now, visit)
 	}
@@ -356,6 +357,15 @@ func parseInt(b []byte) (int64, bool) {
 		return int64(u), true
 	}
 	return 0, false
+}
+
+// forget drops the line's references into the body, so that a pooled
+// Parser does not keep the last request's body alive.
+func (p *Parser) forget() {
+	l := &p.line
+	l.Series, l.Measurement = nil, nil
+	clear(l.Tags[:cap(l.Tags)])
+	clear(l.Fields[:cap(l.Fields)])
 }
 
 type span struct{ start, end int }
