@@ -568,6 +568,14 @@ func rateLimited(ctx *fasthttp.RequestCtx, q Quota, now time.Time) *apiError {
 // transportError answers requests fasthttp could not read: too large, or
 // malformed at the HTTP level.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	if sentNothing(ctx, err) {
+		// An HTTP client may open a connection it ends up not using (Go's
+		// dials one while waiting for a busy one). Answering it would put
+		// an unsolicited response on the client's idle connection, so it
+		// is closed without a word, as fasthttp does for a kept-alive one.
+		_ = ctx.Conn().Close()
+		return
+	}
 	defer s.countTransportError(ctx)
 	var ne net.Error
 	switch {
@@ -578,6 +586,15 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	default:
 		writeError(ctx, &apiError{Status: fasthttp.StatusBadRequest, Type: typeBadRequest, Message: "Malformed HTTP request"})
 	}
+}
+
+// sentNothing tells whether err is the read timeout of a new connection on
+// which the client sent no byte. fasthttp hands that timeout over as the
+// bare network error; a timeout after part of a request arrived comes
+// wrapped ("error when reading request headers: …").
+func sentNothing(ctx *fasthttp.RequestCtx, err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout() && len(ctx.Request.Header.RawHeaders()) == 0
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }

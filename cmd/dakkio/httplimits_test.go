@@ -92,24 +92,37 @@ func TestUnauthenticatedUploadsCostNoMemory(t *testing.T) {
 // that took from start; it fails the test if conn is still open at limit.
 func closedWithin(t *testing.T, conn net.Conn, r *bufio.Reader, start time.Time, limit time.Duration) time.Duration {
 	t.Helper()
+	took, _ := readUntilClosed(t, conn, r, start, limit)
+	return took
+}
+
+// readUntilClosed is closedWithin that also returns what the server wrote
+// before closing.
+func readUntilClosed(t *testing.T, conn net.Conn, r *bufio.Reader, start time.Time, limit time.Duration) (time.Duration, []byte) {
+	t.Helper()
 	_ = conn.SetReadDeadline(start.Add(limit))
+	var got []byte
 	buf := make([]byte, 4096)
 	for {
-		_, err := r.Read(buf)
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
 		if err == nil {
 			continue // an error answer before the close
 		}
 		if ne, ok := err.(net.Error); ok && ne.Timeout() {
 			t.Fatalf("connection still open after %s", limit)
 		}
-		return time.Since(start)
+		return time.Since(start), got
 	}
 }
 
 // TestSlowAndIdleConnectionsAreClosed: with --http-read-header-timeout 1s
 // and --http-idle-timeout 1s, a client sending one header line every 200 ms,
 // a connection that sends nothing, and a kept-alive connection left idle
-// are each closed about a second later.
+// are each closed about a second later. The two that sent nothing are
+// closed without an answer: an HTTP client that opened a connection it has
+// not used yet must not find an unsolicited response on it (Go's logs
+// "Unsolicited response received on idle HTTP channel").
 func TestSlowAndIdleConnectionsAreClosed(t *testing.T) {
 	s := startServer(t, "node", t.TempDir(), []string{"DAKKIO_HTTP_READ_HEADER_TIMEOUT=1s", "DAKKIO_HTTP_IDLE_TIMEOUT=1s"}, nil)
 	addr := strings.TrimPrefix(s.url, "http://")
@@ -152,8 +165,12 @@ func TestSlowAndIdleConnectionsAreClosed(t *testing.T) {
 		}
 		defer conn.Close()
 		start := time.Now()
-		if took := closedWithin(t, conn, bufio.NewReader(conn), start, limit); took > 4*time.Second {
+		took, got := readUntilClosed(t, conn, bufio.NewReader(conn), start, limit)
+		if took > 4*time.Second {
 			t.Fatalf("silent connection closed after %s, want about 1s", took)
+		}
+		if len(got) > 0 {
+			t.Fatalf("silent connection got %q before the close, want nothing", got)
 		}
 	})
 
@@ -177,8 +194,12 @@ func TestSlowAndIdleConnectionsAreClosed(t *testing.T) {
 			t.Fatalf("GET /health: %d, close %v; want 200 on a kept-alive connection", resp.StatusCode, resp.Close)
 		}
 		idleSince := time.Now()
-		if took := closedWithin(t, conn, r, idleSince, limit); took < 900*time.Millisecond || took > 4*time.Second {
+		took, got := readUntilClosed(t, conn, r, idleSince, limit)
+		if took < 900*time.Millisecond || took > 4*time.Second {
 			t.Fatalf("idle connection closed after %s, want about the 1s idle timeout", took)
+		}
+		if len(got) > 0 {
+			t.Fatalf("idle connection got %q before the close, want nothing", got)
 		}
 	})
 }
