@@ -124,9 +124,12 @@ func (s *Server) writeLineProtocol(c *call) error {
 		return err
 	}
 	w := s.newSeriesWriter(b)
+	defer w.release()
 	// A line is at most one point: room for them up front, to a bound, so
 	// that a body of empty lines does not reserve memory for points.
-	w.pts = make([]pendingPoint, 0, min(bytes.Count(body, []byte{'\n'})+1, maxPresizedPoints))
+	if room := min(bytes.Count(body, []byte{'\n'})+1, maxPresizedPoints); cap(w.pts) < room {
+		w.pts = make([]pendingPoint, 0, room)
+	}
 	p := lineParsers.Get().(*lineproto.Parser)
 	defer lineParsers.Put(p)
 	err = p.Parse(body, unit, s.now().UnixNano(), w.addLine)

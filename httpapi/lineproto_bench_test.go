@@ -58,6 +58,7 @@ func BenchmarkLineProtocolBatch(b *testing.B) {
 		if pts, err := w.points(); err != nil || len(pts) != 1000 {
 			b.Fatal(err, len(pts))
 		}
+		w.release()
 	}
 	b.ReportMetric(float64(ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }

@@ -52,6 +52,7 @@ func (s *Server) remoteWrite(c *call) error {
 		return validationError(err.Error())
 	}
 	w := s.newSeriesWriter(b)
+	defer w.release()
 	for i := range req.Timeseries {
 		ts := &req.Timeseries[i]
 		if len(ts.Samples) == 0 {

@@ -19,7 +19,8 @@ import (
 // seriesWriter gathers the rows of an ingest protocol (line protocol,
 // Prometheus remote write, MQTT) for one bucket: each row names its data
 // source by series name, and sources missing get created before anything
-// is written. It is used by one request and then dropped.
+// is written. It serves one request at a time; release hands it back for
+// the next, keeping its buffers.
 //
 // Problems with a row are *rowError: the protocol adds where the row was.
 type seriesWriter struct {
@@ -32,12 +33,15 @@ type seriesWriter struct {
 	at     map[pointKey]int // index in pts of a series' point at a time; nil while rows come in order
 	names  map[string]string
 	valBuf []points.Value
+	spare  []*seriesAcc // accumulators of earlier requests, to reuse
+	used   []*seriesAcc // this request's, handed back by release
 }
 
 // seriesAcc is one series of the request and its data source.
 type seriesAcc struct {
 	name   string
-	src    *store.DataSource // nil until created
+	src    *store.DataSource // nil until created; else &srcVal
+	srcVal store.DataSource
 	tags   map[string]string
 	fields map[string]store.Field // fields seen, for a source to create
 	last   int                    // index in pts of its newest point; -1: none
@@ -86,10 +90,63 @@ func rowErrorf(format string, args ...any) error {
 	return &rowError{msg: fmt.Sprintf(format, args...)}
 }
 
+// seriesWriters keeps writers between requests: a request of a thousand
+// lines otherwise allocates its pending points and series again.
+var seriesWriters = sync.Pool{New: func() any {
+	return &seriesWriter{series: make(map[string]*seriesAcc), names: make(map[string]string)}
+}}
+
+// Bounds on what a pooled writer keeps.
+const (
+	maxPooledPending = 1 << 14
+	maxPooledNames   = 1 << 10
+	maxPooledSeries  = 1 << 12
+)
+
 func (s *Server) newSeriesWriter(b store.Bucket) *seriesWriter {
-	r := newPointReader(b, s.now())
-	return &seriesWriter{s: s, bucket: b, oldest: r.oldest,
-		series: make(map[string]*seriesAcc), names: make(map[string]string)}
+	w := seriesWriters.Get().(*seriesWriter)
+	w.s, w.bucket, w.oldest = s, b, newPointReader(b, s.now()).oldest
+	return w
+}
+
+// release hands w back to the pool once its request is done with it.
+// What the store keeps is not reused: the values carved from valBuf
+// (each carved slice is full, so nothing appends into another's room),
+// the interned names (strings), and the sources' schemas and tags.
+func (w *seriesWriter) release() {
+	clear(w.pts)
+	w.pts = w.pts[:0]
+	if cap(w.pts) > maxPooledPending {
+		w.pts = nil
+	}
+	for _, acc := range w.used {
+		*acc = seriesAcc{}
+	}
+	if len(w.spare)+len(w.used) <= maxPooledSeries {
+		w.spare = append(w.spare, w.used...)
+	}
+	clear(w.used)
+	w.used = w.used[:0]
+	clear(w.series)
+	clear(w.fresh)
+	w.fresh = w.fresh[:0]
+	if len(w.names) > maxPooledNames {
+		clear(w.names)
+	}
+	w.s, w.bucket, w.at = nil, store.Bucket{}, nil
+	seriesWriters.Put(w)
+}
+
+// newAcc returns a zeroed accumulator, reused if there is one.
+func (w *seriesWriter) newAcc() *seriesAcc {
+	var acc *seriesAcc
+	if n := len(w.spare); n > 0 {
+		acc, w.spare = w.spare[n-1], w.spare[:n-1]
+	} else {
+		acc = new(seriesAcc)
+	}
+	w.used = append(w.used, acc)
+	return acc
 }
 
 func (w *seriesWriter) intern(b []byte) string {
@@ -110,11 +167,13 @@ func (w *seriesWriter) source(name []byte, tags func() map[string]string) (*seri
 	if n := utf8.RuneCount(name); n > maxNameLen {
 		return nil, rowErrorf("series %q names a data source of %d characters; at most %d are allowed", name, n, maxNameLen)
 	}
-	acc := &seriesAcc{name: string(name), last: -1}
+	acc := w.newAcc()
+	acc.name, acc.last = string(name), -1
 	src, err := w.s.readSourceByName()(w.bucket.ID, acc.name) // only read
 	switch {
 	case err == nil:
-		acc.src = &src
+		acc.srcVal = src
+		acc.src = &acc.srcVal
 	case errors.Is(err, store.ErrNotFound):
 		acc.tags = tags()
 		acc.fields = make(map[string]store.Field)
@@ -329,6 +388,7 @@ func (w *seriesWriter) createSource(acc *seriesAcc, limits store.PlanLimits) err
 	if err != nil {
 		return err
 	}
-	acc.src = &src
+	acc.srcVal = src
+	acc.src = &acc.srcVal
 	return nil
 }

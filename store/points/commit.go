@@ -527,7 +527,25 @@ func (g *groupCommit) loadHour(hk hourKey) (*hotHour, error) {
 	if err != nil {
 		return nil, err
 	}
+	if pieces == 0 {
+		b = g.db.newHourRoom(g.written, hk)
+	}
 	return &hotHour{s: hk.s, hour: hk.hour, b: b, pieces: pieces}, nil
+}
+
+// maxHourRoom bounds the points a new hour reserves room for.
+const maxHourRoom = 1 << 14
+
+// newHourRoom returns an empty block with room for as many points as the
+// source's previous hour holds, if it is cached: a source writes about as
+// many points an hour as the hour before, and growing the hour by doubling
+// allocated and copied about as much again as it kept.
+func (db *DB) newHourRoom(written map[hourKey]*hotHour, hk hourKey) block {
+	prev := db.hotHourOf(written, hourKey{hk.s, hk.hour - hourNS})
+	if prev == nil || len(prev.b) == 0 {
+		return nil
+	}
+	return make(block, 0, min(len(prev.b), maxHourRoom))
 }
 
 // readHour reads and merges the stored blocks of one source's hour.
