@@ -50,7 +50,7 @@ type Tag struct {
 // Line is one parsed line. It is reused from line to line: a visitor keeps
 // copies of what it needs.
 type Line struct {
-	Entry       int    // one-based index among the body's entries (EntryLine gives its line)
+	Entry       int    // one-based index among the body's entries
 	Series      []byte // measurement and sorted tags, escaped as in the protocol: "weather,site=north"
 	Measurement []byte
 	Tags        []Tag // sorted by key
@@ -125,7 +125,7 @@ func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*L
 			entry++
 			p.line.Entry = entry
 			if err := visit(&p.line); err != nil {
-				return p.lineError(body, 0, entry, err)
+				return p.lineError(line, err)
 			}
 		case slow > 16 && slow > fast:
 			// Mostly unusual lines: a decoder per line would cost more
@@ -147,7 +147,7 @@ func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*L
 			entry++
 			p.line.Entry = entry
 			if err := visit(&p.line); err != nil {
-				return p.lineError(body, 0, entry, err)
+				return p.lineError(line, err)
 			}
 		}
 		start = end
@@ -159,16 +159,22 @@ func (p *Parser) Parse(body []byte, unit time.Duration, now int64, visit func(*L
 // before the fast path: line is the number of lines before from, entry the
 // number of entries.
 func (p *Parser) parseLibrary(body []byte, from, line, entry int, now int64, visit func(*Line) error) error {
-	d := lp.NewDecoderWithBytes(body[from:])
-	for d.Next() {
+	rest := body[from:]
+	d := lp.NewDecoderWithBytes(rest)
+	for k := 1; d.Next(); k++ {
 		entry++
 		err := p.read(d, now)
 		if err == nil {
 			p.line.Entry = entry
 			err = visit(&p.line)
 		}
+		var de *lp.DecodeError
+		if err != nil && !errors.As(err, &de) {
+			// The decoder does not say where an entry began.
+			line += entryLine(rest, k) - 1
+		}
 		if err != nil {
-			return p.lineError(body, line, entry, err)
+			return p.lineError(line, err)
 		}
 	}
 	return nil
@@ -178,42 +184,76 @@ func (p *Parser) parseLibrary(body []byte, from, line, entry int, now int64, vis
 // number.
 func Errorf(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
 
-// lineError attaches the line number to err, which is about the entry-th
-// entry of body; a decoder's errors count lines from the line after line.
-func (p *Parser) lineError(body []byte, line, entry int, err error) error {
+// lineError attaches a line number to err: a decoder's errors count lines
+// from the line after line; a visitor's refusal is about line+1.
+func (p *Parser) lineError(line int, err error) error {
 	var de *lp.DecodeError
 	if errors.As(err, &de) {
 		return &Error{Line: line + int(de.Line), Msg: de.Err.Error()}
 	}
 	var le *Error
 	if errors.As(err, &le) {
-		return &Error{Line: EntryLine(body, entry), Msg: le.Msg}
+		return &Error{Line: line + 1, Msg: le.Msg}
 	}
 	return err // not about the line: the visitor's own failure
 }
 
-// EntryLine returns the line number of the n-th entry of body: the n-th
-// line that is neither blank nor a comment, as the decoder skips those.
-func EntryLine(body []byte, n int) int {
-	line := 0
-	for len(body) > 0 {
-		line++
-		end := bytes.IndexByte(body, '\n')
-		var l []byte
-		if end < 0 {
-			l, body = body, nil
-		} else {
-			l, body = body[:end], body[end+1:]
+// entryLine returns the line on which the n-th entry of body (well formed
+// up to that entry) begins. Blank lines and comments are not entries, and
+// a string field may run over several lines, so this follows the syntax:
+// a newline ends an entry except inside a quoted field value.
+func entryLine(body []byte, n int) int {
+	line := 1
+	for i := 0; i < len(body); {
+		// At a line's start: skip a blank line or a comment.
+		j := i
+		for j < len(body) && (body[j] == ' ' || body[j] == '\t' || body[j] == '\r') {
+			j++
 		}
-		l = bytes.TrimLeft(l, " \t\r")
-		if len(l) == 0 || l[0] == '#' {
+		if j == len(body) || body[j] == '\n' || body[j] == '#' {
+			for j < len(body) && body[j] != '\n' {
+				j++
+			}
+			i = j + 1
+			line++
 			continue
 		}
 		if n--; n == 0 {
 			return line
 		}
+		i, line = skipEntry(body, j, line)
 	}
-	return max(line, 1)
+	return line
+}
+
+// skipEntry returns where the entry starting at i ends (after its newline)
+// and the line number there.
+func skipEntry(body []byte, i, line int) (int, int) {
+	fields, afterEq := false, false // past the series; just past a field's '='
+	for ; i < len(body); i++ {
+		c := body[i]
+		quote := c == '"' && afterEq
+		afterEq = fields && c == '='
+		switch {
+		case c == '\\':
+			i++ // an escaped byte
+		case c == '\n':
+			return i + 1, line + 1
+		case c == ' ':
+			fields = true
+		case quote:
+			// A string value: to its closing quote, newlines included.
+			for i++; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' && i+1 < len(body) {
+					i++ // an escaped byte, which may be a newline too
+				}
+				if body[i] == '\n' {
+					line++
+				}
+			}
+		}
+	}
+	return i, line
 }
 
 // read decodes the current entry into p.line. The decoder's slices stay

@@ -101,6 +101,69 @@ func TestVisitorErrorNamesTheLine(t *testing.T) {
 	}
 }
 
+// TestVisitorErrorLineAfterMultilineString: a string field may span lines,
+// so entries and lines differ; a refused entry is named by the line it
+// begins on. A string that spans lines hands the rest of the body to the
+// library's decoder, which does not say where an entry began.
+func TestVisitorErrorLineAfterMultilineString(t *testing.T) {
+	plain := strings.Repeat("p f=1\n", 20) // fast-path lines between two strings that span lines
+	for _, c := range []struct {
+		body string
+		line int
+	}{
+		{"a s=\"x\ny\nz\"\nb f=2\n", 4},
+		{"a s=\"x\\\"\ny\"\n\n# c\nb f=2\n", 5},                // an escaped quote inside
+		{"a,t=q\"w f=1\nb f=2\n", 2},                           // a quote in a tag opens no string
+		{"a s=\"x\\\ny\"\nb f=2\n", 3},                         // an escaped newline inside
+		{"a s=\"x\ny\"\n" + plain + "a s=\"u\nv\"\nb f=2", 25}, // plain lines between
+	} {
+		var p Parser
+		err := p.Parse([]byte(c.body), time.Nanosecond, 0, func(l *Line) error {
+			if string(l.Series) == "b" {
+				return Errorf("no b")
+			}
+			return nil
+		})
+		want := fmt.Sprintf("line %d: no b", c.line)
+		if err == nil || err.Error() != want {
+			t.Errorf("%q: got %v, want %q", c.body, err, want)
+		}
+	}
+}
+
+// FuzzVisitorErrorLine: refusing the k-th entry of a body names a line
+// that is neither blank nor a comment, and later entries name later lines.
+func FuzzVisitorErrorLine(f *testing.F) {
+	for _, s := range []string{"a s=\"x\ny\"\nb f=2\n\n# c\nc f=3", "m f=1\nm\\ x,a=\"b f=\"\n\" 1\nn f=2", "a f=1\n\nb f=2\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p Parser
+		entries := 0
+		if p.Parse(body, time.Nanosecond, 0, func(*Line) error { entries++; return nil }) != nil {
+			return // only bodies read whole
+		}
+		lines := strings.Split(string(body), "\n")
+		last := 0
+		for k := 1; k <= entries; k++ {
+			err := p.Parse(body, time.Nanosecond, 0, func(l *Line) error {
+				if l.Entry == k {
+					return Errorf("refused")
+				}
+				return nil
+			})
+			var le *Error
+			if !errors.As(err, &le) || le.Line <= last || le.Line > len(lines) {
+				t.Fatalf("entry %d of %q: %v, want a line after %d", k, body, err, last)
+			}
+			if text := strings.TrimLeft(lines[le.Line-1], " \t\r"); text == "" || text[0] == '#' {
+				t.Fatalf("entry %d of %q: line %d is blank or a comment", k, body, le.Line)
+			}
+			last = le.Line
+		}
+	})
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"weather,site=north temp=21.5,n=3i,u=7u,ok=true,s=\"x\" 1700000000000000000",
