@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +19,59 @@ import (
 
 // BenchmarkIngestHTTP drives POST /api/data/batch on a real node over
 // loopback with 8 keep-alive connections: batches of 1000 three-field points
-// of 100 sources. It reports points/s; run with -cpuprofile to see where the
-// node spends its time.
+// of 100 sources. It reports points/s and the process's CPU a point (node
+// and load generator); run with -cpuprofile to see where the node spends
+// its time.
 func BenchmarkIngestHTTP(b *testing.B) {
+	n, bucketID, sources := benchIngestNode(b)
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Minute)
+	bodies := make([][]byte, b.N)
+	tick := 0
+	for i := range bodies {
+		body := []byte(`{"bucketId":"` + bucketID + `","dataPoints":[`)
+		for j := 0; j < 1000; j++ {
+			if j > 0 {
+				body = append(body, ',')
+			}
+			body = httpapi.AppendBenchPoint(body, sources[tick%100].ID, start.Add(time.Duration(tick/100)*10*time.Second), rng)
+			tick++
+		}
+		bodies[i] = append(body, `]}`...)
+	}
+	benchIngest(b, n, "/api/data/batch", "X-API-Key", n.AdminKey, 201, bodies)
+}
+
+// BenchmarkIngestLineProtocolHTTP is BenchmarkIngestHTTP through POST
+// /api/v2/write: the same points as 1000-line bodies (issue 16's target).
+func BenchmarkIngestLineProtocolHTTP(b *testing.B) {
+	n, bucketID, sources := benchIngestNode(b)
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Minute).UnixNano()
+	bodies := make([][]byte, b.N)
+	tick := 0
+	for i := range bodies {
+		var body []byte
+		for j := 0; j < 1000; j++ {
+			body = append(body, sources[tick%100].Name...)
+			body = append(body, " temperature="...)
+			body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
+			body = append(body, ",humidity="...)
+			body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
+			body = append(body, ",pressure="...)
+			body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
+			body = append(body, ' ')
+			body = strconv.AppendInt(body, start+int64(tick/100)*10e9, 10)
+			body = append(body, '\n')
+			tick++
+		}
+		bodies[i] = body
+	}
+	benchIngest(b, n, "/api/v2/write?bucket="+bucketID, "Authorization", "Token "+n.AdminKey, 204, bodies)
+}
+
+// benchIngestNode starts a node with a bucket of 100 three-field sources.
+func benchIngestNode(b *testing.B) (*testnode.Node, string, []*client.DataSource) {
 	n := testnode.Start(b)
 	ctx := context.Background()
 	bucket, err := n.Admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "bench", RetentionDays: ptr(3650)})
@@ -28,33 +79,25 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	schema := map[string]client.Field{"temperature": {Type: "number"}, "humidity": {Type: "number"}, "pressure": {Type: "number"}}
-	var sources []string
+	var sources []*client.DataSource
 	for i := 0; i < 100; i++ {
 		src, err := n.Admin.CreateSource(ctx, bucket.ID, client.CreateSourceRequest{Name: fmt.Sprintf("s%d", i), Schema: schema})
 		if err != nil {
 			b.Fatal(err)
 		}
-		sources = append(sources, src.ID)
+		sources = append(sources, src)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	start := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Minute)
-	bodies := make([][]byte, b.N)
-	tick := 0
-	for i := range bodies {
-		body := []byte(`{"bucketId":"` + bucket.ID + `","dataPoints":[`)
-		for j := 0; j < 1000; j++ {
-			if j > 0 {
-				body = append(body, ',')
-			}
-			body = httpapi.AppendBenchPoint(body, sources[tick%100], start.Add(time.Duration(tick/100)*10*time.Second), rng)
-			tick++
-		}
-		bodies[i] = append(body, `]}`...)
-	}
+	return n, bucket.ID, sources
+}
+
+// benchIngest posts bodies (1000 points each) to path, with the key in
+// header, from 8 keep-alive connections, each answered with status.
+func benchIngest(b *testing.B, n *testnode.Node, path, header, key string, status int, bodies [][]byte) {
 	hc := &fasthttp.HostClient{Addr: n.HTTPAddr(), MaxConns: 8}
 	next := make(chan []byte)
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu0 := httpapi.ProcessCPU()
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
 		go func() {
@@ -63,11 +106,11 @@ func BenchmarkIngestHTTP(b *testing.B) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			for body := range next {
-				req.SetRequestURI("http://" + n.HTTPAddr() + "/api/data/batch")
+				req.SetRequestURI("http://" + n.HTTPAddr() + path)
 				req.Header.SetMethod("POST")
-				req.Header.Set("X-API-Key", n.AdminKey)
+				req.Header.Set(header, key)
 				req.SetBodyRaw(body)
-				if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 201 {
+				if err := hc.Do(req, resp); err != nil || resp.StatusCode() != status {
 					b.Errorf("ingest: %v %d %s", err, resp.StatusCode(), resp.Body())
 				}
 			}
@@ -79,6 +122,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	close(next)
 	wg.Wait()
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "points/s")
+	b.ReportMetric(float64(httpapi.ProcessCPU()-cpu0)/float64(b.N*1000), "cpu-ns/point")
 }
 
 func ptr[T any](v T) *T { return &v }
