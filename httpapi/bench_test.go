@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,7 @@ import (
 // and load generator); run with -cpuprofile to see where the node spends
 // its time.
 func BenchmarkIngestHTTP(b *testing.B) {
-	n, bucketID, sources := benchIngestNode(b)
+	n, bucketID, sources := benchNode(b, 100)
 	rng := rand.New(rand.NewPCG(1, 2))
 	start := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Minute)
 	bodies := make([][]byte, b.N)
@@ -45,7 +44,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 // BenchmarkIngestLineProtocolHTTP is BenchmarkIngestHTTP through POST
 // /api/v2/write: the same points as 1000-line bodies (issue 16's target).
 func BenchmarkIngestLineProtocolHTTP(b *testing.B) {
-	n, bucketID, sources := benchIngestNode(b)
+	n, bucketID, sources := benchNode(b, 100)
 	rng := rand.New(rand.NewPCG(1, 2))
 	start := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Minute).UnixNano()
 	bodies := make([][]byte, b.N)
@@ -53,16 +52,7 @@ func BenchmarkIngestLineProtocolHTTP(b *testing.B) {
 	for i := range bodies {
 		var body []byte
 		for j := 0; j < 1000; j++ {
-			body = append(body, sources[tick%100].Name...)
-			body = append(body, " temperature="...)
-			body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
-			body = append(body, ",humidity="...)
-			body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
-			body = append(body, ",pressure="...)
-			body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
-			body = append(body, ' ')
-			body = strconv.AppendInt(body, start+int64(tick/100)*10e9, 10)
-			body = append(body, '\n')
+			body = httpapi.AppendBenchLine(body, sources[tick%100].Name, start+int64(tick/100)*10e9, rng)
 			tick++
 		}
 		bodies[i] = body
@@ -70,8 +60,8 @@ func BenchmarkIngestLineProtocolHTTP(b *testing.B) {
 	benchIngest(b, n, "/api/v2/write?bucket="+bucketID, "Authorization", "Token "+n.AdminKey, 204, bodies)
 }
 
-// benchIngestNode starts a node with a bucket of 100 three-field sources.
-func benchIngestNode(b *testing.B) (*testnode.Node, string, []*client.DataSource) {
+// benchNode starts a node with a bucket of count three-field sources.
+func benchNode(b *testing.B, count int) (*testnode.Node, string, []*client.DataSource) {
 	n := testnode.Start(b)
 	ctx := context.Background()
 	bucket, err := n.Admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "bench", RetentionDays: ptr(3650)})
@@ -80,7 +70,7 @@ func benchIngestNode(b *testing.B) (*testnode.Node, string, []*client.DataSource
 	}
 	schema := map[string]client.Field{"temperature": {Type: "number"}, "humidity": {Type: "number"}, "pressure": {Type: "number"}}
 	var sources []*client.DataSource
-	for i := 0; i < 100; i++ {
+	for i := 0; i < count; i++ {
 		src, err := n.Admin.CreateSource(ctx, bucket.ID, client.CreateSourceRequest{Name: fmt.Sprintf("s%d", i), Schema: schema})
 		if err != nil {
 			b.Fatal(err)
@@ -133,17 +123,8 @@ func ptr[T any](v T) *T { return &v }
 // read). Run with -cpuprofile to see where the node spends a query.
 func BenchmarkQueryRawHTTP(b *testing.B) {
 	const every, points = 10 * time.Second, 2 * 24 * 360
-	n := testnode.Start(b)
-	ctx := context.Background()
-	bucket, err := n.Admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "bench", RetentionDays: ptr(3650)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	schema := map[string]client.Field{"temperature": {Type: "number"}, "humidity": {Type: "number"}, "pressure": {Type: "number"}}
-	src, err := n.Admin.CreateSource(ctx, bucket.ID, client.CreateSourceRequest{Name: "s", Schema: schema})
-	if err != nil {
-		b.Fatal(err)
-	}
+	n, bucketID, sources := benchNode(b, 1)
+	src := sources[0]
 	start := time.Now().Add(-3 * 24 * time.Hour).Truncate(time.Hour)
 	rng := rand.New(rand.NewPCG(1, 2))
 	hc := &fasthttp.HostClient{Addr: n.HTTPAddr(), MaxConns: 1}
@@ -160,7 +141,7 @@ func BenchmarkQueryRawHTTP(b *testing.B) {
 		}
 	}
 	for i := 0; i < points; i += 1000 {
-		body := []byte(`{"bucketId":"` + bucket.ID + `","dataPoints":[`)
+		body := []byte(`{"bucketId":"` + bucketID + `","dataPoints":[`)
 		for j := i; j < min(i+1000, points); j++ {
 			if j > i {
 				body = append(body, ',')
@@ -173,7 +154,7 @@ func BenchmarkQueryRawHTTP(b *testing.B) {
 	for i := range queries {
 		from := start.Add(time.Duration(rng.IntN(points-1000)) * every)
 		queries[i] = fmt.Appendf(nil, `{"bucketId":%q,"filters":{"dataSourceId":%q,"startTime":%q,"endTime":%q,"limit":1000}}`,
-			bucket.ID, src.ID, from.UTC().Format(time.RFC3339), from.Add(1000*every).UTC().Format(time.RFC3339))
+			bucketID, src.ID, from.UTC().Format(time.RFC3339), from.Add(1000*every).UTC().Format(time.RFC3339))
 	}
 	b.ResetTimer()
 	cpu0 := httpapi.ProcessCPU()

@@ -76,6 +76,21 @@ func AppendBenchPoint(body []byte, sourceID string, ts time.Time, rng *rand.Rand
 	return append(body, `}}`...)
 }
 
+// AppendBenchLine is AppendBenchPoint as a line of line protocol, series
+// naming the source.
+func AppendBenchLine(body []byte, series string, ts int64, rng *rand.Rand) []byte {
+	body = append(body, series...)
+	body = append(body, " temperature="...)
+	body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
+	body = append(body, ",humidity="...)
+	body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
+	body = append(body, ",pressure="...)
+	body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
+	body = append(body, ' ')
+	body = strconv.AppendInt(body, ts, 10)
+	return append(body, '\n')
+}
+
 // ProcessCPU returns the CPU time, user and system, the process has used:
 // steadier than wall time on a shared machine.
 func ProcessCPU() time.Duration {

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"testing"
 	"time"
 
@@ -24,16 +23,7 @@ func BenchmarkLineProtocolBatch(b *testing.B) {
 	start := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Minute).UnixNano()
 	var body []byte
 	for j := range 1000 {
-		body = append(body, names[j%100]...)
-		body = append(body, " temperature="...)
-		body = strconv.AppendFloat(body, float64(rng.IntN(3000))/100, 'f', -1, 64)
-		body = append(body, ",humidity="...)
-		body = strconv.AppendFloat(body, float64(rng.IntN(1000))/10, 'f', -1, 64)
-		body = append(body, ",pressure="...)
-		body = strconv.AppendFloat(body, 990+float64(rng.IntN(4000))/100, 'f', -1, 64)
-		body = append(body, ' ')
-		body = strconv.AppendInt(body, start+int64(j/100)*10e9, 10)
-		body = append(body, '\n')
+		body = AppendBenchLine(body, names[j%100], start+int64(j/100)*10e9, rng)
 	}
 	bucket := store.Bucket{ID: "650000000000000000000002", RetentionDays: 3650}
 	srv := &Server{cfg: Config{Now: time.Now}}
