@@ -125,7 +125,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	age := 0.0 // a single node confirms with nobody
 	if n.members != nil {
-		age = n.currentAge().Seconds()
+		age = n.meta.CurrentAge().Seconds()
 	}
 	gauge(descCurrentAge, age)
 	hintBytes := int64(0)

@@ -20,6 +20,7 @@ import (
 	"github.com/dakkio/dakkio/internal/objectid"
 	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/metadata"
 	"github.com/dakkio/dakkio/mqttingest"
 	"github.com/dakkio/dakkio/node/alerting"
 	"github.com/dakkio/dakkio/replication"
@@ -32,6 +33,7 @@ type Node struct {
 	cfg    Config
 	log    *slog.Logger
 	state  *store.State
+	meta   *metadata.Service // applies and reads the state from any node
 	meter  *cluster.Meter
 	alerts *alerting.Engine
 	// mqtt subscribes to a broker (nil without one); reg is the metrics
@@ -43,16 +45,12 @@ type Node struct {
 	members   *cluster.Membership
 	manager   *cluster.Manager
 	rpc       *peerrpc.Client // calls to other nodes
-	readIndex readIndexRounds // a follower's catch-ups with the leader
-	// currentAsOf: this node had applied everything committed before it
-	// (ns after processStart, plus 1; 0 = never); the key lease (readindex.go).
-	currentAsOf atomic.Int64
-	lastPeers   []string // gossip peers last written to peersFile; manager goroutine
-	pts         *points.DB
-	raft        *cluster.Raft
-	api         *httpapi.Server
-	ln          net.Listener
-	tlsConf     *nodeTLS
+	lastPeers []string        // gossip peers last written to peersFile; manager goroutine
+	pts       *points.DB
+	raft      *cluster.Raft
+	api       *httpapi.Server
+	ln        net.Listener
+	tlsConf   *nodeTLS
 
 	// Replication of points (package replication, wired in replication.go).
 	hints     *replication.Hints // nil on a lone node
@@ -61,9 +59,6 @@ type Node struct {
 	evalGate  evalGate
 	bg        sync.WaitGroup // background loops, stopped by stopBG
 	stopBG    chan struct{}
-
-	chaosMu   sync.Mutex                 // the keep-revoked-keys bug (chaosbugs.go)
-	chaosSeen map[string]store.Principal // of chaos builds only
 
 	serving   atomic.Bool
 	serveDone chan error
@@ -154,15 +149,24 @@ func New(cfg Config) (_ *Node, err error) {
 		undo = append(undo, n.hints.Close)
 	}
 	n.repl = n.newReplicator()
+	n.meta = metadata.New(metadata.Config{
+		Self: cfg.NodeID, State: n.state, Raft: r, Cluster: clusterView{n}, Peers: peerCalls{n}, Points: n.repl,
+		Place: n.place, KeyLease: cfg.KeyLease, ChaosBug: chaosBug, Logger: cfg.Logger,
+		Applied: func(cmd any) {
+			if makesDeliveries(cmd) {
+				n.alerts.Kick()
+			}
+		},
+	})
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
-		NodeID: cfg.NodeID, State: n.state, Apply: n.Apply, Now: cfg.Now,
+		NodeID: cfg.NodeID, State: n.state, Apply: n.meta.Apply, Now: cfg.Now,
 		Interval: cfg.UsageInterval, Logger: cfg.Logger,
 		Peers:        func() int { return len(n.serverIDs()) },
 		CountLocally: chaosBug == "count-locally",
 	})
 	webhookPolicy := n.webhookPolicy()
 	n.alerts, err = alerting.New(alerting.Config{
-		State: n.state, Points: n.repl, Apply: n.Apply, Now: cfg.Now, Egress: webhookPolicy,
+		State: n.state, Points: n.repl, Apply: n.meta.Apply, Now: cfg.Now, Egress: webhookPolicy,
 		BaseBackoff: cfg.WebhookBackoff, NoDataInterval: cfg.NoDataInterval, Logger: cfg.Logger,
 		// One replica of a bucket, the first live one, evaluates its rules
 		// and watches for silence as writes reach it; events go through
@@ -181,12 +185,12 @@ func New(cfg Config) (_ *Node, err error) {
 	// Node-to-node calls, served on the API's port once their signature
 	// checks out.
 	internal := peerrpc.NewServer(peerrpc.Handlers{
-		Apply: n.serveApply, ReadIndex: n.serveReadIndex, Write: n.repl.ServeWrite, Points: n.servePoints(),
+		Apply: n.meta.ServeApply, ReadIndex: n.meta.ServeReadIndex, Write: n.repl.ServeWrite, Points: n.servePoints(),
 	})
 	n.api, err = httpapi.New(httpapi.Config{
 		Metrics:  reg,
-		Meta:     syncedMeta{State: n.state, n: n},
-		Applier:  n,
+		Meta:     n.meta.Synced(),
+		Applier:  n.meta,
 		Internal: internal,
 		NodeKey:  n.rpcKey(),
 		// With TLS, the listener verifies client certificates against the
@@ -256,8 +260,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.bg.Add(1)
 	go n.evaluateQueued()
 	if n.members != nil {
-		n.bg.Add(1)
-		go n.confirmKeys()
+		n.meta.Start()
 		n.repl.Start()
 	}
 	n.serving.Store(true)
@@ -340,6 +343,14 @@ func (n *Node) initialize(ctx context.Context) error {
 	n.log.Info("created initial organization", "org", org.Name, "adminKeyFile", keyFile, "operatorTokenFile", tokenFile)
 	return nil
 }
+
+// ReadBarrier returns once this node has applied every metadata change
+// committed before the call (metadata.Service.ReadBarrier).
+func (n *Node) ReadBarrier(ctx context.Context) error { return n.meta.ReadBarrier(ctx) }
+
+// KeyLease returns nil while this node may trust its copy of the API keys
+// (metadata.Service.KeyLease).
+func (n *Node) KeyLease() error { return n.meta.KeyLease() }
 
 // HTTPAddr is the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.ln.Addr().String() }
@@ -444,6 +455,7 @@ func (n *Node) Close() error {
 		}
 		errs = append(errs, n.alerts.Close())
 		close(n.stopBG)
+		n.meta.Close()
 		n.repl.Stop()
 		n.bg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

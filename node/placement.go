@@ -74,7 +74,7 @@ func (n *Node) reconcilePlacement() {
 	slices.SortFunc(moves, func(a, b store.Move) int { return cmp.Compare(a.Bucket, b.Bucket) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := n.Apply(ctx, store.Rebalance{Moves: moves}); err != nil {
+	if _, err := n.meta.Apply(ctx, store.Rebalance{Moves: moves}); err != nil {
 		n.log.Warn("cannot re-replicate the buckets of removed nodes", "buckets", len(moves), "err", err)
 		return
 	}
@@ -106,7 +106,7 @@ func (n *Node) Rebalance(ctx context.Context) (any, error) {
 	}
 	slices.SortFunc(moves, func(a, b store.Move) int { return cmp.Compare(a.Bucket, b.Bucket) })
 	if len(moves) > 0 {
-		if _, err := n.Apply(ctx, store.Rebalance{Moves: moves}); err != nil {
+		if _, err := n.meta.Apply(ctx, store.Rebalance{Moves: moves}); err != nil {
 			return nil, err
 		}
 	}

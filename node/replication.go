@@ -25,7 +25,7 @@ func (n *Node) newReplicator() *replication.Replicator {
 		},
 		IsEvaluator: n.isEvaluator,
 		CaughtUp: func(ctx context.Context, bucketID string) error {
-			_, err := n.Apply(ctx, store.ReplicaCaughtUp{Bucket: bucketID, Node: n.cfg.NodeID})
+			_, err := n.meta.Apply(ctx, store.ReplicaCaughtUp{Bucket: bucketID, Node: n.cfg.NodeID})
 			return err
 		},
 		ReadBarrier: n.ReadBarrier,
@@ -102,6 +102,12 @@ func (v clusterView) Retention(bucketID string) (int, bool) {
 	return v.n.state.BucketRetention(bucketID)
 }
 func (v clusterView) Alive(id string) bool { return v.n.peerHTTP(id) != "" }
+func (v clusterView) AliveURL(id string) string {
+	if addr := v.n.peerHTTP(id); addr != "" {
+		return v.n.peerURL(addr, "")
+	}
+	return ""
+}
 func (v clusterView) AliveIDs() []string {
 	alive := v.n.members.Alive()
 	ids := make([]string, len(alive))
@@ -130,3 +136,12 @@ func (p peerCalls) HourPoints(ctx context.Context, id, bucketID, sourceID string
 	return p.n.rpc.HourPoints(ctx, id, bucketID, sourceID, hour)
 }
 func (p peerCalls) Ping(ctx context.Context, id string) error { return p.n.rpc.Ping(ctx, id) }
+func (p peerCalls) Apply(ctx context.Context, leaderID string, cmd []byte) ([]byte, uint64, error) {
+	return p.n.rpc.Apply(ctx, leaderID, cmd)
+}
+func (p peerCalls) ReadIndex(ctx context.Context, leaderID string) (uint64, error) {
+	return p.n.rpc.ReadIndex(ctx, leaderID)
+}
+func (p peerCalls) WaitApplied(ctx context.Context, id string, index uint64) error {
+	return p.n.rpc.WaitApplied(ctx, id, index)
+}

@@ -45,7 +45,7 @@ func (n *Node) publishDataReceived(ctx context.Context, rec points.EvalRecord) e
 	}
 	data := dataReceivedData(n.state, rec.Bucket, rec.Points)
 	cause := "data:" + n.cfg.NodeID + ":" + strconv.FormatUint(rec.Seq, 10) + ":" + strconv.FormatInt(rec.At.UnixNano(), 10)
-	_, err := n.Apply(ctx, store.PublishEvent{BucketID: rec.Bucket, Event: store.EventDataReceived, Cause: cause, At: rec.At.UTC(), Data: data})
+	_, err := n.meta.Apply(ctx, store.PublishEvent{BucketID: rec.Bucket, Event: store.EventDataReceived, Cause: cause, At: rec.At.UTC(), Data: data})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the bucket is gone, and its webhooks with it
 	}
@@ -156,15 +156,4 @@ func makesDeliveries(cmd any) bool {
 		return true
 	}
 	return false
-}
-
-// sourcePointCount counts a source's points on the bucket's replicas, -1
-// when they cannot be asked: the FSM's own count is then the local one.
-func (n *Node) sourcePointCount(ctx context.Context, bucketID, sourceID string) int64 {
-	c, err := n.repl.Count(ctx, points.Range{BucketID: bucketID, SourceIDs: []string{sourceID}, Start: math.MinInt64, End: math.MaxInt64})
-	if err != nil {
-		n.log.Warn("cannot count a data source's points before deleting it", "bucket", bucketID, "source", sourceID, "err", err)
-		return -1
-	}
-	return c
 }
