@@ -36,6 +36,7 @@ type Node struct {
 	meta   *metadata.Service // applies and reads the state from any node
 	meter  *cluster.Meter
 	alerts *alerting.Engine
+	queue  *alerting.Queue // live writes waiting for alert evaluation
 	// mqtt subscribes to a broker (nil without one); reg is the metrics
 	// registry it adds its counters to.
 	mqtt *mqttingest.Subscriber
@@ -53,12 +54,8 @@ type Node struct {
 	tlsConf   *nodeTLS
 
 	// Replication of points (package replication, wired in replication.go).
-	hints     *replication.Hints // nil on a lone node
-	repl      *replication.Replicator
-	evalStats evalMetrics
-	evalGate  evalGate
-	bg        sync.WaitGroup // background loops, stopped by stopBG
-	stopBG    chan struct{}
+	hints *replication.Hints // nil on a lone node
+	repl  *replication.Replicator
 
 	serving   atomic.Bool
 	serveDone chan error
@@ -93,7 +90,7 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 	}()
 
-	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf, stopBG: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf}
 	if n.ln, err = n.listenHTTP(); err != nil {
 		return nil, err
 	}
@@ -152,11 +149,7 @@ func New(cfg Config) (_ *Node, err error) {
 	n.meta = metadata.New(metadata.Config{
 		Self: cfg.NodeID, State: n.state, Raft: r, Cluster: clusterView{n}, Peers: peerCalls{n}, Points: n.repl,
 		Place: n.place, KeyLease: cfg.KeyLease, ChaosBug: chaosBug, Logger: cfg.Logger,
-		Applied: func(cmd any) {
-			if makesDeliveries(cmd) {
-				n.alerts.Kick()
-			}
-		},
+		Applied: func(cmd any) { n.alerts.Applied(cmd) },
 	})
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
 		NodeID: cfg.NodeID, State: n.state, Apply: n.meta.Apply, Now: cfg.Now,
@@ -179,6 +172,9 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	undo = append(undo, n.alerts.Close)
+	n.queue = alerting.NewQueue(alerting.QueueConfig{
+		NodeID: cfg.NodeID, Engine: n.alerts, Local: pts, MaxBytes: cfg.AlertQueueMaxBytes, Hold: chaosBug == "hold-alerts",
+	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
 	n.reg = reg
@@ -257,8 +253,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.checkOperatorToken()
 	n.meter.Start()
 	n.alerts.Start()
-	n.bg.Add(1)
-	go n.evaluateQueued()
+	n.queue.Start()
 	if n.members != nil {
 		n.meta.Start()
 		n.repl.Start()
@@ -351,6 +346,10 @@ func (n *Node) ReadBarrier(ctx context.Context) error { return n.meta.ReadBarrie
 // KeyLease returns nil while this node may trust its copy of the API keys
 // (metadata.Service.KeyLease).
 func (n *Node) KeyLease() error { return n.meta.KeyLease() }
+
+// AlertEvalLag returns how many written batches wait for alert evaluation
+// on this node, their bytes, and how long the oldest has waited.
+func (n *Node) AlertEvalLag() (queued int, bytes int64, oldest time.Duration) { return n.queue.Lag() }
 
 // HTTPAddr is the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.ln.Addr().String() }
@@ -454,10 +453,9 @@ func (n *Node) Close() error {
 			n.ln.Close()
 		}
 		errs = append(errs, n.alerts.Close())
-		close(n.stopBG)
+		n.queue.Close()
 		n.meta.Close()
 		n.repl.Stop()
-		n.bg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.meter.Close(ctx); err != nil {
 			n.log.Warn("cannot ship the last usage counts", "err", err)

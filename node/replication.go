@@ -14,14 +14,17 @@ import (
 // exist only once startMembership ran, so the views read them at each call.
 func (n *Node) newReplicator() *replication.Replicator {
 	return replication.New(n.cfg.Replication, replication.Deps{
-		Self:      n.cfg.NodeID,
-		Local:     n.pts,
-		Peers:     peerCalls{n},
-		Cluster:   clusterView{n},
-		Hints:     n.hints,
-		WriteLive: n.writeLive,
+		Self:    n.cfg.NodeID,
+		Local:   n.pts,
+		Peers:   peerCalls{n},
+		Cluster: clusterView{n},
+		Hints:   n.hints,
+		// The queue is made after the Replicator, which writes only once started.
+		WriteLive: func(ctx context.Context, bucketID string, pts []points.Point) error {
+			return n.queue.WriteLive(ctx, bucketID, pts)
+		},
 		WriteHistory: func(ctx context.Context, bucketID string, pts []points.Point) error {
-			return n.pts.Write(ctx, bucketID, n.withoutDeletedSources(pts))
+			return n.queue.WriteHistory(ctx, bucketID, pts)
 		},
 		IsEvaluator: n.isEvaluator,
 		CaughtUp: func(ctx context.Context, bucketID string) error {
