@@ -34,6 +34,7 @@ type Node struct {
 	log    *slog.Logger
 	state  *store.State
 	meta   *metadata.Service // applies and reads the state from any node
+	placer *cluster.Placer   // where buckets live
 	meter  *cluster.Meter
 	alerts *alerting.Engine
 	queue  *alerting.Queue // live writes waiting for alert evaluation
@@ -145,10 +146,15 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 		undo = append(undo, n.hints.Close)
 	}
+	n.placer = cluster.NewPlacer(cluster.PlacerConfig{
+		State: n.state, Clustered: func() bool { return n.members != nil }, IsLeader: r.IsLeader, Servers: n.serverIDs,
+		ReplicationFactor: cfg.ReplicationFactor, Logger: n.log,
+		Apply: func(ctx context.Context, cmd any) (any, error) { return n.meta.Apply(ctx, cmd) },
+	})
 	n.repl = n.newReplicator()
 	n.meta = metadata.New(metadata.Config{
 		Self: cfg.NodeID, State: n.state, Raft: r, Cluster: clusterView{n}, Peers: peerCalls{n}, Points: n.repl,
-		Place: n.place, KeyLease: cfg.KeyLease, ChaosBug: chaosBug, Logger: cfg.Logger,
+		Place: n.placer.Place, KeyLease: cfg.KeyLease, ChaosBug: chaosBug, Logger: cfg.Logger,
 		Applied: func(cmd any) { n.alerts.Applied(cmd) },
 	})
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
@@ -350,6 +356,10 @@ func (n *Node) KeyLease() error { return n.meta.KeyLease() }
 // AlertEvalLag returns how many written batches wait for alert evaluation
 // on this node, their bytes, and how long the oldest has waited.
 func (n *Node) AlertEvalLag() (queued int, bytes int64, oldest time.Duration) { return n.queue.Lag() }
+
+// Rebalance moves buckets onto the replicas the current servers call for
+// (cluster.Placer.Rebalance).
+func (n *Node) Rebalance(ctx context.Context) (any, error) { return n.placer.Rebalance(ctx) }
 
 // HTTPAddr is the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.ln.Addr().String() }

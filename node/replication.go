@@ -32,14 +32,11 @@ func (n *Node) newReplicator() *replication.Replicator {
 			return err
 		},
 		ReadBarrier: n.ReadBarrier,
-		BeforePass: func() {
-			if n.raft.IsLeader() {
-				n.reconcilePlacement()
-			}
-		},
-		ChaosBug: chaosBug,
-		Now:      n.cfg.Now,
-		Logger:   n.log,
+		// The leader re-places the buckets of removed nodes.
+		BeforePass: n.placer.Reconcile,
+		ChaosBug:   chaosBug,
+		Now:        n.cfg.Now,
+		Logger:     n.log,
 	})
 }
 

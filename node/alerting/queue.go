@@ -85,7 +85,7 @@ type Queue struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup // the evaluation loop
 }
 
 // NewQueue returns a Queue; it evaluates only once started.
@@ -98,20 +98,12 @@ func NewQueue(cfg QueueConfig) *Queue {
 }
 
 // Start evaluates the queue in the background until Close.
-func (q *Queue) Start() {
-	q.done = make(chan struct{})
-	go func() {
-		defer close(q.done)
-		q.run()
-	}()
-}
+func (q *Queue) Start() { q.wg.Go(q.run) }
 
 // Close stops the evaluation and waits for it; what is left stays queued.
 func (q *Queue) Close() {
 	q.cancel()
-	if q.done != nil {
-		<-q.done
-	}
+	q.wg.Wait()
 }
 
 // WriteLive stores a client's points (or a hint of them) in the local store
