@@ -135,21 +135,11 @@ type KeyUsage interface {
 	LastUsed(keyID string) (time.Time, bool)
 }
 
-// Quota is an organization's allowance of API calls this month.
-type Quota struct {
-	Limit     int64 // -1: unlimited
-	Remaining int64 // -1: unlimited
-	Reset     time.Time
-	// RetryAfter, when set, is how soon a refused call may succeed: the
-	// quota is not spent, but this node waits for the others' counts.
-	RetryAfter time.Duration
-}
-
 // Limiter counts calls against each organization's monthly plan and tells
 // what the plan allows.
 type Limiter interface {
 	// Allow counts one call, or refuses it once the month's quota is spent.
-	Allow(orgID string) (Quota, bool)
+	Allow(orgID string) (store.Quota, bool)
 	// Plan returns the organization's plan name and limits.
 	Plan(orgID string) (string, store.PlanLimits)
 	// Used returns the organization's calls counted this month.
@@ -547,7 +537,7 @@ func (s *Server) headerReceived(*fasthttp.RequestHeader) fasthttp.RequestConfig 
 
 // setQuotaHeaders puts the organization's quota on the response: every
 // answer to an authenticated call carries them, -1 meaning unlimited.
-func setQuotaHeaders(ctx *fasthttp.RequestCtx, q Quota) {
+func setQuotaHeaders(ctx *fasthttp.RequestCtx, q store.Quota) {
 	h := &ctx.Response.Header
 	h.Set("X-RateLimit-Limit", strconv.FormatInt(q.Limit, 10))
 	h.Set("X-RateLimit-Remaining", strconv.FormatInt(q.Remaining, 10))
@@ -556,7 +546,7 @@ func setQuotaHeaders(ctx *fasthttp.RequestCtx, q Quota) {
 
 // rateLimited is the 429 of an organization whose quota is spent; it sets
 // Retry-After to the seconds left until the quota resets.
-func rateLimited(ctx *fasthttp.RequestCtx, q Quota, now time.Time) *apiError {
+func rateLimited(ctx *fasthttp.RequestCtx, q store.Quota, now time.Time) *apiError {
 	wait, msg := q.Reset.Sub(now), "Rate limit exceeded. Resets at "+q.Reset.UTC().Format(time.RFC3339)
 	if q.RetryAfter > 0 {
 		wait, msg = q.RetryAfter, "Rate limit reached on this node until the cluster's counts arrive; retry shortly"

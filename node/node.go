@@ -303,20 +303,9 @@ func (n *Node) Plan(orgID string) (string, store.PlanLimits) {
 func (n *Node) Used(orgID string) int64 { return n.meter.Used(orgID) }
 
 // Allow counts one API call of the organization against its plan.
-func (n *Node) Allow(orgID string) (httpapi.Quota, bool) {
+func (n *Node) Allow(orgID string) (store.Quota, bool) {
 	_, limits := n.Plan(orgID)
-	now := n.cfg.Now().UTC()
-	q := httpapi.Quota{Limit: limits.MaxAPICalls, Remaining: -1,
-		Reset: time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)}
-	used, ok := n.meter.Allow(orgID, limits.MaxAPICalls)
-	if q.Limit >= 0 {
-		q.Remaining = max(0, q.Limit-used)
-	}
-	if !ok && used < q.Limit {
-		// Refused on a fair share of the rest, not a spent quota.
-		q.RetryAfter = n.cfg.UsageInterval
-	}
-	return q, ok
+	return n.meter.Quota(orgID, limits)
 }
 
 // initialize commits the initial organization, admin key and operator token.

@@ -90,7 +90,8 @@ func (n *Node) isEvaluator(bucketID string) bool {
 	return false
 }
 
-// clusterView is replication.Cluster over this node's state, gossip and Raft.
+// clusterView is replication.Cluster and metadata.Cluster over this node's
+// state, gossip and Raft.
 type clusterView struct{ n *Node }
 
 func (v clusterView) Clustered() bool { return v.n.members != nil }
@@ -120,7 +121,8 @@ func (v clusterView) Servers() []string      { return v.n.serverIDs() }
 func (v clusterView) IsLeader() bool         { return v.n.raft.IsLeader() }
 func (v clusterView) LastContact() time.Time { return v.n.raft.LastContact() }
 
-// peerCalls is replication.Peers over this node's RPC client.
+// peerCalls is replication.Peers and metadata.Peers over this node's RPC
+// client.
 type peerCalls struct{ n *Node }
 
 func (p peerCalls) Write(ctx context.Context, id string, body []byte) error {
