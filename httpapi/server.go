@@ -83,17 +83,19 @@ type Points interface {
 	// Write stores pts, each (source, timestamp) at most once, all or
 	// nothing, acknowledged at level (ConsistencyDefault: the node's).
 	Write(ctx context.Context, bucketID string, level replication.Consistency, pts []points.Point) error
-	// Raw returns a page of points in time order and how many match.
-	Raw(ctx context.Context, q points.RawQuery) (points.RawResult, error)
+	// Raw returns a page of points in time order and how many match. The
+	// reads that take a note honour its RefusePartial and record in it
+	// whether the answer may be partial; nil accepts partial answers.
+	Raw(ctx context.Context, q points.RawQuery, note *replication.ReadNote) (points.RawResult, error)
 	// Aggregate returns one row per source per window.
-	Aggregate(ctx context.Context, q points.AggQuery) ([]points.Row, error)
+	Aggregate(ctx context.Context, q points.AggQuery, note *replication.ReadNote) ([]points.Row, error)
 	// Count returns how many points match r.
-	Count(ctx context.Context, r points.Range) (int64, error)
+	Count(ctx context.Context, r points.Range, note *replication.ReadNote) (int64, error)
 	// FinestWindow returns the finest window giving at most maxRows rows over r.
-	FinestWindow(ctx context.Context, r points.Range, maxRows int) (points.Window, error)
+	FinestWindow(ctx context.Context, r points.Range, maxRows int, note *replication.ReadNote) (points.Window, error)
 	// PeriodStats returns each source's count, hourly counts and numeric
 	// averages, minimums and maximums over r, from the hour rollups.
-	PeriodStats(ctx context.Context, r points.Range) ([]points.SourceStats, error)
+	PeriodStats(ctx context.Context, r points.Range, note *replication.ReadNote) ([]points.SourceStats, error)
 	// LastPointTime returns the time of the source's newest point; false if none.
 	LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error)
 	// BucketSize estimates the bytes the bucket's points take on disk.
@@ -239,7 +241,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.metrics, handler = m, s.observe
 	}
-	prom, err := promapi.New(promapi.Config{Catalog: cfg.Meta, Points: cfg.Points, Now: cfg.Now})
+	prom, err := promapi.New(promapi.Config{Catalog: cfg.Meta, Points: promPoints{cfg.Points}, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}

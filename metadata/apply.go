@@ -67,7 +67,7 @@ func (s *Service) countDeleting(ctx context.Context, cmd any) int64 {
 		}
 		return count
 	case store.DeleteSource:
-		count, err := s.cfg.Points.Count(ctx, points.Range{BucketID: d.BucketID, SourceIDs: []string{d.ID}, Start: math.MinInt64, End: math.MaxInt64})
+		count, err := s.cfg.Points.Count(ctx, points.Range{BucketID: d.BucketID, SourceIDs: []string{d.ID}, Start: math.MinInt64, End: math.MaxInt64}, nil)
 		if err != nil {
 			s.log.Warn("cannot count a data source's points before deleting it", "bucket", d.BucketID, "source", d.ID, "err", err)
 			return -1

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/cluster"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -44,7 +45,7 @@ type Cluster interface {
 // replicas (*replication.Replicator).
 type Points interface {
 	BucketPointCount(ctx context.Context, bucketID string) (int64, error)
-	Count(ctx context.Context, r points.Range) (int64, error)
+	Count(ctx context.Context, r points.Range, note *replication.ReadNote) (int64, error)
 }
 
 // Config configures a Service. Self, State, Raft, Cluster and Peers are

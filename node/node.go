@@ -165,7 +165,7 @@ func New(cfg Config) (_ *Node, err error) {
 	})
 	webhookPolicy := n.webhookPolicy()
 	n.alerts, err = alerting.New(alerting.Config{
-		State: n.state, Points: n.repl, Apply: n.meta.Apply, Now: cfg.Now, Egress: webhookPolicy,
+		State: n.state, Points: alertPoints{n.repl}, Apply: n.meta.Apply, Now: cfg.Now, Egress: webhookPolicy,
 		BaseBackoff: cfg.WebhookBackoff, NoDataInterval: cfg.NoDataInterval, Logger: cfg.Logger,
 		// One replica of a bucket, the first live one, evaluates its rules
 		// and watches for silence as writes reach it; events go through
