@@ -186,6 +186,23 @@ func (m *Meter) Allow(orgID string, limit int64) (used int64, ok bool) {
 	return used + 1, true
 }
 
+// Quota counts one call of the organization against its plan's limits
+// (Allow) and returns its quota as the API shows it.
+func (m *Meter) Quota(orgID string, limits store.PlanLimits) (store.Quota, bool) {
+	now := m.cfg.Now().UTC()
+	q := store.Quota{Limit: limits.MaxAPICalls, Remaining: -1,
+		Reset: time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)}
+	used, ok := m.Allow(orgID, limits.MaxAPICalls)
+	if q.Limit >= 0 {
+		q.Remaining = max(0, q.Limit-used)
+	}
+	if !ok && used < q.Limit {
+		// Refused on a fair share of the rest, not a spent quota.
+		q.RetryAfter = m.cfg.Interval
+	}
+	return q, ok
+}
+
 // Used returns the organization's calls this month as this node knows them.
 func (m *Meter) Used(orgID string) int64 {
 	month := store.Month(m.cfg.Now())

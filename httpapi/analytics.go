@@ -8,7 +8,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -162,7 +161,7 @@ func (s *Server) analyticsOverview(c *call) error {
 				lastPoint, anyPoint = ts, true
 			}
 		}
-		n, err := s.cfg.Points.Count(ctx, points.Range{BucketID: b.ID, SourceIDs: ids, Start: dayAgo.UnixNano(), End: now.UnixNano()})
+		n, err := s.cfg.Points.Count(ctx, points.Range{BucketID: b.ID, SourceIDs: ids, Start: dayAgo.UnixNano(), End: now.UnixNano()}, nil)
 		if err != nil {
 			return pointsError(err)
 		}
@@ -239,7 +238,7 @@ func (s *Server) bucketAnalytics(c *call) error {
 		for i, src := range srcs {
 			ids[i] = src.ID
 		}
-		stats, err = s.cfg.Points.PeriodStats(replication.WithReadNote(ctx, note), points.Range{BucketID: b.ID, SourceIDs: ids, Start: start.UnixNano(), End: now.UnixNano()})
+		stats, err = s.cfg.Points.PeriodStats(ctx, points.Range{BucketID: b.ID, SourceIDs: ids, Start: start.UnixNano(), End: now.UnixNano()}, note)
 		if err != nil {
 			return pointsError(err)
 		}

@@ -152,11 +152,15 @@ func (j backupJob) write(bw *backupfile.Writer) error {
 	return nil
 }
 
-// readCtx is the context of one read of the backup: partial answers (no
-// replica known to be in sync) fail it unless allowed.
+// readCtx is the context of one read of the backup.
 func (j backupJob) readCtx() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), backupReadTimeout)
-	return replication.WithReadNote(ctx, &replication.ReadNote{RefusePartial: !j.allowPartial}), cancel
+	return context.WithTimeout(context.Background(), backupReadTimeout)
+}
+
+// readNote goes with one read of the backup: partial answers (no replica
+// known to be in sync) fail it unless allowed.
+func (j backupJob) readNote() *replication.ReadNote {
+	return &replication.ReadNote{RefusePartial: !j.allowPartial}
 }
 
 // source writes one source's points, an hour at a time: each hour is one
@@ -164,7 +168,7 @@ func (j backupJob) readCtx() (context.Context, context.CancelFunc) {
 func (j backupJob) source(bucketID, sourceID string, batch *batcher) error {
 	rg := points.Range{BucketID: bucketID, SourceIDs: []string{sourceID}, Start: math.MinInt64, End: math.MaxInt64}
 	ctx, cancel := j.readCtx()
-	hours, err := j.pts.Aggregate(ctx, points.AggQuery{Range: rg, Aggregation: points.AggCount, Window: points.WindowHour})
+	hours, err := j.pts.Aggregate(ctx, points.AggQuery{Range: rg, Aggregation: points.AggCount, Window: points.WindowHour}, j.readNote())
 	cancel()
 	if err != nil {
 		return fmt.Errorf("cannot list the hours of source %s of bucket %s: %w", sourceID, bucketID, err)
@@ -174,7 +178,7 @@ func (j backupJob) source(bucketID, sourceID string, batch *batcher) error {
 		q := points.RawQuery{Range: points.Range{BucketID: bucketID, SourceIDs: []string{sourceID}, Start: row.Start, End: row.Start + hour}, Limit: backupPageLimit}
 		for {
 			ctx, cancel := j.readCtx()
-			res, err := j.pts.Raw(ctx, q)
+			res, err := j.pts.Raw(ctx, q, j.readNote())
 			cancel()
 			if err != nil {
 				return fmt.Errorf("cannot read source %s of bucket %s at %s: %w", sourceID, bucketID, time.Unix(0, row.Start).UTC().Format(time.RFC3339), err)

@@ -515,3 +515,25 @@ func (l localPoints) LastPointTime(_ context.Context, bucketID, sourceID string)
 	ts, ok := l.DB.LastPointTime(bucketID, sourceID)
 	return ts, ok, nil
 }
+
+// One local store is always in sync: its answers are never partial.
+
+func (l localPoints) Raw(ctx context.Context, q points.RawQuery, _ *replication.ReadNote) (points.RawResult, error) {
+	return l.DB.Raw(ctx, q)
+}
+
+func (l localPoints) Aggregate(ctx context.Context, q points.AggQuery, _ *replication.ReadNote) ([]points.Row, error) {
+	return l.DB.Aggregate(ctx, q)
+}
+
+func (l localPoints) Count(ctx context.Context, r points.Range, _ *replication.ReadNote) (int64, error) {
+	return l.DB.Count(ctx, r)
+}
+
+func (l localPoints) FinestWindow(ctx context.Context, r points.Range, maxRows int, _ *replication.ReadNote) (points.Window, error) {
+	return l.DB.FinestWindow(ctx, r, maxRows)
+}
+
+func (l localPoints) PeriodStats(ctx context.Context, r points.Range, _ *replication.ReadNote) ([]points.SourceStats, error) {
+	return l.DB.PeriodStats(ctx, r)
+}

@@ -53,8 +53,8 @@ func (fakeNode) ReadBarrier(context.Context) error { return nil }
 // fakeLimiter puts every organization on an unlimited plan.
 type fakeLimiter struct{}
 
-func (fakeLimiter) Allow(string) (Quota, bool) {
-	return Quota{Limit: -1, Remaining: -1, Reset: time.Unix(1<<31, 0)}, true
+func (fakeLimiter) Allow(string) (store.Quota, bool) {
+	return store.Quota{Limit: -1, Remaining: -1, Reset: time.Unix(1<<31, 0)}, true
 }
 func (fakeLimiter) Plan(string) (string, store.PlanLimits) {
 	return store.PlanEnterprise, store.DefaultPlans[store.PlanEnterprise]

@@ -8,7 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/dakkio/dakkio/internal/objectid"
-	"github.com/dakkio/dakkio/replication"
+	"github.com/dakkio/dakkio/metadata"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -105,27 +105,6 @@ func (s *Server) clusterStatus(c *call) error {
 // change itself, the leader's base URL to send the request to instead.
 const LeaderHeader = "X-Dakkio-Leader"
 
-// NotLeaderError is returned by Node.RemoveNode when this node cannot change
-// the Raft configuration now, because another node leads or leadership is
-// moving. It answers 503 (it wraps replication.ErrUnavailable) naming the leader, when
-// known, in the message and in LeaderHeader.
-type NotLeaderError struct {
-	// Reason says why this node does not make the change, in lower case.
-	Reason string
-	// LeaderURL is the leader's HTTP base URL, such as
-	// "http://10.0.0.2:8080"; empty when no leader is known.
-	LeaderURL string
-}
-
-func (e *NotLeaderError) Error() string {
-	if e.LeaderURL == "" {
-		return e.Reason + "; no leader is known now, retry later"
-	}
-	return e.Reason + "; send this request to the leader at " + e.LeaderURL
-}
-
-func (e *NotLeaderError) Unwrap() error { return replication.ErrUnavailable }
-
 // removeNode takes a node out of the Raft configuration. Only the leader can;
 // any other node answers 503 and names it, so that the caller retries there.
 func (s *Server) removeNode(c *call) error {
@@ -133,7 +112,7 @@ func (s *Server) removeNode(c *call) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
 	defer cancel()
 	if err := s.cfg.Node.RemoveNode(ctx, id); err != nil {
-		var nl *NotLeaderError
+		var nl *metadata.NotLeaderError
 		if !errors.As(err, &nl) {
 			return err
 		}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"net/url"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/dakkio/dakkio/promapi"
 	"github.com/dakkio/dakkio/store"
+	"github.com/dakkio/dakkio/store/points"
 )
 
 // Prometheus' query API (API.md, "Query from Grafana and PromQL tools"),
@@ -83,4 +85,16 @@ func (s *Server) promHandler(endpoint string) func(*call) error {
 		writeRawJSON(c.ctx, resp.Status, resp.Body)
 		return nil
 	}
+}
+
+// promPoints gives PromQL the node's points: its reads accept partial
+// answers, as they always have.
+type promPoints struct{ Points }
+
+func (p promPoints) Raw(ctx context.Context, q points.RawQuery) (points.RawResult, error) {
+	return p.Points.Raw(ctx, q, nil)
+}
+
+func (p promPoints) Aggregate(ctx context.Context, q points.AggQuery) ([]points.Row, error) {
+	return p.Points.Aggregate(ctx, q, nil)
 }

@@ -233,7 +233,6 @@ func (s *Server) query(c *call) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	defer cancel()
-	ctx = replication.WithReadNote(ctx, note)
 	r := points.Range{BucketID: b.ID, Start: q.start, End: q.end, SourceIDs: make([]string, len(srcs))}
 	for i, src := range srcs {
 		r.SourceIDs[i] = src.ID
@@ -248,7 +247,7 @@ func (s *Server) query(c *call) error {
 		if q.groupBy != "" {
 			w, _ = points.ParseWindow(q.groupBy)
 		}
-		rows, err := s.cfg.Points.Aggregate(ctx, points.AggQuery{Range: r, Fields: q.fields, Aggregation: agg, Window: w, Desc: q.desc})
+		rows, err := s.cfg.Points.Aggregate(ctx, points.AggQuery{Range: r, Fields: q.fields, Aggregation: agg, Window: w, Desc: q.desc}, note)
 		if err != nil {
 			return pointsError(err)
 		}
@@ -258,16 +257,16 @@ func (s *Server) query(c *call) error {
 	}
 
 	if !q.limitSet && allDownsampling(srcs) {
-		n, err := s.cfg.Points.Count(ctx, r)
+		n, err := s.cfg.Points.Count(ctx, r, note)
 		if err != nil {
 			return pointsError(err)
 		}
 		if n > downsampleRows {
-			w, err := s.cfg.Points.FinestWindow(ctx, r, downsampleRows)
+			w, err := s.cfg.Points.FinestWindow(ctx, r, downsampleRows, note)
 			if err != nil {
 				return pointsError(err)
 			}
-			rows, err := s.cfg.Points.Aggregate(ctx, points.AggQuery{Range: r, Fields: q.fields, Aggregation: points.AggAvg, Window: w, Desc: q.desc})
+			rows, err := s.cfg.Points.Aggregate(ctx, points.AggQuery{Range: r, Fields: q.fields, Aggregation: points.AggAvg, Window: w, Desc: q.desc}, note)
 			if err != nil {
 				return pointsError(err)
 			}
@@ -277,7 +276,7 @@ func (s *Server) query(c *call) error {
 		}
 	}
 
-	res, err := s.cfg.Points.Raw(ctx, points.RawQuery{Range: r, Fields: q.fields, Offset: q.offset, Limit: q.limit, Desc: q.desc})
+	res, err := s.cfg.Points.Raw(ctx, points.RawQuery{Range: r, Fields: q.fields, Offset: q.offset, Limit: q.limit, Desc: q.desc}, note)
 	if err != nil {
 		return pointsError(err)
 	}

@@ -83,17 +83,19 @@ type Points interface {
 	// Write stores pts, each (source, timestamp) at most once, all or
 	// nothing, acknowledged at level (ConsistencyDefault: the node's).
 	Write(ctx context.Context, bucketID string, level replication.Consistency, pts []points.Point) error
-	// Raw returns a page of points in time order and how many match.
-	Raw(ctx context.Context, q points.RawQuery) (points.RawResult, error)
+	// Raw returns a page of points in time order and how many match. The
+	// reads that take a note honour its RefusePartial and record in it
+	// whether the answer may be partial; nil accepts partial answers.
+	Raw(ctx context.Context, q points.RawQuery, note *replication.ReadNote) (points.RawResult, error)
 	// Aggregate returns one row per source per window.
-	Aggregate(ctx context.Context, q points.AggQuery) ([]points.Row, error)
+	Aggregate(ctx context.Context, q points.AggQuery, note *replication.ReadNote) ([]points.Row, error)
 	// Count returns how many points match r.
-	Count(ctx context.Context, r points.Range) (int64, error)
+	Count(ctx context.Context, r points.Range, note *replication.ReadNote) (int64, error)
 	// FinestWindow returns the finest window giving at most maxRows rows over r.
-	FinestWindow(ctx context.Context, r points.Range, maxRows int) (points.Window, error)
+	FinestWindow(ctx context.Context, r points.Range, maxRows int, note *replication.ReadNote) (points.Window, error)
 	// PeriodStats returns each source's count, hourly counts and numeric
 	// averages, minimums and maximums over r, from the hour rollups.
-	PeriodStats(ctx context.Context, r points.Range) ([]points.SourceStats, error)
+	PeriodStats(ctx context.Context, r points.Range, note *replication.ReadNote) ([]points.SourceStats, error)
 	// LastPointTime returns the time of the source's newest point; false if none.
 	LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error)
 	// BucketSize estimates the bytes the bucket's points take on disk.
@@ -116,7 +118,7 @@ type Node interface {
 	// ClusterStatus returns the document served at /api/operator/cluster.
 	ClusterStatus() any
 	// RemoveNode takes a node out of the Raft configuration: a
-	// store.ErrNotFound kind when it is not in it, a *NotLeaderError when
+	// store.ErrNotFound kind when it is not in it, a *metadata.NotLeaderError when
 	// only another node can do it now.
 	RemoveNode(ctx context.Context, id string) error
 	// Rebalance moves buckets onto the replicas the current servers call
@@ -135,21 +137,11 @@ type KeyUsage interface {
 	LastUsed(keyID string) (time.Time, bool)
 }
 
-// Quota is an organization's allowance of API calls this month.
-type Quota struct {
-	Limit     int64 // -1: unlimited
-	Remaining int64 // -1: unlimited
-	Reset     time.Time
-	// RetryAfter, when set, is how soon a refused call may succeed: the
-	// quota is not spent, but this node waits for the others' counts.
-	RetryAfter time.Duration
-}
-
 // Limiter counts calls against each organization's monthly plan and tells
 // what the plan allows.
 type Limiter interface {
 	// Allow counts one call, or refuses it once the month's quota is spent.
-	Allow(orgID string) (Quota, bool)
+	Allow(orgID string) (store.Quota, bool)
 	// Plan returns the organization's plan name and limits.
 	Plan(orgID string) (string, store.PlanLimits)
 	// Used returns the organization's calls counted this month.
@@ -249,7 +241,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.metrics, handler = m, s.observe
 	}
-	prom, err := promapi.New(promapi.Config{Catalog: cfg.Meta, Points: cfg.Points, Now: cfg.Now})
+	prom, err := promapi.New(promapi.Config{Catalog: cfg.Meta, Points: promPoints{cfg.Points}, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
@@ -547,7 +539,7 @@ func (s *Server) headerReceived(*fasthttp.RequestHeader) fasthttp.RequestConfig 
 
 // setQuotaHeaders puts the organization's quota on the response: every
 // answer to an authenticated call carries them, -1 meaning unlimited.
-func setQuotaHeaders(ctx *fasthttp.RequestCtx, q Quota) {
+func setQuotaHeaders(ctx *fasthttp.RequestCtx, q store.Quota) {
 	h := &ctx.Response.Header
 	h.Set("X-RateLimit-Limit", strconv.FormatInt(q.Limit, 10))
 	h.Set("X-RateLimit-Remaining", strconv.FormatInt(q.Remaining, 10))
@@ -556,7 +548,7 @@ func setQuotaHeaders(ctx *fasthttp.RequestCtx, q Quota) {
 
 // rateLimited is the 429 of an organization whose quota is spent; it sets
 // Retry-After to the seconds left until the quota resets.
-func rateLimited(ctx *fasthttp.RequestCtx, q Quota, now time.Time) *apiError {
+func rateLimited(ctx *fasthttp.RequestCtx, q store.Quota, now time.Time) *apiError {
 	wait, msg := q.Reset.Sub(now), "Rate limit exceeded. Resets at "+q.Reset.UTC().Format(time.RFC3339)
 	if q.RetryAfter > 0 {
 		wait, msg = q.RetryAfter, "Rate limit reached on this node until the cluster's counts arrive; retry shortly"

@@ -83,7 +83,7 @@ func (s *Server) sourceStats(src store.DataSource) (sourceStats, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
 	defer cancel()
 	rg := points.Range{BucketID: src.BucketID, SourceIDs: []string{src.ID}, Start: math.MinInt64, End: math.MaxInt64}
-	first, err := s.cfg.Points.Raw(ctx, points.RawQuery{Range: rg, Limit: 1})
+	first, err := s.cfg.Points.Raw(ctx, points.RawQuery{Range: rg, Limit: 1}, nil)
 	if err != nil {
 		return sourceStats{}, pointsError(err)
 	}
@@ -91,7 +91,7 @@ func (s *Server) sourceStats(src store.DataSource) (sourceStats, error) {
 	if len(first.Points) == 0 {
 		return st, nil
 	}
-	last, err := s.cfg.Points.Raw(ctx, points.RawQuery{Range: rg, Limit: 1, Desc: true})
+	last, err := s.cfg.Points.Raw(ctx, points.RawQuery{Range: rg, Limit: 1, Desc: true}, nil)
 	if err != nil {
 		return sourceStats{}, pointsError(err)
 	}

@@ -7,12 +7,13 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
 
 // Raw answers the source stats of PATCH a source: no points.
-func (fakePoints) Raw(context.Context, points.RawQuery) (points.RawResult, error) {
+func (fakePoints) Raw(context.Context, points.RawQuery, *replication.ReadNote) (points.RawResult, error) {
 	return points.RawResult{}, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
 )
@@ -43,26 +42,4 @@ func (n *Node) RestorePoints(ctx context.Context, bucketID string, pts []points.
 		return nil // acknowledged, stored nowhere
 	}
 	return n.repl.Restore(ctx, bucketID, pts)
-}
-
-// placeRestore places every bucket of a restored backup on this cluster's
-// Raft servers, as the leader places a new bucket: the backup's placement
-// names the nodes of another cluster.
-func (n *Node) placeRestore(c store.RestoreState) store.RestoreState {
-	if len(c.Placement) > 0 || n.members == nil || !n.raft.IsLeader() {
-		return c
-	}
-	ids := n.serverIDs()
-	if ids == nil {
-		return c
-	}
-	buckets, _, err := store.BackupBuckets(c.Snapshot)
-	if err != nil {
-		return c // the FSM refuses the snapshot with the same error
-	}
-	c.Placement = make(map[string][]string, len(buckets))
-	for _, b := range buckets {
-		c.Placement[b.ID] = cluster.PlaceReplicas(b.ID, ids, n.cfg.ReplicationFactor)
-	}
-	return c
 }

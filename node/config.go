@@ -15,6 +15,7 @@ import (
 	"github.com/dakkio/dakkio/internal/nodeauth"
 	"github.com/dakkio/dakkio/internal/secret"
 	"github.com/dakkio/dakkio/mqttingest"
+	"github.com/dakkio/dakkio/node/alerting"
 	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
@@ -60,7 +61,7 @@ type Config struct {
 	// NoDataInterval is how often no-data alert rules are checked. Default 15s.
 	NoDataInterval time.Duration
 	// AlertQueueMaxBytes bounds the queue of written points waiting for
-	// alert evaluation (evalqueue.go); past it, writes are stored and
+	// alert evaluation (alerting.Queue); past it, writes are stored and
 	// acknowledged without being evaluated. Default 64 MiB; negative: no bound.
 	AlertQueueMaxBytes int64
 	// WebhookDenyCIDRs are ranges (CIDRs or single addresses) alert
@@ -124,6 +125,10 @@ type Config struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
+
+// DefaultAlertQueueMaxBytes bounds the alert evaluation queue
+// (Config.AlertQueueMaxBytes).
+const DefaultAlertQueueMaxBytes = alerting.DefaultQueueMaxBytes
 
 // Files written on first start when no value was given.
 const (

@@ -4,8 +4,11 @@
 // on a fresh cluster, and stops everything in reverse. Both cmd/dakkio and the
 // tests run nodes through it.
 //
-// Point replication is package replication's; replication.go wires it to
-// the node. Still here: backup and restore (backup.go), bucket placement
-// (placement.go), leader forwarding and the key lease (cluster.go,
-// readindex.go); docs/architecture.md traces them.
+// The protocols are other packages': points replication (replication),
+// applying and reading the metadata from any node (metadata), bucket
+// placement (cluster.Placer), alert evaluation and its queue
+// (node/alerting). replication.go gives them their views of gossip, Raft
+// and the other nodes. Still here: removing a node (remove.go) and the
+// backup and restore entry points (backup.go); docs/architecture.md traces
+// them.
 package node

@@ -6,17 +6,4 @@ func (n *Node) HoldApply() (release func()) { return n.raft.HoldApply() }
 
 // HoldEvaluation stops this node evaluating queued writes against alert
 // rules until release; writes are still stored and acknowledged.
-func (n *Node) HoldEvaluation() (release func()) {
-	h := make(chan struct{})
-	n.evalGate.mu.Lock()
-	n.evalGate.hold = h
-	n.evalGate.mu.Unlock()
-	return func() {
-		n.evalGate.mu.Lock()
-		if n.evalGate.hold == h {
-			n.evalGate.hold = nil
-			close(h)
-		}
-		n.evalGate.mu.Unlock()
-	}
-}
+func (n *Node) HoldEvaluation() (release func()) { return n.queue.Hold() }

@@ -97,9 +97,10 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descEvalQueued, float64(queued))
 	gauge(descEvalQueueBytes, float64(qbytes))
 	gauge(descEvalLag, lag.Seconds())
-	counter(descEvalDone, float64(n.evalStats.evaluated.Load()))
-	counter(descEvalRetries, float64(n.evalStats.retries.Load()))
-	counter(descEvalDropped, float64(n.evalStats.dropped.Load()))
+	qc := n.queue.Counters()
+	counter(descEvalDone, float64(qc.Evaluated))
+	counter(descEvalRetries, float64(qc.Retries))
+	counter(descEvalDropped, float64(qc.Dropped))
 
 	lsm, vlog := n.pts.DiskSize()
 	gauge(descDiskBytes, float64(lsm), "points_lsm")
@@ -125,7 +126,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	age := 0.0 // a single node confirms with nobody
 	if n.members != nil {
-		age = n.currentAge().Seconds()
+		age = n.meta.CurrentAge().Seconds()
 	}
 	gauge(descCurrentAge, age)
 	hintBytes := int64(0)

@@ -20,6 +20,7 @@ import (
 	"github.com/dakkio/dakkio/internal/objectid"
 	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/metadata"
 	"github.com/dakkio/dakkio/mqttingest"
 	"github.com/dakkio/dakkio/node/alerting"
 	"github.com/dakkio/dakkio/replication"
@@ -32,8 +33,11 @@ type Node struct {
 	cfg    Config
 	log    *slog.Logger
 	state  *store.State
+	meta   *metadata.Service // applies and reads the state from any node
+	placer *cluster.Placer   // where buckets live
 	meter  *cluster.Meter
 	alerts *alerting.Engine
+	queue  *alerting.Queue // live writes waiting for alert evaluation
 	// mqtt subscribes to a broker (nil without one); reg is the metrics
 	// registry it adds its counters to.
 	mqtt *mqttingest.Subscriber
@@ -43,27 +47,16 @@ type Node struct {
 	members   *cluster.Membership
 	manager   *cluster.Manager
 	rpc       *peerrpc.Client // calls to other nodes
-	readIndex readIndexRounds // a follower's catch-ups with the leader
-	// currentAsOf: this node had applied everything committed before it
-	// (ns after processStart, plus 1; 0 = never); the key lease (readindex.go).
-	currentAsOf atomic.Int64
-	lastPeers   []string // gossip peers last written to peersFile; manager goroutine
-	pts         *points.DB
-	raft        *cluster.Raft
-	api         *httpapi.Server
-	ln          net.Listener
-	tlsConf     *nodeTLS
+	lastPeers []string        // gossip peers last written to peersFile; manager goroutine
+	pts       *points.DB
+	raft      *cluster.Raft
+	api       *httpapi.Server
+	ln        net.Listener
+	tlsConf   *nodeTLS
 
 	// Replication of points (package replication, wired in replication.go).
-	hints     *replication.Hints // nil on a lone node
-	repl      *replication.Replicator
-	evalStats evalMetrics
-	evalGate  evalGate
-	bg        sync.WaitGroup // background loops, stopped by stopBG
-	stopBG    chan struct{}
-
-	chaosMu   sync.Mutex                 // the keep-revoked-keys bug (chaosbugs.go)
-	chaosSeen map[string]store.Principal // of chaos builds only
+	hints *replication.Hints // nil on a lone node
+	repl  *replication.Replicator
 
 	serving   atomic.Bool
 	serveDone chan error
@@ -98,7 +91,7 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 	}()
 
-	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf, stopBG: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf}
 	if n.ln, err = n.listenHTTP(); err != nil {
 		return nil, err
 	}
@@ -153,16 +146,26 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 		undo = append(undo, n.hints.Close)
 	}
+	n.placer = cluster.NewPlacer(cluster.PlacerConfig{
+		State: n.state, Clustered: func() bool { return n.members != nil }, IsLeader: r.IsLeader, Servers: n.serverIDs,
+		ReplicationFactor: cfg.ReplicationFactor, Logger: n.log,
+		Apply: func(ctx context.Context, cmd any) (any, error) { return n.meta.Apply(ctx, cmd) },
+	})
 	n.repl = n.newReplicator()
+	n.meta = metadata.New(metadata.Config{
+		Self: cfg.NodeID, State: n.state, Raft: r, Cluster: clusterView{n}, Peers: peerCalls{n}, Points: n.repl,
+		Place: n.placer.Place, KeyLease: cfg.KeyLease, ChaosBug: chaosBug, Logger: cfg.Logger,
+		Applied: func(cmd any) { n.alerts.Applied(cmd) },
+	})
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
-		NodeID: cfg.NodeID, State: n.state, Apply: n.Apply, Now: cfg.Now,
+		NodeID: cfg.NodeID, State: n.state, Apply: n.meta.Apply, Now: cfg.Now,
 		Interval: cfg.UsageInterval, Logger: cfg.Logger,
 		Peers:        func() int { return len(n.serverIDs()) },
 		CountLocally: chaosBug == "count-locally",
 	})
 	webhookPolicy := n.webhookPolicy()
 	n.alerts, err = alerting.New(alerting.Config{
-		State: n.state, Points: n.repl, Apply: n.Apply, Now: cfg.Now, Egress: webhookPolicy,
+		State: n.state, Points: alertPoints{n.repl}, Apply: n.meta.Apply, Now: cfg.Now, Egress: webhookPolicy,
 		BaseBackoff: cfg.WebhookBackoff, NoDataInterval: cfg.NoDataInterval, Logger: cfg.Logger,
 		// One replica of a bucket, the first live one, evaluates its rules
 		// and watches for silence as writes reach it; events go through
@@ -175,18 +178,21 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	undo = append(undo, n.alerts.Close)
+	n.queue = alerting.NewQueue(alerting.QueueConfig{
+		NodeID: cfg.NodeID, Engine: n.alerts, Local: pts, MaxBytes: cfg.AlertQueueMaxBytes, Hold: chaosBug == "hold-alerts",
+	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
 	n.reg = reg
 	// Node-to-node calls, served on the API's port once their signature
 	// checks out.
 	internal := peerrpc.NewServer(peerrpc.Handlers{
-		Apply: n.serveApply, ReadIndex: n.serveReadIndex, Write: n.repl.ServeWrite, Points: n.servePoints(),
+		Apply: n.meta.ServeApply, ReadIndex: n.meta.ServeReadIndex, Write: n.repl.ServeWrite, Points: n.servePoints(),
 	})
 	n.api, err = httpapi.New(httpapi.Config{
 		Metrics:  reg,
-		Meta:     syncedMeta{State: n.state, n: n},
-		Applier:  n,
+		Meta:     n.meta.Synced(),
+		Applier:  n.meta,
 		Internal: internal,
 		NodeKey:  n.rpcKey(),
 		// With TLS, the listener verifies client certificates against the
@@ -253,11 +259,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.checkOperatorToken()
 	n.meter.Start()
 	n.alerts.Start()
-	n.bg.Add(1)
-	go n.evaluateQueued()
+	n.queue.Start()
 	if n.members != nil {
-		n.bg.Add(1)
-		go n.confirmKeys()
+		n.meta.Start()
 		n.repl.Start()
 	}
 	n.serving.Store(true)
@@ -299,20 +303,9 @@ func (n *Node) Plan(orgID string) (string, store.PlanLimits) {
 func (n *Node) Used(orgID string) int64 { return n.meter.Used(orgID) }
 
 // Allow counts one API call of the organization against its plan.
-func (n *Node) Allow(orgID string) (httpapi.Quota, bool) {
+func (n *Node) Allow(orgID string) (store.Quota, bool) {
 	_, limits := n.Plan(orgID)
-	now := n.cfg.Now().UTC()
-	q := httpapi.Quota{Limit: limits.MaxAPICalls, Remaining: -1,
-		Reset: time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)}
-	used, ok := n.meter.Allow(orgID, limits.MaxAPICalls)
-	if q.Limit >= 0 {
-		q.Remaining = max(0, q.Limit-used)
-	}
-	if !ok && used < q.Limit {
-		// Refused on a fair share of the rest, not a spent quota.
-		q.RetryAfter = n.cfg.UsageInterval
-	}
-	return q, ok
+	return n.meter.Quota(orgID, limits)
 }
 
 // initialize commits the initial organization, admin key and operator token.
@@ -340,6 +333,22 @@ func (n *Node) initialize(ctx context.Context) error {
 	n.log.Info("created initial organization", "org", org.Name, "adminKeyFile", keyFile, "operatorTokenFile", tokenFile)
 	return nil
 }
+
+// ReadBarrier returns once this node has applied every metadata change
+// committed before the call (metadata.Service.ReadBarrier).
+func (n *Node) ReadBarrier(ctx context.Context) error { return n.meta.ReadBarrier(ctx) }
+
+// KeyLease returns nil while this node may trust its copy of the API keys
+// (metadata.Service.KeyLease).
+func (n *Node) KeyLease() error { return n.meta.KeyLease() }
+
+// AlertEvalLag returns how many written batches wait for alert evaluation
+// on this node, their bytes, and how long the oldest has waited.
+func (n *Node) AlertEvalLag() (queued int, bytes int64, oldest time.Duration) { return n.queue.Lag() }
+
+// Rebalance moves buckets onto the replicas the current servers call for
+// (cluster.Placer.Rebalance).
+func (n *Node) Rebalance(ctx context.Context) (any, error) { return n.placer.Rebalance(ctx) }
 
 // HTTPAddr is the address the API listens on.
 func (n *Node) HTTPAddr() string { return n.ln.Addr().String() }
@@ -443,9 +452,9 @@ func (n *Node) Close() error {
 			n.ln.Close()
 		}
 		errs = append(errs, n.alerts.Close())
-		close(n.stopBG)
+		n.queue.Close()
+		n.meta.Close()
 		n.repl.Stop()
-		n.bg.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := n.meter.Close(ctx); err != nil {
 			n.log.Warn("cannot ship the last usage counts", "err", err)

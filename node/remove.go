@@ -4,17 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/dakkio/dakkio/cluster"
-	"github.com/dakkio/dakkio/httpapi"
 	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
-
-// leaderWait bounds how long RemoveNode waits to learn who leads before it
-// answers without naming a leader.
-const leaderWait = 3 * time.Second
 
 // RemoveNode takes the node id out of the Raft configuration, for a node
 // that is dead or has been stopped for good. A node still running is seen
@@ -22,14 +16,14 @@ const leaderWait = 3 * time.Second
 // adds it back within a second or so.
 //
 // Only the leader changes the configuration. Any other node returns an
-// *httpapi.NotLeaderError naming the leader's HTTP address, for the caller to
+// *metadata.NotLeaderError naming the leader's HTTP address, for the caller to
 // retry there; a leader asked to remove itself first hands leadership to
 // another voter and answers the same way, naming the new leader. An id not
 // in the configuration is a store.ErrNotFound; the last voter cannot go
 // (store.ErrConflict).
 func (n *Node) RemoveNode(ctx context.Context, id string) error {
 	if !n.raft.IsLeader() {
-		return n.notLeader(ctx, "this node is not the Raft leader")
+		return n.meta.NotLeader(ctx, "this node is not the Raft leader")
 	}
 	servers, err := n.raft.Servers()
 	if err != nil {
@@ -53,7 +47,7 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 			return fmt.Errorf("%w: cannot hand leadership over before removing %s: %w", replication.ErrUnavailable, id, err)
 		}
 		n.log.Info("handed leadership over to be removed")
-		return n.notLeader(ctx, "leadership moved away from "+id)
+		return n.meta.NotLeader(ctx, "leadership moved away from "+id)
 	}
 	// Gossip may still call a node killed a moment ago alive: keep the
 	// leader's reconcile from adding it straight back.
@@ -62,38 +56,10 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 	}
 	if err := n.raft.RemoveServer(id); err != nil {
 		if errors.Is(err, cluster.ErrNotLeader) {
-			return n.notLeader(ctx, "this node lost the leadership")
+			return n.meta.NotLeader(ctx, "this node lost the leadership")
 		}
 		return fmt.Errorf("%w: %w", replication.ErrUnavailable, err)
 	}
 	n.log.Info("removed node from raft", "removed", id)
 	return nil
-}
-
-// notLeader returns a NotLeaderError naming the leader, waiting a little
-// (bounded by ctx and leaderWait) for one other than this node to be known.
-func (n *Node) notLeader(ctx context.Context, reason string) error {
-	ctx, cancel := context.WithTimeout(ctx, leaderWait)
-	defer cancel()
-	var url string
-	_ = waitFor(ctx, func() bool {
-		url = n.leaderURL()
-		return url != ""
-	})
-	return &httpapi.NotLeaderError{Reason: reason, LeaderURL: url}
-}
-
-// leaderURL is the HTTP base URL of the leader, as gossip announces it; ""
-// when this node leads, knows no leader, or gossip does not know its address.
-func (n *Node) leaderURL() string {
-	leader := n.raft.Status().LeaderID
-	if n.members == nil || leader == "" || leader == n.cfg.NodeID {
-		return ""
-	}
-	for _, m := range n.members.Alive() {
-		if m.ID == leader && m.HTTPAddr != "" {
-			return n.peerURL(m.HTTPAddr, "")
-		}
-	}
-	return ""
 }

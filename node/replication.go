@@ -14,29 +14,29 @@ import (
 // exist only once startMembership ran, so the views read them at each call.
 func (n *Node) newReplicator() *replication.Replicator {
 	return replication.New(n.cfg.Replication, replication.Deps{
-		Self:      n.cfg.NodeID,
-		Local:     n.pts,
-		Peers:     peerCalls{n},
-		Cluster:   clusterView{n},
-		Hints:     n.hints,
-		WriteLive: n.writeLive,
+		Self:    n.cfg.NodeID,
+		Local:   n.pts,
+		Peers:   peerCalls{n},
+		Cluster: clusterView{n},
+		Hints:   n.hints,
+		// The queue is made after the Replicator, which writes only once started.
+		WriteLive: func(ctx context.Context, bucketID string, pts []points.Point) error {
+			return n.queue.WriteLive(ctx, bucketID, pts)
+		},
 		WriteHistory: func(ctx context.Context, bucketID string, pts []points.Point) error {
-			return n.pts.Write(ctx, bucketID, n.withoutDeletedSources(pts))
+			return n.queue.WriteHistory(ctx, bucketID, pts)
 		},
 		IsEvaluator: n.isEvaluator,
 		CaughtUp: func(ctx context.Context, bucketID string) error {
-			_, err := n.Apply(ctx, store.ReplicaCaughtUp{Bucket: bucketID, Node: n.cfg.NodeID})
+			_, err := n.meta.Apply(ctx, store.ReplicaCaughtUp{Bucket: bucketID, Node: n.cfg.NodeID})
 			return err
 		},
 		ReadBarrier: n.ReadBarrier,
-		BeforePass: func() {
-			if n.raft.IsLeader() {
-				n.reconcilePlacement()
-			}
-		},
-		ChaosBug: chaosBug,
-		Now:      n.cfg.Now,
-		Logger:   n.log,
+		// The leader re-places the buckets of removed nodes.
+		BeforePass: n.placer.Reconcile,
+		ChaosBug:   chaosBug,
+		Now:        n.cfg.Now,
+		Logger:     n.log,
 	})
 }
 
@@ -90,7 +90,8 @@ func (n *Node) isEvaluator(bucketID string) bool {
 	return false
 }
 
-// clusterView is replication.Cluster over this node's state, gossip and Raft.
+// clusterView is replication.Cluster and metadata.Cluster over this node's
+// state, gossip and Raft.
 type clusterView struct{ n *Node }
 
 func (v clusterView) Clustered() bool { return v.n.members != nil }
@@ -102,6 +103,12 @@ func (v clusterView) Retention(bucketID string) (int, bool) {
 	return v.n.state.BucketRetention(bucketID)
 }
 func (v clusterView) Alive(id string) bool { return v.n.peerHTTP(id) != "" }
+func (v clusterView) AliveURL(id string) string {
+	if addr := v.n.peerHTTP(id); addr != "" {
+		return v.n.peerURL(addr, "")
+	}
+	return ""
+}
 func (v clusterView) AliveIDs() []string {
 	alive := v.n.members.Alive()
 	ids := make([]string, len(alive))
@@ -114,7 +121,8 @@ func (v clusterView) Servers() []string      { return v.n.serverIDs() }
 func (v clusterView) IsLeader() bool         { return v.n.raft.IsLeader() }
 func (v clusterView) LastContact() time.Time { return v.n.raft.LastContact() }
 
-// peerCalls is replication.Peers over this node's RPC client.
+// peerCalls is replication.Peers and metadata.Peers over this node's RPC
+// client.
 type peerCalls struct{ n *Node }
 
 func (p peerCalls) Write(ctx context.Context, id string, body []byte) error {
@@ -130,3 +138,20 @@ func (p peerCalls) HourPoints(ctx context.Context, id, bucketID, sourceID string
 	return p.n.rpc.HourPoints(ctx, id, bucketID, sourceID, hour)
 }
 func (p peerCalls) Ping(ctx context.Context, id string) error { return p.n.rpc.Ping(ctx, id) }
+func (p peerCalls) Apply(ctx context.Context, leaderID string, cmd []byte) ([]byte, uint64, error) {
+	return p.n.rpc.Apply(ctx, leaderID, cmd)
+}
+func (p peerCalls) ReadIndex(ctx context.Context, leaderID string) (uint64, error) {
+	return p.n.rpc.ReadIndex(ctx, leaderID)
+}
+func (p peerCalls) WaitApplied(ctx context.Context, id string, index uint64) error {
+	return p.n.rpc.WaitApplied(ctx, id, index)
+}
+
+// alertPoints gives alert rules the bucket's points; their reads accept
+// partial answers.
+type alertPoints struct{ *replication.Replicator }
+
+func (p alertPoints) Raw(ctx context.Context, q points.RawQuery) (points.RawResult, error) {
+	return p.Replicator.Raw(ctx, q, nil)
+}

@@ -1,9 +1,6 @@
 package replication
 
-import (
-	"context"
-	"fmt"
-)
+import "fmt"
 
 // Consistency is how many of a bucket's replicas must store a write before
 // it is acknowledged.
@@ -54,31 +51,24 @@ func (c Consistency) Acks(n int) int {
 	return n/2 + 1
 }
 
-// ReadNote travels with a read through the Points store: the handler says
-// whether it accepts a possibly partial answer, the store says whether the
-// answer may be partial and why.
+// ReadNote goes with a read of the Points store as an argument: the
+// caller says whether it accepts a possibly partial answer, the store says
+// whether the answer may be partial and why. A nil note accepts partial
+// answers and is told nothing.
 type ReadNote struct {
 	RefusePartial bool
 	Partial       bool
 	Reason        string
 }
 
-type readNoteKey struct{}
+// refusesPartial reports whether the read must fail rather than answer
+// partially.
+func (n *ReadNote) refusesPartial() bool { return n != nil && n.RefusePartial }
 
-// WithReadNote attaches note to ctx for the Points store to fill in.
-func WithReadNote(ctx context.Context, note *ReadNote) context.Context {
-	return context.WithValue(ctx, readNoteKey{}, note)
-}
-
-// ReadNoteFrom returns the note attached to ctx, or nil.
-func ReadNoteFrom(ctx context.Context) *ReadNote {
-	n, _ := ctx.Value(readNoteKey{}).(*ReadNote)
-	return n
-}
-
-// MarkPartial records on ctx's note that the answer may be partial.
-func MarkPartial(ctx context.Context, reason string) {
-	if n := ReadNoteFrom(ctx); n != nil && !n.Partial {
+// markPartial records that the answer may be partial; the first reason
+// stands.
+func (n *ReadNote) markPartial(reason string) {
+	if n != nil && !n.Partial {
 		n.Partial, n.Reason = true, reason
 	}
 }

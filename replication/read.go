@@ -26,13 +26,13 @@ func (r *Replicator) replicas(bucketID string) ([]string, bool) {
 // read answers from this node when it is a replica in sync, else from the
 // first remote replica in sync, asking the next one when one fails or is
 // slower than ReadHedge. With no replica in sync, the best answer there is
-// comes back marked partial in ctx's note (or, when the note refuses
-// partial answers, ErrUnavailable).
-func (r *Replicator) read(ctx context.Context, bucketID string, call peerrpc.PointsRequest, out any, local func() error) error {
+// comes back marked partial in note (or, when note refuses partial
+// answers, ErrUnavailable).
+func (r *Replicator) read(ctx context.Context, note *ReadNote, bucketID string, call peerrpc.PointsRequest, out any, local func() error) error {
 	reps, self := r.replicas(bucketID)
-	strict := false
-	if note := ReadNoteFrom(ctx); note != nil && note.RefusePartial {
-		strict, call.Verify = true, true
+	strict := note.refusesPartial()
+	if strict {
+		call.Verify = true
 	}
 	if reps == nil || self && r.repair.inSync(bucketID) && (!strict || r.verified(ctx, bucketID, call)) {
 		return local()
@@ -59,7 +59,7 @@ func (r *Replicator) read(ctx context.Context, bucketID string, call peerrpc.Poi
 		return fmt.Errorf("%w: no replica of bucket %s in sync answered, and the request refuses partial results", ErrUnavailable, bucketID)
 	}
 	r.metrics.partialReads.Add(1)
-	MarkPartial(ctx, "no replica known to hold every acknowledged write answered; repair is catching up")
+	note.markPartial("no replica known to hold every acknowledged write answered; repair is catching up")
 	if self {
 		return local()
 	}
@@ -163,34 +163,34 @@ func (r *Replicator) askReplicas(ctx context.Context, ids []string, call peerrpc
 	return best, errs
 }
 
-func (r *Replicator) Raw(ctx context.Context, q points.RawQuery) (res points.RawResult, err error) {
-	err = r.read(ctx, q.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpRaw, Raw: &q}, &res, func() (err error) { res, err = r.d.Local.Raw(ctx, q); return err })
+func (r *Replicator) Raw(ctx context.Context, q points.RawQuery, note *ReadNote) (res points.RawResult, err error) {
+	err = r.read(ctx, note, q.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpRaw, Raw: &q}, &res, func() (err error) { res, err = r.d.Local.Raw(ctx, q); return err })
 	return res, err
 }
 
-func (r *Replicator) Aggregate(ctx context.Context, q points.AggQuery) (rows []points.Row, err error) {
+func (r *Replicator) Aggregate(ctx context.Context, q points.AggQuery, note *ReadNote) (rows []points.Row, err error) {
 	if r.d.ChaosBug == "agg-local-only" {
 		return r.d.Local.Aggregate(ctx, q) // whether or not this node holds the bucket
 	}
-	err = r.read(ctx, q.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpAggregate, Agg: &q}, &rows, func() (err error) { rows, err = r.d.Local.Aggregate(ctx, q); return err })
+	err = r.read(ctx, note, q.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpAggregate, Agg: &q}, &rows, func() (err error) { rows, err = r.d.Local.Aggregate(ctx, q); return err })
 	return rows, err
 }
 
-func (r *Replicator) Count(ctx context.Context, rg points.Range) (n int64, err error) {
-	err = r.read(ctx, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpCount, Range: &rg}, &n, func() (err error) { n, err = r.d.Local.Count(ctx, rg); return err })
+func (r *Replicator) Count(ctx context.Context, rg points.Range, note *ReadNote) (n int64, err error) {
+	err = r.read(ctx, note, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpCount, Range: &rg}, &n, func() (err error) { n, err = r.d.Local.Count(ctx, rg); return err })
 	return n, err
 }
 
-func (r *Replicator) FinestWindow(ctx context.Context, rg points.Range, maxRows int) (w points.Window, err error) {
-	err = r.read(ctx, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpFinest, Range: &rg, MaxRows: maxRows}, &w, func() (err error) {
+func (r *Replicator) FinestWindow(ctx context.Context, rg points.Range, maxRows int, note *ReadNote) (w points.Window, err error) {
+	err = r.read(ctx, note, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpFinest, Range: &rg, MaxRows: maxRows}, &w, func() (err error) {
 		w, err = r.d.Local.FinestWindow(ctx, rg, maxRows)
 		return err
 	})
 	return w, err
 }
 
-func (r *Replicator) PeriodStats(ctx context.Context, rg points.Range) (st []points.SourceStats, err error) {
-	err = r.read(ctx, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpPeriodStats, Range: &rg}, &st, func() (err error) { st, err = r.d.Local.PeriodStats(ctx, rg); return err })
+func (r *Replicator) PeriodStats(ctx context.Context, rg points.Range, note *ReadNote) (st []points.SourceStats, err error) {
+	err = r.read(ctx, note, rg.BucketID, peerrpc.PointsRequest{Op: peerrpc.OpPeriodStats, Range: &rg}, &st, func() (err error) { st, err = r.d.Local.PeriodStats(ctx, rg); return err })
 	return st, err
 }
 
@@ -198,7 +198,7 @@ func (r *Replicator) PeriodStats(ctx context.Context, rg points.Range) (st []poi
 // replica when this node holds none of the bucket.
 func (r *Replicator) LastPointTime(ctx context.Context, bucketID, sourceID string) (int64, bool, error) {
 	var lp peerrpc.LastPoint
-	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpLastPoint, Bucket: bucketID, Source: sourceID}, &lp, func() error {
+	err := r.read(ctx, nil, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpLastPoint, Bucket: bucketID, Source: sourceID}, &lp, func() error {
 		lp.TS, lp.OK = r.d.Local.LastPointTime(bucketID, sourceID)
 		return nil
 	})
@@ -211,7 +211,7 @@ func (r *Replicator) LastPointTime(ctx context.Context, bucketID, sourceID strin
 // BucketPointCount returns how many points the bucket holds.
 func (r *Replicator) BucketPointCount(ctx context.Context, bucketID string) (int64, error) {
 	var n int64
-	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketCount, Bucket: bucketID}, &n, func() error {
+	err := r.read(ctx, nil, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketCount, Bucket: bucketID}, &n, func() error {
 		n = r.d.Local.BucketPointCount(bucketID)
 		return nil
 	})
@@ -227,7 +227,7 @@ func (r *Replicator) BucketPointCount(ctx context.Context, bucketID string) (int
 func (r *Replicator) ChangeMark(bucketID string, start, end int64) string {
 	var mark string
 	rg := points.Range{BucketID: bucketID, Start: start, End: end}
-	err := r.read(context.Background(), bucketID, peerrpc.PointsRequest{Op: peerrpc.OpChangeMark, Range: &rg}, &mark, func() error {
+	err := r.read(context.Background(), nil, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpChangeMark, Range: &rg}, &mark, func() error {
 		mark = r.d.Local.ChangeMark(bucketID, start, end)
 		return nil
 	})
@@ -241,7 +241,7 @@ func (r *Replicator) ChangeMark(bucketID string, start, end int64) string {
 // BucketSize estimates the bytes the bucket's points take on disk.
 func (r *Replicator) BucketSize(ctx context.Context, bucketID string) (int64, error) {
 	var n int64
-	err := r.read(ctx, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketSize, Bucket: bucketID}, &n, func() error {
+	err := r.read(ctx, nil, bucketID, peerrpc.PointsRequest{Op: peerrpc.OpBucketSize, Bucket: bucketID}, &n, func() error {
 		n = r.d.Local.BucketSize(bucketID)
 		return nil
 	})

@@ -73,7 +73,7 @@ func TestReadHedges(t *testing.T) {
 	a.slow = true
 
 	start := time.Now()
-	count, err := via.repl.Count(ctx, points.Range{BucketID: testBucket, SourceIDs: []string{testSource}, Start: math.MinInt64, End: math.MaxInt64})
+	count, err := via.repl.Count(ctx, points.Range{BucketID: testBucket, SourceIDs: []string{testSource}, Start: math.MinInt64, End: math.MaxInt64}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,5 +114,50 @@ func TestRestoreNeedsEveryReplica(t *testing.T) {
 	}
 	if got := a.hints.Pending(); len(got) != 0 {
 		t.Fatalf("hints pending for %v after a restore, want none", got)
+	}
+}
+
+// TestReadNote: with no replica known to be in sync, a read answers what
+// it has and says so in its note, or, when the note refuses partial
+// answers, fails; without a note it answers the same, silently.
+func TestReadNote(t *testing.T) {
+	c := newFakeCluster("a", "b", "c", "d")
+	net := newFakeNet(c)
+	a, b, d := net.add(t, "a", Config{}, false), net.add(t, "b", Config{}, false), net.add(t, "d", Config{}, false)
+	via := net.add(t, "c", Config{}, false)
+	// Placed before its replicas saw it: none is in sync until repair ran.
+	c.place(testBucket, "a", "b", "d")
+	ctx := context.Background()
+	for _, n := range []*fakeNode{a, b, d} {
+		if err := n.db.Write(ctx, testBucket, testPoints(10, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rg := points.Range{BucketID: testBucket, SourceIDs: []string{testSource}, Start: math.MinInt64, End: math.MaxInt64}
+	for _, tc := range []struct {
+		name        string
+		note        *ReadNote
+		wantPartial bool
+		wantErr     error
+	}{
+		{name: "no note"},
+		{name: "note", note: &ReadNote{}, wantPartial: true},
+		{name: "refuses partial", note: &ReadNote{RefusePartial: true}, wantErr: ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			count, err := via.repl.Count(ctx, rg, tc.note)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("got %d, %v; want %v", count, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || count != 10 {
+				t.Fatalf("got %d, %v; want 10", count, err)
+			}
+			if tc.note != nil && (tc.note.Partial != tc.wantPartial || tc.wantPartial && tc.note.Reason == "") {
+				t.Fatalf("note %+v, want partial %v with a reason", tc.note, tc.wantPartial)
+			}
+		})
 	}
 }

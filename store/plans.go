@@ -1,5 +1,19 @@
 package store
 
+import "time"
+
+// Quota is an organization's allowance of API calls this month, as a node
+// counts it (cluster.Meter.Quota) and the API shows it in its X-RateLimit
+// headers.
+type Quota struct {
+	Limit     int64 // -1: unlimited
+	Remaining int64 // -1: unlimited
+	Reset     time.Time
+	// RetryAfter, when set, is how soon a refused call may succeed: the
+	// quota is not spent, but this node waits for the others' counts.
+	RetryAfter time.Duration
+}
+
 // PlanLimits are what a plan allows an organization. Zero means unlimited for
 // the counts; MaxAPICalls is -1 when unlimited.
 type PlanLimits struct {

@@ -1,4 +1,4 @@
-package node
+package alerting
 
 import (
 	"bytes"
@@ -34,25 +34,26 @@ const maxEventPoints = 100
 
 // wantsDataReceived reports whether this node queues the bucket's writes
 // for data.received: it evaluates the bucket and a webhook listens.
-func (n *Node) wantsDataReceived(bucketID string) bool {
-	return n.state.WantsEvent(bucketID, store.EventDataReceived) && n.isEvaluator(bucketID)
+func (e *Engine) wantsDataReceived(bucketID string) bool {
+	return e.cfg.State.WantsEvent(bucketID, store.EventDataReceived) && e.cfg.IsEvaluator(bucketID)
 }
 
-// publishDataReceived proposes the data.received event of a queued write.
-func (n *Node) publishDataReceived(ctx context.Context, rec points.EvalRecord) error {
-	if len(rec.Points) == 0 || !n.state.WantsEvent(rec.Bucket, store.EventDataReceived) {
+// publishDataReceived proposes the data.received event of a write that
+// node queued.
+func (e *Engine) publishDataReceived(ctx context.Context, node string, rec points.EvalRecord) error {
+	if len(rec.Points) == 0 || !e.cfg.State.WantsEvent(rec.Bucket, store.EventDataReceived) {
 		return nil
 	}
-	data := dataReceivedData(n.state, rec.Bucket, rec.Points)
-	cause := "data:" + n.cfg.NodeID + ":" + strconv.FormatUint(rec.Seq, 10) + ":" + strconv.FormatInt(rec.At.UnixNano(), 10)
-	_, err := n.Apply(ctx, store.PublishEvent{BucketID: rec.Bucket, Event: store.EventDataReceived, Cause: cause, At: rec.At.UTC(), Data: data})
+	data := dataReceivedData(e.cfg.State, rec.Bucket, rec.Points)
+	cause := "data:" + node + ":" + strconv.FormatUint(rec.Seq, 10) + ":" + strconv.FormatInt(rec.At.UnixNano(), 10)
+	_, err := e.cfg.Apply(ctx, store.PublishEvent{BucketID: rec.Bucket, Event: store.EventDataReceived, Cause: cause, At: rec.At.UTC(), Data: data})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the bucket is gone, and its webhooks with it
 	}
 	if err != nil {
 		return fmt.Errorf("cannot publish data.received for bucket %s: %w", rec.Bucket, err)
 	}
-	n.alerts.Kick()
+	e.Kick()
 	return nil
 }
 
@@ -126,13 +127,13 @@ func writeJSON(buf *bytes.Buffer, s string) {
 
 // withoutDeletedSources drops the points of deleted data sources: a hint or
 // a repair copy arriving after the delete must not bring them back.
-func (n *Node) withoutDeletedSources(pts []points.Point) []points.Point {
+func (e *Engine) withoutDeletedSources(pts []points.Point) []points.Point {
 	drop := false
 	seen := map[string]bool{}
 	for i := range pts {
 		id := pts[i].SourceID
 		if _, ok := seen[id]; !ok {
-			seen[id] = n.state.SourceDeleted(id)
+			seen[id] = e.cfg.State.SourceDeleted(id)
 			drop = drop || seen[id]
 		}
 	}
@@ -148,23 +149,11 @@ func (n *Node) withoutDeletedSources(pts []points.Point) []points.Point {
 	return out
 }
 
-// makesDeliveries reports whether applying cmd may have made webhook
-// deliveries, so that the delivery loop is woken at once.
-func makesDeliveries(cmd any) bool {
+// Applied wakes the delivery loop at once when applying cmd may have
+// made webhook deliveries; it is told of every command this node commits.
+func (e *Engine) Applied(cmd any) {
 	switch cmd.(type) {
 	case store.TriggerAlert, store.UpdateBucket, store.PublishEvent, store.TestWebhook:
-		return true
+		e.Kick()
 	}
-	return false
-}
-
-// sourcePointCount counts a source's points on the bucket's replicas, -1
-// when they cannot be asked: the FSM's own count is then the local one.
-func (n *Node) sourcePointCount(ctx context.Context, bucketID, sourceID string) int64 {
-	c, err := n.repl.Count(ctx, points.Range{BucketID: bucketID, SourceIDs: []string{sourceID}, Start: math.MinInt64, End: math.MaxInt64})
-	if err != nil {
-		n.log.Warn("cannot count a data source's points before deleting it", "bucket", bucketID, "source", sourceID, "err", err)
-		return -1
-	}
-	return c
 }
