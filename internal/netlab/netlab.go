@@ -187,16 +187,23 @@ func (l *Lab) Close() error {
 		// The kernel frees a deleted namespace, and the veth end in it,
 		// when it gets round to it (seconds on a loaded machine): delete
 		// our end now, which removes the pair, so that a new lab of the
-		// same name can be made at once.
-		if err := run(ctx, nil, "ip", "link", "del", l.veth(i)); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+		// same name can be made at once. When the kernel was quicker, the
+		// pair is gone: "Cannot find device" if it was gone before the
+		// call, "No such device" if it went during it.
+		if err := run(ctx, nil, "ip", "link", "del", l.veth(i)); err != nil && !gone(err) {
 			errs = append(errs, err)
 		}
 	}
-	if err := run(ctx, nil, "ip", "link", "del", l.bridge()); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+	if err := run(ctx, nil, "ip", "link", "del", l.bridge()); err != nil && !gone(err) {
 		errs = append(errs, err)
 	}
 	_ = run(ctx, nil, append([]string{"iptables", "-D"}, l.forwardRule()...)...)
 	return errors.Join(errs...)
+}
+
+// gone tells whether err is ip's answer for a link that does not exist.
+func gone(err error) bool {
+	return strings.Contains(err.Error(), "Cannot find device") || strings.Contains(err.Error(), "No such device")
 }
 
 func run(ctx context.Context, stdin []byte, argv ...string) error {
