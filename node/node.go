@@ -241,15 +241,25 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.raft.WaitReady(ctx); err != nil {
 		return err
 	}
-	if n.raft.IsLeader() && !n.state.Initialized() {
-		if err := n.initialize(ctx); err != nil {
-			return err
+	// A node of a new cluster serves once the initial organization exists;
+	// before, every key would be unknown. The leader creates it. An
+	// election may move the leadership while it does (a loaded host): then
+	// the next leader does, so every node watches until it exists.
+	var initErr error
+	if err := waitFor(ctx, func() bool {
+		if !n.state.Initialized() && n.raft.IsLeader() {
+			initErr = n.initialize(ctx)
+			if errors.Is(initErr, cluster.ErrNotLeader) {
+				n.log.Warn("lost the leadership while creating the initial organization; the next leader creates it", "err", initErr)
+				initErr = nil
+			}
 		}
-	}
-	// A follower of a new cluster serves once the leader's initial
-	// organization has reached it; before, every key would be unknown.
-	if err := waitFor(ctx, n.state.Initialized); err != nil {
+		return initErr != nil || n.state.Initialized()
+	}); err != nil {
 		return fmt.Errorf("waiting for the initial organization: %w", err)
+	}
+	if initErr != nil {
+		return initErr
 	}
 	// A node restarting replays its log: serve only once it has applied
 	// everything the leader has committed, or it would answer for a past.
