@@ -15,9 +15,9 @@ import (
 // alive on gossip, and the leader's reconcile pass (cluster.ReconcilePlan)
 // adds it back within a second or so.
 //
-// Only the leader changes the configuration. Any other node returns an
-// *metadata.NotLeaderError naming the leader's HTTP address, for the caller to
-// retry there; a leader asked to remove itself first hands leadership to
+// Only the leader changes the configuration. Any other node returns a
+// *replication.NotLeaderError naming the leader's HTTP address, for the
+// caller to retry there; a leader asked to remove itself first hands leadership to
 // another voter and answers the same way, naming the new leader. An id not
 // in the configuration is a store.ErrNotFound; the last voter cannot go
 // (store.ErrConflict).
