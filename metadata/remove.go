@@ -1,4 +1,4 @@
-package node
+package metadata
 
 import (
 	"context"
@@ -17,49 +17,47 @@ import (
 //
 // Only the leader changes the configuration. Any other node returns a
 // *replication.NotLeaderError naming the leader's HTTP address, for the
-// caller to retry there; a leader asked to remove itself first hands leadership to
-// another voter and answers the same way, naming the new leader. An id not
-// in the configuration is a store.ErrNotFound; the last voter cannot go
-// (store.ErrConflict).
-func (n *Node) RemoveNode(ctx context.Context, id string) error {
-	if !n.raft.IsLeader() {
-		return n.meta.NotLeader(ctx, "this node is not the Raft leader")
+// caller to retry there; a leader asked to remove itself first hands
+// leadership to another voter and answers the same way, naming the new
+// leader. An id not in the configuration is a store.ErrNotFound; the last
+// voter cannot go (store.ErrConflict).
+func (s *Service) RemoveNode(ctx context.Context, id string) error {
+	if !s.cfg.Raft.IsLeader() {
+		return s.NotLeader(ctx, "this node is not the Raft leader")
 	}
-	servers, err := n.raft.Servers()
+	servers, err := s.cfg.Voters.Servers()
 	if err != nil {
 		return fmt.Errorf("%w: %w", replication.ErrUnavailable, err)
 	}
 	found, otherVoters := false, 0
-	for _, s := range servers {
-		found = found || s.ID == id
-		if s.Voter && s.ID != n.cfg.NodeID {
+	for _, v := range servers {
+		found = found || v.ID == id
+		if v.Voter && v.ID != s.cfg.Self {
 			otherVoters++
 		}
 	}
 	if !found {
 		return &store.Error{Kind: store.ErrNotFound, Message: "Node not found"}
 	}
-	if id == n.cfg.NodeID {
+	if id == s.cfg.Self {
 		if otherVoters == 0 {
 			return &store.Error{Kind: store.ErrConflict, Message: "Cannot remove the only voter of the cluster"}
 		}
-		if err := n.raft.TransferLeadership(); err != nil {
+		if err := s.cfg.Voters.TransferLeadership(); err != nil {
 			return fmt.Errorf("%w: cannot hand leadership over before removing %s: %w", replication.ErrUnavailable, id, err)
 		}
-		n.log.Info("handed leadership over to be removed")
-		return n.meta.NotLeader(ctx, "leadership moved away from "+id)
+		s.log.Info("handed leadership over to be removed")
+		return s.NotLeader(ctx, "leadership moved away from "+id)
 	}
-	// Gossip may still call a node killed a moment ago alive: keep the
-	// leader's reconcile from adding it straight back.
-	if n.manager != nil {
-		n.manager.Forget(id)
+	if s.cfg.Forget != nil {
+		s.cfg.Forget(id)
 	}
-	if err := n.raft.RemoveServer(id); err != nil {
+	if err := s.cfg.Voters.RemoveServer(id); err != nil {
 		if errors.Is(err, cluster.ErrNotLeader) {
-			return n.meta.NotLeader(ctx, "this node lost the leadership")
+			return s.NotLeader(ctx, "this node lost the leadership")
 		}
 		return fmt.Errorf("%w: %w", replication.ErrUnavailable, err)
 	}
-	n.log.Info("removed node from raft", "removed", id)
+	s.log.Info("removed node from raft", "removed", id)
 	return nil
 }
