@@ -8,7 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/dakkio/dakkio/internal/objectid"
-	"github.com/dakkio/dakkio/metadata"
+	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -112,7 +112,7 @@ func (s *Server) removeNode(c *call) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
 	defer cancel()
 	if err := s.cfg.Node.RemoveNode(ctx, id); err != nil {
-		var nl *metadata.NotLeaderError
+		var nl *replication.NotLeaderError
 		if !errors.As(err, &nl) {
 			return err
 		}

@@ -118,8 +118,8 @@ type Node interface {
 	// ClusterStatus returns the document served at /api/operator/cluster.
 	ClusterStatus() any
 	// RemoveNode takes a node out of the Raft configuration: a
-	// store.ErrNotFound kind when it is not in it, a *metadata.NotLeaderError when
-	// only another node can do it now.
+	// store.ErrNotFound kind when it is not in it, a
+	// *replication.NotLeaderError when only another node can do it now.
 	RemoveNode(ctx context.Context, id string) error
 	// Rebalance moves buckets onto the replicas the current servers call
 	// for and returns the moves it started.

@@ -24,6 +24,14 @@ type Raft interface {
 	WaitApplied(ctx context.Context, index uint64) error
 }
 
+// Voters changes the Raft configuration (*cluster.Raft); only RemoveNode
+// uses it.
+type Voters interface {
+	Servers() ([]cluster.Server, error)
+	RemoveServer(id string) error
+	TransferLeadership() error
+}
+
 // Peers makes the calls to other nodes (*peerrpc.Client).
 type Peers interface {
 	Apply(ctx context.Context, leaderID string, cmd []byte) (result []byte, index uint64, err error)
@@ -62,6 +70,12 @@ type Config struct {
 	// Points counts what a delete removes; nil leaves the leader's own
 	// count in the answer.
 	Points Points
+	// Voters lets RemoveNode change the Raft configuration; Forget, if
+	// set, is told of a node removed, so that gossip, which may still call
+	// it alive, does not add it straight back (cluster.Manager.Forget).
+	// RemoveNode needs Voters.
+	Voters Voters
+	Forget func(id string)
 	// Place completes a command before the leader commits it (a new
 	// bucket's replicas). Default: the command as it is.
 	Place func(cmd any) any

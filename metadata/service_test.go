@@ -183,7 +183,7 @@ func TestReadIndexRoundsShared(t *testing.T) {
 func TestNotLeader(t *testing.T) {
 	s, r, _ := newFollower(t)
 	err := s.NotLeader(context.Background(), "this node is not the Raft leader")
-	var nl *NotLeaderError
+	var nl *replication.NotLeaderError
 	if !errors.As(err, &nl) || nl.LeaderURL != "http://a:8080" || !errors.Is(err, replication.ErrUnavailable) {
 		t.Fatalf("got %v, want a NotLeaderError naming http://a:8080", err)
 	}

@@ -1,10 +1,7 @@
 package node
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -33,7 +30,7 @@ func (n *Node) startMembership() (err error) {
 		ClusterKey:    n.cfg.ClusterKey,
 		// Besides the configured seeds, rejoin the peers seen before a
 		// restart: a node whose seed is down would otherwise stay alone.
-		Join:   append(slices.Clone(n.cfg.Join), n.knownPeers()...),
+		Join:   append(slices.Clone(n.cfg.Join), n.peers.Known()...),
 		Fast:   n.cfg.FastRaft,
 		Logger: n.cfg.Logger,
 	})
@@ -47,7 +44,7 @@ func (n *Node) startMembership() (err error) {
 	}
 	n.manager = cluster.NewManager(cluster.ManagerConfig{
 		Raft: n.raft, Membership: m, Self: n.cfg.NodeID, BootstrapExpect: n.cfg.BootstrapExpect,
-		DeadAfter: n.cfg.DeadAfter, Interval: interval, Logger: n.cfg.Logger, OnMembers: n.rememberPeers,
+		DeadAfter: n.cfg.DeadAfter, Interval: interval, Logger: n.cfg.Logger, OnMembers: n.peers.Remember,
 	})
 	return nil
 }
@@ -55,52 +52,11 @@ func (n *Node) startMembership() (err error) {
 // peersFile keeps the gossip addresses of the other live members.
 const peersFile = "gossip-peers.json"
 
-// rememberPeers writes the other live members' gossip addresses to the
-// data directory when they change.
-func (n *Node) rememberPeers(members []cluster.Member) {
-	var addrs []string
-	for _, m := range members {
-		if m.ID != n.cfg.NodeID && m.State == cluster.Alive && m.GossipAddr != "" {
-			addrs = append(addrs, m.GossipAddr)
-		}
-	}
-	slices.Sort(addrs)
-	if len(addrs) == 0 || slices.Equal(addrs, n.lastPeers) {
-		return
-	}
-	b, err := json.Marshal(addrs)
-	if err != nil {
-		return
-	}
-	path := filepath.Join(n.cfg.DataDir, peersFile)
-	if err := os.WriteFile(path+".tmp", b, 0o600); err == nil {
-		err = os.Rename(path+".tmp", path)
-	}
-	if err != nil {
-		n.log.Warn("cannot remember gossip peers", "err", err)
-		return
-	}
-	n.lastPeers = addrs
-}
-
 // KnownPeers returns the gossip addresses this node rejoins after a restart.
-func (n *Node) KnownPeers() []string { return n.knownPeers() }
+func (n *Node) KnownPeers() []string { return n.peers.Known() }
 
 // RaftAddr is the address this node's Raft listens on.
 func (n *Node) RaftAddr() string { return n.raft.Addr() }
-
-// knownPeers returns the gossip addresses remembered by rememberPeers.
-func (n *Node) knownPeers() []string {
-	b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, peersFile))
-	if err != nil {
-		return nil
-	}
-	var addrs []string
-	if json.Unmarshal(b, &addrs) != nil {
-		return nil
-	}
-	return addrs
-}
 
 // GossipAddr is the address other nodes join through ("" on a lone node).
 func (n *Node) GossipAddr() string {
@@ -115,6 +71,14 @@ func (n *Node) rpcKey() []byte {
 		return nil
 	}
 	return nodeauth.DeriveKey(n.cfg.ClusterKey, nodeauth.PurposeRPC)
+}
+
+// forget keeps the leader's reconcile from adding a removed node straight
+// back while gossip may still call it alive; nothing to do on a lone node.
+func (n *Node) forget(id string) {
+	if n.manager != nil {
+		n.manager.Forget(id)
+	}
 }
 
 // leaveCluster hands leadership away and says goodbye on gossip, so the

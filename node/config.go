@@ -270,7 +270,7 @@ func (c *Config) Validate() error {
 	if c.BootstrapExpect < 1 {
 		return errors.New("bootstrap-expect must be at least 1")
 	}
-	if err := c.validateTLS(); err != nil {
+	if err := c.tlsFiles().Validate(c.clustered()); err != nil {
 		return err
 	}
 	if c.MaxBodyBytes < 1024 {

@@ -5,10 +5,11 @@
 // tests run nodes through it.
 //
 // The protocols are other packages': points replication (replication),
-// applying and reading the metadata from any node (metadata), bucket
-// placement (cluster.Placer), alert evaluation and its queue
-// (node/alerting). replication.go gives them their views of gossip, Raft
-// and the other nodes. Still here: removing a node (remove.go) and the
-// backup and restore entry points (backup.go); docs/architecture.md traces
-// them.
+// applying and reading the metadata and removing a node (metadata), bucket
+// placement (cluster.Placer), alert evaluation, its queue and which node
+// evaluates (node/alerting), the metrics collector (internal/nodemetrics),
+// the cluster status document (internal/clusterstatus) and TLS
+// (internal/tlsconfig). replication.go gives them their views of gossip,
+// Raft and the other nodes. Still here: the backup and restore entry points
+// (backup.go); docs/architecture.md traces them.
 package node

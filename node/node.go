@@ -17,9 +17,11 @@ import (
 
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/httpapi"
+	"github.com/dakkio/dakkio/internal/clusterstatus"
 	"github.com/dakkio/dakkio/internal/objectid"
 	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/internal/tlsconfig"
 	"github.com/dakkio/dakkio/metadata"
 	"github.com/dakkio/dakkio/mqttingest"
 	"github.com/dakkio/dakkio/node/alerting"
@@ -44,15 +46,15 @@ type Node struct {
 	reg  *prometheus.Registry
 
 	// Set when the node runs in a cluster (gossip configured).
-	members   *cluster.Membership
-	manager   *cluster.Manager
-	rpc       *peerrpc.Client // calls to other nodes
-	lastPeers []string        // gossip peers last written to peersFile; manager goroutine
-	pts       *points.DB
-	raft      *cluster.Raft
-	api       *httpapi.Server
-	ln        net.Listener
-	tlsConf   *nodeTLS
+	members *cluster.Membership
+	manager *cluster.Manager
+	rpc     *peerrpc.Client   // calls to other nodes
+	peers   *cluster.PeerFile // gossip peers to rejoin after a restart
+	pts     *points.DB
+	raft    *cluster.Raft
+	api     *httpapi.Server
+	ln      net.Listener
+	tlsConf *tlsconfig.Config
 
 	// Replication of points (package replication, wired in replication.go).
 	hints *replication.Hints // nil on a lone node
@@ -74,7 +76,7 @@ func New(cfg Config) (_ *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data dir %q: %w", cfg.DataDir, err)
 	}
-	tlsConf, err := cfg.loadTLS()
+	tlsConf, err := tlsconfig.Load(cfg.tlsFiles(), cfg.clustered())
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +94,7 @@ func New(cfg Config) (_ *Node, err error) {
 	}()
 
 	n := &Node{cfg: cfg, log: cfg.Logger.With("component", "node"), tlsConf: tlsConf}
+	n.peers = cluster.NewPeerFile(filepath.Join(cfg.DataDir, peersFile), cfg.NodeID, n.log)
 	if n.ln, err = n.listenHTTP(); err != nil {
 		return nil, err
 	}
@@ -122,7 +125,7 @@ func New(cfg Config) (_ *Node, err error) {
 		BindAddr:       cfg.RaftAddr,
 		AdvertiseAddr:  cfg.advertise(cfg.RaftAddr),
 		Key:            raftKey,
-		TLS:            tlsConf.peerConfig(),
+		TLS:            tlsConf.PeerConfig(),
 		BootstrapSelf:  cfg.BootstrapExpect <= 1 && len(cfg.Join) == 0,
 		Fast:           cfg.FastRaft,
 		OnDeleteBucket: pts.DeleteBucket,
@@ -154,7 +157,7 @@ func New(cfg Config) (_ *Node, err error) {
 	n.repl = n.newReplicator()
 	n.meta = metadata.New(metadata.Config{
 		Self: cfg.NodeID, State: n.state, Raft: r, Cluster: clusterView{n}, Peers: peerCalls{n}, Points: n.repl,
-		Place: n.placer.Place, KeyLease: cfg.KeyLease, ChaosBug: chaosBug, Logger: cfg.Logger,
+		Voters: r, Forget: n.forget, Place: n.placer.Place, KeyLease: cfg.KeyLease, ChaosBug: chaosBug, Logger: cfg.Logger,
 		Applied: func(cmd any) { n.alerts.Applied(cmd) },
 	})
 	n.meter = cluster.NewMeter(cluster.MeterConfig{
@@ -182,7 +185,7 @@ func New(cfg Config) (_ *Node, err error) {
 		NodeID: cfg.NodeID, Engine: n.alerts, Local: pts, MaxBytes: cfg.AlertQueueMaxBytes, Hold: chaosBug == "hold-alerts",
 	})
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.newCollector())
 	n.reg = reg
 	// Node-to-node calls, served on the API's port once their signature
 	// checks out.
@@ -356,6 +359,10 @@ func (n *Node) KeyLease() error { return n.meta.KeyLease() }
 // on this node, their bytes, and how long the oldest has waited.
 func (n *Node) AlertEvalLag() (queued int, bytes int64, oldest time.Duration) { return n.queue.Lag() }
 
+// RemoveNode takes a node out of the Raft configuration
+// (metadata.Service.RemoveNode).
+func (n *Node) RemoveNode(ctx context.Context, id string) error { return n.meta.RemoveNode(ctx, id) }
+
 // Rebalance moves buckets onto the replicas the current servers call for
 // (cluster.Placer.Rebalance).
 func (n *Node) Rebalance(ctx context.Context) (any, error) { return n.placer.Rebalance(ctx) }
@@ -377,67 +384,20 @@ func (n *Node) Ready() error {
 	return nil
 }
 
-// nodeStatus is one node as /api/operator/cluster shows it.
-type nodeStatus struct {
-	NodeID      string `json:"nodeId"`
-	HTTPAddress string `json:"httpAddress"`
-	RaftAddress string `json:"raftAddress"`
-	State       string `json:"state"`
-	Voter       bool   `json:"voter"`
-	Healthy     bool   `json:"healthy"`
-}
-
-// ClusterStatus describes the cluster as this node sees it.
+// ClusterStatus describes the cluster as this node sees it
+// (internal/clusterstatus).
 func (n *Node) ClusterStatus() any {
-	rs := n.raft.Status()
-	servers, err := n.raft.Servers()
-	if err != nil {
-		n.log.Warn("cannot read raft configuration", "err", err)
+	src := clusterstatus.Sources{
+		Self: n.cfg.NodeID, HTTPAddr: n.cfg.advertise(n.HTTPAddr()), Raft: n.raft, State: n.state,
+		Ready: func() bool { return n.Ready() == nil }, Logger: n.log,
 	}
-	// What gossip says of each node: its HTTP address and whether it lives.
-	gossip := map[string]cluster.Member{}
+	if src.HTTPAddr == "" {
+		src.HTTPAddr = n.HTTPAddr()
+	}
 	if n.members != nil {
-		for _, m := range n.members.Members() {
-			gossip[m.ID] = m
-		}
+		src.Members, src.Hints, src.Replication = n.members.Members, n.hints, n.repl
 	}
-	nodes := make([]nodeStatus, 0, len(servers))
-	for _, s := range servers {
-		ns := nodeStatus{NodeID: s.ID, RaftAddress: s.Address, Voter: s.Voter, State: "Follower"}
-		if s.ID == rs.LeaderID {
-			ns.State = "Leader"
-		}
-		if m, ok := gossip[s.ID]; ok {
-			ns.HTTPAddress = m.HTTPAddr
-			ns.Healthy = m.State == cluster.Alive
-			if !ns.Healthy {
-				ns.State = m.State.String()
-			}
-		}
-		if s.ID == n.cfg.NodeID {
-			ns.HTTPAddress = n.cfg.advertise(n.HTTPAddr())
-			if ns.HTTPAddress == "" {
-				ns.HTTPAddress = n.HTTPAddr()
-			}
-			ns.State = rs.State
-			ns.Healthy = n.Ready() == nil
-		}
-		nodes = append(nodes, ns)
-	}
-	doc := map[string]any{"nodeId": n.cfg.NodeID, "leaderId": rs.LeaderID, "nodes": nodes, "raft": rs, "placement": n.state.Placement()}
-	if n.members != nil {
-		moves := map[string]store.PlacementView{}
-		for b, p := range n.state.Placements() {
-			if len(p.Pending)+len(p.Leaving) > 0 {
-				moves[b] = p
-			}
-		}
-		doc["moves"] = moves
-		doc["hintedHandoff"] = n.hints.Status()
-		doc["repair"] = n.repl.RepairStatus()
-		doc["replication"] = n.repl.Counters()
-	}
-	return doc
+	return clusterstatus.Document(src)
 }
 
 // Close stops serving, then stops Raft. It is safe to call more than once.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dakkio/dakkio/internal/peerrpc"
+	"github.com/dakkio/dakkio/node/alerting"
 	"github.com/dakkio/dakkio/replication"
 	"github.com/dakkio/dakkio/store"
 	"github.com/dakkio/dakkio/store/points"
@@ -69,25 +70,10 @@ func (n *Node) serverIDs() []string {
 }
 
 // isEvaluator reports whether this node evaluates the bucket's alert rules:
-// the first replica alive on gossip does; with no placement (one node, or
-// a bucket placed before placement existed) the leader does.
+// a lone node evaluates every bucket (alerting.Evaluates in a cluster).
 func (n *Node) isEvaluator(bucketID string) bool {
-	if n.members == nil {
-		return true
-	}
-	reps := n.state.BucketReplicas(bucketID)
-	if len(reps) == 0 {
-		return n.raft.IsLeader()
-	}
-	for _, id := range reps {
-		if id == n.cfg.NodeID {
-			return true
-		}
-		if n.peerHTTP(id) != "" {
-			return false
-		}
-	}
-	return false
+	alive := func(id string) bool { return n.peerHTTP(id) != "" }
+	return n.members == nil || alerting.Evaluates(n.cfg.NodeID, n.state.BucketReplicas(bucketID), alive, n.raft.IsLeader)
 }
 
 // clusterView is replication.Cluster and metadata.Cluster over this node's
