@@ -339,20 +339,22 @@ func webhookPayload(event string, at time.Time, webhookID, bucketID string, data
 	}
 	var buf bytes.Buffer
 	buf.WriteString(`{"event":`)
-	writeJSONString(&buf, event)
+	WriteJSONString(&buf, event)
 	buf.WriteString(`,"timestamp":`)
-	writeJSONString(&buf, FormatTime(at))
+	WriteJSONString(&buf, FormatTime(at))
 	buf.WriteString(`,"webhookId":`)
-	writeJSONString(&buf, webhookID)
+	WriteJSONString(&buf, webhookID)
 	buf.WriteString(`,"bucketId":`)
-	writeJSONString(&buf, bucketID)
+	WriteJSONString(&buf, bucketID)
 	buf.WriteString(`,"data":`)
 	buf.Write(data)
 	buf.WriteByte('}')
 	return buf.Bytes()
 }
 
-func writeJSONString(buf *bytes.Buffer, s string) {
+// WriteJSONString writes s as a JSON string, without escaping HTML: webhook
+// bodies are read by programs, not browsers.
+func WriteJSONString(buf *bytes.Buffer, s string) {
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes

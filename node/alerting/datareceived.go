@@ -77,17 +77,17 @@ func dataReceivedData(st *store.State, bucketID string, pts []points.Point) json
 			names[p.SourceID] = name
 		}
 		buf.WriteString(`{"dataSourceId":`)
-		writeJSON(&buf, p.SourceID)
+		store.WriteJSONString(&buf, p.SourceID)
 		buf.WriteString(`,"dataSourceName":`)
-		writeJSON(&buf, name)
+		store.WriteJSONString(&buf, name)
 		buf.WriteString(`,"timestamp":`)
-		writeJSON(&buf, store.FormatTime(time.Unix(0, p.TS)))
+		store.WriteJSONString(&buf, store.FormatTime(time.Unix(0, p.TS)))
 		buf.WriteString(`,"values":{`)
 		for j, v := range p.Values {
 			if j > 0 {
 				buf.WriteByte(',')
 			}
-			writeJSON(&buf, v.Field)
+			store.WriteJSONString(&buf, v.Field)
 			buf.WriteByte(':')
 			switch v.Kind {
 			case points.KindNumber:
@@ -97,7 +97,7 @@ func dataReceivedData(st *store.State, bucketID string, pts []points.Point) json
 					buf.WriteString(strconv.FormatFloat(v.Num, 'g', -1, 64))
 				}
 			case points.KindString:
-				writeJSON(&buf, v.Str)
+				store.WriteJSONString(&buf, v.Str)
 			case points.KindBool:
 				buf.WriteString(strconv.FormatBool(v.Bool))
 			default:
@@ -116,13 +116,6 @@ func dataReceivedData(st *store.State, bucketID string, pts []points.Point) json
 	buf.WriteString(strconv.FormatBool(len(pts) > maxEventPoints))
 	buf.WriteByte('}')
 	return buf.Bytes()
-}
-
-func writeJSON(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	buf.Truncate(buf.Len() - 1)
 }
 
 // withoutDeletedSources drops the points of deleted data sources: a hint or
