@@ -17,7 +17,7 @@ func TestMemoryLimitSources(t *testing.T) {
 		env  []string
 		want int64
 	}{
-		{"default", nil, nil, 256 << 20},
+		{"default", nil, nil, 352 << 20},
 		{"flag MiB", []string{"--memory-limit", "384MiB"}, nil, 384 << 20},
 		{"flag bytes", []string{"--memory-limit=1000"}, nil, 1000},
 		{"flag off", []string{"--memory-limit", "0"}, nil, 0},

@@ -31,6 +31,15 @@ const (
 
 // encodeBlock appends the stored form of b, whose points are sorted by TS.
 func encodeBlock(dst []byte, b block) []byte {
+	fields, uniform := blockFields(b)
+	return encodeBlockAs(dst, b, fields, uniform)
+}
+
+// encodeBlockAs is encodeBlock with b's fields already listed, as
+// blockFields lists them: the writer keeps them for the hours it extends,
+// since that pass over every point's values was half of encoding a whole
+// hour (the values of an hour's points lie scattered over the heap).
+func encodeBlockAs(dst []byte, b block, fields []blockField, uniform bool) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
 	var prev, prevDelta int64
 	for i := range b {
@@ -44,7 +53,6 @@ func encodeBlock(dst []byte, b block) []byte {
 		}
 		prev = b[i].TS
 	}
-	fields, uniform := blockFields(b)
 	dst = binary.AppendUvarint(dst, uint64(len(fields)))
 	col := make([]*Value, len(b))
 	for j, f := range fields {

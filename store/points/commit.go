@@ -278,8 +278,8 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 			return err
 		}
 		seq := h.pieces
-		replaced := h.extend(add)
-		sc.block = encodeBlock(sc.block[:0], add)
+		replaced, fields, uniform := h.extend(add)
+		sc.block = encodeBlockAs(sc.block[:0], add, fields, uniform)
 		key = s.appendBlockKey(key[:0], hour, uint32(seq))
 		if err := g.txn.Set(g.keep(key), g.keep(sc.block)); err != nil {
 			return fmt.Errorf("cannot write block: %w", err)
@@ -313,8 +313,11 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 }
 
 // extend adds a run's points (sorted, unique times) to the hour as one
-// more piece, in place, and returns how many of them replaced a point.
-func (h *hotHour) extend(add []Point) (replaced int) {
+// more piece, in place, and returns how many of them replaced a point and
+// the run's fields (as blockFields lists them).
+func (h *hotHour) extend(add []Point) (replaced int, fields []blockField, uniform bool) {
+	fields, uniform = blockFields(add)
+	h.noteFields(fields, uniform)
 	if n := len(h.b); n == 0 || add[0].TS > h.b[n-1].TS {
 		h.b = append(h.b, add...) // the common case: newer points only
 	} else {
@@ -333,7 +336,29 @@ func (h *hotHour) extend(add []Point) (replaced int) {
 		h.r = h.b.rollup()
 	}
 	h.pieces++
-	return replaced
+	return replaced, fields, uniform
+}
+
+// noteFields keeps the hour's field list up to date with a run about to be
+// added: it stays known while every point carries the same fields, which is
+// when knowing it saves a pass; otherwise encoding lists them again. Points
+// replaced by the run do not matter: removing points from a block whose
+// points all carry the same fields leaves it so.
+func (h *hotHour) noteFields(fields []blockField, uniform bool) {
+	switch {
+	case len(h.b) == 0:
+		h.fields, h.fieldsKnown = fields, uniform
+	case h.fieldsKnown && (!uniform || !slices.Equal(h.fields, fields)):
+		h.fields, h.fieldsKnown = nil, false
+	}
+}
+
+// encode appends the hour's stored form as one block.
+func (h *hotHour) encode(dst []byte) []byte {
+	if h.fieldsKnown {
+		return encodeBlockAs(dst, h.b, h.fields, true)
+	}
+	return encodeBlock(dst, h.b)
 }
 
 // retire lists, besides the hours retired while writing, each written
@@ -362,7 +387,7 @@ func (g *groupCommit) foldCompactions(sc *commitScratch) error {
 		if h == nil || h.pieces <= 1 || g.folded[hk] || foldedBytes >= maxFoldedGroup || foldedEntries+h.pieces > maxFoldedEntries {
 			return nil
 		}
-		sc.block = encodeBlock(sc.block[:0], h.b)
+		sc.block = h.encode(sc.block[:0])
 		if len(sc.block) > maxFoldedHour {
 			return nil
 		}
@@ -472,6 +497,9 @@ type hotHour struct {
 	b      block
 	r      *rollup // nil until needed
 	pieces int     // blocks stored at seq 0..pieces-1
+	// fields are the fields every point of b carries, when fieldsKnown.
+	fields      []blockField
+	fieldsKnown bool
 }
 
 // An hour stored in this many blocks is compacted into one.
@@ -485,7 +513,7 @@ func compact(txn *badger.Txn, h *hotHour, pieces int) error {
 			return fmt.Errorf("cannot compact block: %w", err)
 		}
 	}
-	if err := txn.Set(h.s.blockKey(h.hour, 0), encodeBlock(nil, h.b)); err != nil {
+	if err := txn.Set(h.s.blockKey(h.hour, 0), h.encode(nil)); err != nil {
 		return fmt.Errorf("cannot compact block: %w", err)
 	}
 	h.pieces = 1
