@@ -389,8 +389,17 @@ func readColumn(d *decoder, kind Kind, present []bool, col *column) {
 }
 
 // mergeBlock returns old with the points of add (sorted by TS, unique)
-// inserted; a point of add replaces the point of old at the same time.
+// inserted; a point of add replaces the point of old at the same time. The
+// result may share memory with either: callers own both.
 func mergeBlock(old block, add []Point) block {
+	// An hour's pieces usually follow one another in time: then merging is
+	// appending, and an hour of many pieces is not copied once per piece.
+	switch {
+	case len(old) == 0:
+		return add
+	case len(add) == 0 || old[len(old)-1].TS < add[0].TS:
+		return append(old, add...)
+	}
 	out := make(block, 0, len(old)+len(add))
 	i, j := 0, 0
 	for i < len(old) || j < len(add) {

@@ -298,9 +298,8 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 			info = db.info(s)
 		}
 		// The source has moved on to a later hour: the hours before its
-		// last two are compacted and no longer cached, so the cache holds
-		// about two hours a source (the previous one for late writes from
-		// concurrent clients; a later point is read back from disk).
+		// last two are compacted and no longer cached (see retire for the
+		// previous one; a later point is read back from disk).
 		if last := hourOf(info.maxTS); info.count > 0 && last < hour-hourNS {
 			g.retired = append(g.retired, hourKey{s, last})
 		}
@@ -361,13 +360,26 @@ func (h *hotHour) encode(dst []byte) []byte {
 	return encodeBlock(dst, h.b)
 }
 
+// previousHourCommits is how many pieces a source's current hour has
+// before its previous hour is retired.
+const previousHourCommits = 4
+
 // retire lists, besides the hours retired while writing, each written
-// source's hour two before its latest, and the late writes to hours before
-// a source's previous one (read back from disk), or such hours would pile
-// up in the cache.
+// source's hour two before its latest (and its previous hour, see
+// previousHourCommits), and the late writes to hours before a source's
+// previous one (read back from disk), or such hours would pile up in the
+// cache.
 func (g *groupCommit) retire() {
 	for s, info := range g.infos {
-		g.retired = append(g.retired, hourKey{s, hourOf(info.maxTS) - 2*hourNS})
+		cur := hourOf(info.maxTS)
+		g.retired = append(g.retired, hourKey{s, cur - 2*hourNS})
+		// Late writes to the previous hour come from concurrent clients at
+		// the turn of the hour; once the current hour has taken a few
+		// commits, the previous one is retired too, or sources writing
+		// every second would keep two full hours each in the cache.
+		if h := g.db.hotHourOf(g.written, hourKey{s, cur}); h != nil && h.pieces >= previousHourCommits {
+			g.retired = append(g.retired, hourKey{s, cur - hourNS})
+		}
 	}
 	for hk := range g.written {
 		if hk.hour < hourOf(g.infos[hk.s].maxTS)-hourNS {
@@ -502,8 +514,11 @@ type hotHour struct {
 	fieldsKnown bool
 }
 
-// An hour stored in this many blocks is compacted into one.
-const maxPieces = 16
+// An hour stored in this many blocks is compacted into one. Compacting
+// re-encodes the whole hour: a source writing every second fills an hour
+// in about 45 group commits, and at 16 pieces each hour was encoded three
+// times over; readers append pieces that follow one another in time.
+const maxPieces = 48
 
 // compact stores h as one block at seq 0, deleting its other stored blocks
 // (seq 1..pieces-1), and records that in h.
