@@ -52,8 +52,13 @@ type Collector struct{ src Sources }
 // New returns the collector of src.
 func New(src Sources) *Collector { return &Collector{src: src} }
 
+// allDescs lists every desc made by desc, for Describe.
+var allDescs []*prometheus.Desc
+
 func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc("dakkio_"+name, help, labels, nil)
+	d := prometheus.NewDesc("dakkio_"+name, help, labels, nil)
+	allDescs = append(allDescs, d)
+	return d
 }
 
 var (
@@ -94,10 +99,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descRaftLastIndex, descRaftCommitIndex, descRaftAppliedIndex,
-		descRaftSkipped, descLeaderChanges, descBuildInfo, descWebhookAttempts, descRaftServers, descGossipMembers, descHints, descHintBytes, descHintsDropped, descHintsReplayed, descRepairPasses,
-		descRepairRunning, descRepairBuckets, descRepairHours, descRepairPoints, descMovedAway, descCurrentAge, descBucketsBehind, descReplWrites,
-		descReplicaWrites, descReads, descDiskBytes, descEvalQueued, descEvalQueueBytes, descEvalLag, descEvalDone, descEvalRetries, descEvalDropped} {
+	for _, d := range allDescs {
 		ch <- d
 	}
 }
