@@ -47,6 +47,12 @@ func (db *DB) writer() {
 		case req := <-db.writeCh:
 			group = append(group, req)
 		case <-db.stop:
+			db.writeMu.Lock()
+			if db.nextTxn != nil {
+				db.nextTxn.Discard()
+				db.nextTxn = nil
+			}
+			db.writeMu.Unlock()
 			for {
 				select {
 				case req := <-db.writeCh:
@@ -152,7 +158,7 @@ const groupArenaChunk = 64 << 10
 // updates after it.
 type groupCommit struct {
 	db          *DB
-	read        *badger.Txn // cold hours are read outside txn
+	read        *badger.Txn // cold hours are read outside txn; nil until one is
 	txn         *badger.Txn
 	arena       []byte
 	infos       map[series]seriesInfo
@@ -167,14 +173,15 @@ func (db *DB) commitGroup(group []*writeReq) (err error) {
 	sc := &db.scratch
 	defer sc.reset()
 	sc.sortBySource(group)
-	// Cold hours are read outside the write transaction: its iterators would
-	// sort every pending write each time, and no hour read here was written
-	// earlier in this group (those come from written).
 	g := &groupCommit{
-		db: db, read: db.bdb.NewTransaction(false), txn: db.bdb.NewTransaction(true),
+		db: db, txn: db.takeTxn(),
 		infos: map[series]seriesInfo{}, written: map[hourKey]*hotHour{}, folded: map[hourKey]bool{},
 	}
-	defer g.read.Discard()
+	defer func() {
+		if g.read != nil {
+			g.read.Discard()
+		}
+	}()
 	defer g.txn.Discard()
 	defer func() {
 		if err != nil {
@@ -191,12 +198,30 @@ func (db *DB) commitGroup(group []*writeReq) (err error) {
 	if g.queued, err = db.queueEval(g.txn, group); err != nil {
 		return err
 	}
+	db.nextTxn = db.bdb.NewTransaction(true)
 	if err := g.txn.Commit(); err != nil {
 		return fmt.Errorf("cannot commit points: %w", err)
 	}
 	g.publish()
 	g.compactAfter()
 	return nil
+}
+
+// takeTxn returns the transaction begun for this group during the last
+// group's commit, or a new one. Beginning a transaction waits until Badger's
+// watermark has taken in every earlier commit, a hand-off to another
+// goroutine that, right after a commit, often waits for a core; begun
+// before the last commit, the transaction has nothing to wait for. Its
+// earlier read time does not matter: the group only writes through it
+// (cold hours are read through g.read), and with conflict detection off
+// the read time checks nothing.
+func (db *DB) takeTxn() *badger.Txn {
+	txn := db.nextTxn
+	db.nextTxn = nil
+	if txn == nil {
+		txn = db.bdb.NewTransaction(true)
+	}
+	return txn
 }
 
 // sortBySource fills c.entries with the group's points grouped by source
@@ -565,6 +590,14 @@ func (db *DB) info(s series) seriesInfo {
 func (g *groupCommit) loadHour(hk hourKey) (*hotHour, error) {
 	if h := g.db.hotHourOf(g.written, hk); h != nil {
 		return h, nil
+	}
+	// Cold hours are read outside the write transaction: its iterators would
+	// sort every pending write each time, and no hour read here was written
+	// earlier in this group (those come from written). It is begun only
+	// for a cold hour: each transaction begun is a round trip through
+	// Badger's watermark goroutine, and most groups find every hour cached.
+	if g.read == nil {
+		g.read = g.db.bdb.NewTransaction(false)
 	}
 	b, pieces, err := readHour(g.read, hk.s, hk.hour, nil, false)
 	if err != nil {

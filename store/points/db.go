@@ -27,6 +27,7 @@ type DB struct {
 	writeMu sync.Mutex
 	hot     map[hourKey]*hotHour // hours recently written; writeMu
 	scratch commitScratch        // writeMu
+	nextTxn *badger.Txn          // writeMu; see takeTxn
 	eval    evalQueue            // evalqueue.go
 
 	changes *changeLog // changes.go
