@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -12,8 +15,9 @@ import (
 // The server streams request bodies (fasthttp's StreamRequestBody): it reads
 // only the headers and a few KiB before calling dispatch, which checks the
 // credentials from the headers and only then reads the body, with readBody.
-// An unauthenticated upload is refused without its body ever being buffered,
-// and the connection is closed rather than drained.
+// An unauthenticated upload is refused without its body ever being buffered:
+// the answer goes out at once, and the rest of the body is read off and
+// dropped for a while before the connection is closed (lingerUnread).
 
 // bodyBudget bounds the bytes of request bodies in flight over all
 // connections.
@@ -98,4 +102,55 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) (release func(), aerr *apiEr
 	}
 	ctx.Request.SetBodyRaw(buf.Bytes())
 	return release, nil
+}
+
+// Bounds of lingerUnread: the connections lingering at once, and how long
+// and how far each reads off the body after its answer.
+const (
+	maxLingering   = 64
+	lingerTime     = 2 * time.Second
+	lingerMaxBytes = 64 << 20
+)
+
+// maxDiscarded is the unread body fasthttp itself reads off after an
+// answer to keep the connection (its maxUnreadStreamBodySize).
+const maxDiscarded = 256 << 10
+
+// lingerUnread sends the refusal of a request whose body is left unread
+// (too large, bad key, over quota...) itself, then reads off and drops what
+// the client still sends, for up to lingerTime or lingerMaxBytes, and only
+// then closes the connection. Closed at once while the body still arrives,
+// the connection is reset by the kernel, and the client (Go's, curl) often
+// loses the answer: a 413 on which Telegraf splits its batch became a
+// connection error it retried as it was. net/http lingers the same way.
+// Past maxLingering connections at once, the connection is closed at once.
+func (s *Server) lingerUnread(ctx *fasthttp.RequestCtx) {
+	declared := ctx.Request.Header.ContentLength()
+	if ctx.RequestBodyStream() == nil || ctx.Response.StatusCode() < 400 || (declared >= 0 && declared <= maxDiscarded) {
+		return
+	}
+	select {
+	case s.lingering <- struct{}{}:
+	default:
+		return
+	}
+	ctx.Response.Header.SetConnectionClose()
+	var answer bytes.Buffer
+	w := bufio.NewWriter(&answer)
+	if ctx.Response.Write(w) != nil || w.Flush() != nil {
+		<-s.lingering
+		return
+	}
+	// The answer is written by the hijacker: fasthttp would close the
+	// connection right after writing a "Connection: close" answer itself.
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		defer func() { <-s.lingering }()
+		_ = c.SetWriteDeadline(time.Now().Add(lingerTime))
+		if _, err := c.Write(answer.Bytes()); err != nil {
+			return
+		}
+		_ = c.SetReadDeadline(time.Now().Add(lingerTime))
+		_, _ = io.CopyN(io.Discard, c, lingerMaxBytes)
+	})
 }

@@ -241,3 +241,45 @@ func TestMetricsBoundMethodsAndCountEveryStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedUploadsGetTheirAnswer: a client that sends a whole large body
+// gets the refusal the server decided on from the headers, every time. The
+// server answers at once and then reads the body off before closing: closed
+// with the body still arriving, the connection was reset and Go's client
+// lost the 413 or 401 in most tries.
+func TestRefusedUploadsGetTheirAnswer(t *testing.T) {
+	n := testnode.Start(t, func(c *node.Config) { c.MaxBodyBytes = 1 << 20 })
+	bid := mkBucket(t, n, n.AdminKey, obj{"name": unique("big")})["_id"].(string)
+	_, wkey := mkKey(t, n, n.AdminKey, bid, "write")
+	// Bodies past what fasthttp reads off by itself (256 KiB).
+	cases := []struct {
+		name, path, key string
+		size, status    int
+	}{
+		{"over the limit", "/api/data/batch", wkey, 4 << 20, http.StatusRequestEntityTooLarge},
+		{"over the limit, line protocol", "/api/v2/write?bucket=" + bid, wkey, 4 << 20, http.StatusRequestEntityTooLarge},
+		{"unknown key", "/api/data/batch", "dakkio_w_" + strings.Repeat("0", 40), 900 << 10, http.StatusUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for try := range 8 {
+				// A fresh connection each time: the refusal closes it.
+				client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+				req, err := http.NewRequest("POST", n.URL+tc.path, bytes.NewReader(bytes.Repeat([]byte("x"), tc.size)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("X-API-Key", tc.key)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatalf("try %d: no answer: %v", try, err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tc.status || len(got) == 0 {
+					t.Fatalf("try %d: %d %s, want %d with its error body", try, resp.StatusCode, got, tc.status)
+				}
+			}
+		})
+	}
+}

@@ -207,6 +207,8 @@ type Server struct {
 	nodeAuth *nodeauth.Verifier
 	bodies   bodyBudget
 	prom     *promapi.API // Prometheus' query API
+	// lingering holds a slot per connection answered by lingerUnread.
+	lingering chan struct{}
 }
 
 // New returns a Server ready to Serve.
@@ -231,7 +233,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"),
-		nodeAuth: nodeauth.NewVerifier(nodeauth.VerifierConfig{Key: cfg.NodeKey})}
+		nodeAuth:  nodeauth.NewVerifier(nodeauth.VerifierConfig{Key: cfg.NodeKey}),
+		lingering: make(chan struct{}, maxLingering)}
 	s.bodies.limit = cfg.Limits.MaxBodyBytesInFlight
 	handler := s.dispatch
 	if cfg.Metrics != nil {
@@ -359,6 +362,12 @@ type call struct {
 func (c *call) param(name string) string { return c.params.get(name) }
 
 func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
+	bodyRead := false
+	defer func() { // runs last, once the answer is final
+		if !bodyRead {
+			s.lingerUnread(ctx)
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("handler panicked", "panic", p, "path", string(ctx.Path()))
@@ -423,6 +432,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		if aerr == nil {
 			var done func()
 			done, aerr = s.readBody(ctx)
+			bodyRead = aerr == nil
 			defer done()
 		}
 		if aerr != nil {
