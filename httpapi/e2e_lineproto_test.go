@@ -191,6 +191,10 @@ func TestE2ELineProtocolErrors(t *testing.T) {
 		{"type conflict inside request", q, wkey, "n f=1\nn f=true", nil, 400, "invalid", "line 2"},
 		{"bad field name", q, wkey, "n f\\ x=1", nil, 400, "invalid", "line 1: field name"},
 		{"outside retention", q, wkey, "m,k=v f=1 1000000000", nil, 400, "invalid", "retention"},
+		// The JSON API's range (years 1678..2261) holds here too: the last
+		// nanoseconds an int64 holds were once taken and then never found.
+		{"timestamp past 2261", q, wkey, "new3 f=1\nm,k=v f=1 9223372036854775807", nil, 400, "invalid", "line 2: timestamp 9223372036854775807 ns is out of range"},
+		{"timestamp in 2262", q, wkey, "m,k=v f=1 9223372036854775806", nil, 400, "invalid", "out of range"},
 		{"bad precision", q + "&precision=d", wkey, "m,k=v f=1", nil, 400, "invalid", "precision"},
 		{"write key for another bucket", "/api/v2/write?bucket=" + other["_id"].(string), wkey, "m f=1", nil, 403, "forbidden", "does not have access"},
 		{"write key for another bucket by name", "/api/v2/write?bucket=" + other["name"].(string), wkey, "m f=1", nil, 403, "forbidden", "does not have access"},
@@ -211,6 +215,25 @@ func TestE2ELineProtocolErrors(t *testing.T) {
 	}
 	unchanged(t, n, before, n.AdminKey)
 
+	// An over-long name is refused without being echoed whole.
+	status, body, _ := lpWrite(t, n, wkey, q, strings.Repeat("m", 1<<20)+" f=1", nil)
+	wantInfluxError(t, status, body, 400, "invalid", "at most")
+	if len(body) > 2000 {
+		t.Errorf("the refusal of a 1 MiB series name is %d bytes long", len(body))
+	}
+
+	// A request that also names an inactive source is refused whole: its
+	// new series must not become sources either.
+	dataObj(t, asKey(t, n, wkey, "PATCH", "/api/buckets/"+bid+"/sources/"+src["_id"].(string), obj{"status": "inactive"}), http.StatusOK)
+	before = world(t, n, n.AdminKey)
+	status, body, _ = lpWrite(t, n, wkey, q, fmt.Sprintf("fresh f=3 %d\nm,k=v f=4 %d", now+6, now+6), nil)
+	wantInfluxError(t, status, body, 409, "conflict", "inactive")
+	unchanged(t, n, before, n.AdminKey)
+	if _, ok := sourcesByName(t, n, wkey, bid)["fresh"]; ok {
+		t.Error("a request refused for an inactive source created its new source")
+	}
+	dataObj(t, asKey(t, n, wkey, "PATCH", "/api/buckets/"+bid+"/sources/"+src["_id"].(string), obj{"status": "active"}), http.StatusOK)
+
 	// A gzip bomb: small on the wire, over the body limit unpacked.
 	limit := n.Config.MaxBodyBytes
 	if limit == 0 {
@@ -226,7 +249,7 @@ func TestE2ELineProtocolErrors(t *testing.T) {
 	if zb.Len() >= limit {
 		t.Fatalf("compressed body of %d bytes is not under the limit", zb.Len())
 	}
-	status, body, _ := lpWrite(t, n, wkey, q, zb.String(), http.Header{"Content-Encoding": {"gzip"}})
+	status, body, _ = lpWrite(t, n, wkey, q, zb.String(), http.Header{"Content-Encoding": {"gzip"}})
 	wantInfluxError(t, status, body, 413, "request too large", "maximum size")
 	if got := countPts(); got != 1 {
 		t.Errorf("points after the bomb = %d, want 1", got)

@@ -117,7 +117,11 @@ func (s *Server) writeLineProtocol(c *call) error {
 	}
 	_, unit, err := lineproto.ParsePrecision(string(args.Peek("precision")))
 	if err != nil {
-		return validationError("Invalid precision: " + err.Error() + "; expected ns, us, ms or s")
+		want := "ns, us, ms or s"
+		if string(c.ctx.Path()) == "/write" {
+			want = "n, u, ms or s" // InfluxDB 1's spelling on /write
+		}
+		return validationError("Invalid precision: " + err.Error() + "; expected " + want)
 	}
 	body, err := requestBody(c.ctx, s.cfg.MaxBodyBytes)
 	if err != nil {

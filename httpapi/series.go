@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -165,7 +166,7 @@ func (w *seriesWriter) source(name []byte, tags func() map[string]string) (*seri
 		return acc, nil
 	}
 	if n := utf8.RuneCount(name); n > maxNameLen {
-		return nil, rowErrorf("series %q names a data source of %d characters; at most %d are allowed", name, n, maxNameLen)
+		return nil, rowErrorf("series %s names a data source of %d characters; at most %d are allowed", quoteClipped(name), n, maxNameLen)
 	}
 	acc := w.newAcc()
 	acc.name, acc.last = string(name), -1
@@ -189,6 +190,9 @@ func (w *seriesWriter) source(name []byte, tags func() map[string]string) (*seri
 // time merge into one point; of one field, the later wins.
 // hint is how many values the row has, to size a new point's.
 func (w *seriesWriter) add(acc *seriesAcc, ts int64, field []byte, v points.Value, hint int) error {
+	if ts < minTimestampNS || ts > maxTimestampNS {
+		return rowErrorf("timestamp %d ns is out of range: year must be between %d and %d", ts, minTimestampYear, maxTimestampYear)
+	}
 	if ts < w.oldest {
 		return rowErrorf("timestamp %s is outside the bucket's retention window (%d days)", string(appendTimestamp(nil, ts)), w.bucket.RetentionDays)
 	}
@@ -259,7 +263,7 @@ func (w *seriesWriter) checkField(acc *seriesAcc, field []byte, typ string) erro
 		return nil
 	}
 	if !fieldNameRE.Match(field) {
-		return rowErrorf("field name %q: it must start with a letter or underscore and contain only letters, digits, '_', '.', '-' (at most 64 characters)", field)
+		return rowErrorf("field name %s: it must start with a letter or underscore and contain only letters, digits, '_', '.', '-' (at most 64 characters)", quoteClipped(field))
 	}
 	if len(acc.fields) >= maxSchemaFields {
 		return rowErrorf("series %q has more than %d fields", acc.name, maxSchemaFields)
@@ -317,6 +321,13 @@ func (w *seriesWriter) commit(level replication.Consistency) error {
 func (w *seriesWriter) points() ([]points.Point, error) {
 	if len(w.pts) == 0 {
 		return nil, nil
+	}
+	// An inactive source refuses the whole request (409), which must then
+	// leave none of its new sources behind: checked before creating them.
+	for _, acc := range w.used {
+		if acc.src != nil && acc.src.Status == store.SourceInactive {
+			return nil, errSourceInactive(acc.name)
+		}
 	}
 	if err := w.createSources(); err != nil {
 		return nil, err
@@ -391,4 +402,16 @@ func (w *seriesWriter) createSource(acc *seriesAcc, limits store.PlanLimits) err
 	acc.srcVal = src
 	acc.src = &acc.srcVal
 	return nil
+}
+
+// quoteClipped quotes an input that failed a length or form check for an
+// error message, cut to its first clipRunes characters: the input may be
+// megabytes long, and the answer need not be.
+func quoteClipped(b []byte) string {
+	const clipRunes = 80
+	s := string(b)
+	if utf8.RuneCountInString(s) <= clipRunes {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(string([]rune(s)[:clipRunes])) + "…"
 }

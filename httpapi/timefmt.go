@@ -11,6 +11,13 @@ const (
 	maxTimestampYear = 2261
 )
 
+// The same bounds in Unix nanoseconds, for the protocols that send numbers
+// (line protocol, remote write): the first and last instants of those years.
+var (
+	minTimestampNS = time.Date(minTimestampYear, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	maxTimestampNS = time.Date(maxTimestampYear+1, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano() - 1
+)
+
 // Why a timestamp was refused, as the client reads it.
 const (
 	msgTimestampFormat = "Invalid timestamp: expected RFC 3339 / ISO 8601 such as 2024-01-15T10:30:00Z or 2024-01-15T10:30:00.123+05:30"

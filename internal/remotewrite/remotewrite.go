@@ -73,7 +73,7 @@ func Name(labels []prompb.Label) (Series, error) {
 		src = strconv.AppendQuote(src, l.Value)
 	}
 	if s.Field == "" {
-		return Series{}, fmt.Errorf("%w: series %s has no __name__", ErrInvalid, src)
+		return Series{}, fmt.Errorf("%w: series %s} has no __name__", ErrInvalid, src)
 	}
 	s.Source = string(append(src, '}'))
 	return s, nil
