@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -24,6 +25,9 @@ type body struct {
 func parseWith(p *fastjson.Parser, raw []byte) (*body, *apiError) {
 	v, err := p.ParseBytes(raw)
 	if err != nil {
+		return nil, &apiError{Status: 400, Type: typeBadRequest, Message: "Request body is not valid JSON"}
+	}
+	if _, ok := loneSurrogate(raw); ok {
 		return nil, &apiError{Status: 400, Type: typeBadRequest, Message: "Request body is not valid JSON"}
 	}
 	obj, err := v.Object()
@@ -236,4 +240,56 @@ func parsePage(limitArg, offsetArg []byte) (page, *apiError) {
 		return page{}, validationError("Invalid pagination parameters", details...)
 	}
 	return p, nil
+}
+
+// loneSurrogate finds a \uXXXX escape of half a UTF-16 surrogate pair
+// without its other half in a JSON text fastjson accepted: fastjson keeps
+// such an escape as its six characters, so "\ud800" would be stored as
+// that text instead of being refused like invalid UTF-8.
+func loneSurrogate(raw []byte) (esc []byte, found bool) {
+	for i := 0; ; {
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 || i+j+1 >= len(raw) {
+			return nil, false
+		}
+		i += j + 1
+		if raw[i] != 'u' || i+5 > len(raw) {
+			i++ // an escaped character, never itself the start of one
+			continue
+		}
+		r, ok := hex4(raw[i+1 : i+5])
+		switch {
+		case !ok || r < 0xd800 || r > 0xdfff:
+			i += 5
+		case r <= 0xdbff && i+11 <= len(raw) && raw[i+5] == '\\' && raw[i+6] == 'u':
+			if lo, ok := hex4(raw[i+7 : i+11]); ok && lo >= 0xdc00 && lo <= 0xdfff {
+				i += 11 // a whole pair
+				continue
+			}
+			return raw[i-1 : i+5], true
+		default:
+			return raw[i-1 : i+5], true
+		}
+	}
+}
+
+func hex4(b []byte) (rune, bool) {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+func loneSurrogateProblem(esc []byte) string {
+	return "string escape " + string(esc) + " is half a UTF-16 surrogate pair; strings must be valid Unicode"
 }

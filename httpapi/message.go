@@ -99,6 +99,9 @@ func (s *Server) prepareMessage(key, bucketID, source string, payload []byte) (s
 	if err != nil {
 		return "", nil, validationError("Payload is not JSON: " + err.Error())
 	}
+	if esc, ok := loneSurrogate(payload); ok {
+		return "", nil, validationError("Payload is not valid JSON: " + loneSurrogateProblem(esc))
+	}
 	obj, err := v.Object()
 	if err != nil {
 		return "", nil, validationError("Payload must be a JSON object")

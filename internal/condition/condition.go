@@ -142,6 +142,10 @@ func (p *parser) errorf(format string, args ...any) error {
 
 func (p *parser) parse() (Condition, error) {
 	body := strings.TrimSuffix(strings.TrimSpace(p.input), ".")
+	if strings.HasSuffix(body, ".") {
+		// "5.." is not 5 with a period: one period may end the sentence.
+		return Condition{}, p.errorf(`it ends in more than one period; at most one may end it`)
+	}
 	p.toks = strings.Fields(body)
 	if len(p.toks) == 0 {
 		return Condition{}, p.errorf(`it is empty; expected a field, a comparison and a number, %s, or %s`, example, exampleNoData)
