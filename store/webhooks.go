@@ -175,8 +175,8 @@ func (s *State) WantsEvent(bucketID, event string) bool {
 	return false
 }
 
-// WebhookDeliveries returns a page of a webhook's deliveries, newest first,
-// and their total.
+// WebhookDeliveries returns a page of a webhook's deliveries, newest first
+// by creation time, and their total.
 func (s *State) WebhookDeliveries(webhookID string, offset, limit int) ([]WebhookDelivery, int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -320,8 +320,17 @@ func (t *tables) publish(bucketID, event, cause string, at time.Time, data json.
 	return n
 }
 
+// addDelivery keeps a webhook's deliveries in creation order, which the
+// order commands apply in can differ from by a few milliseconds: events are
+// stamped by the node that saw them, then proposed concurrently. Every
+// replica orders the same commands the same way.
 func (t *tables) addDelivery(d WebhookDelivery) {
-	ds := append(t.deliveries[d.WebhookID], &d)
+	ds := t.deliveries[d.WebhookID]
+	i := len(ds)
+	for i > 0 && ds[i-1].CreatedAt.After(d.CreatedAt) {
+		i--
+	}
+	ds = slices.Insert(ds, i, &d)
 	if len(ds) > maxDeliveriesPerWebhook {
 		// Drop the oldest finished delivery; pending ones stay until done.
 		if i := slices.IndexFunc(ds, func(x *WebhookDelivery) bool { return x.Delivery.State != DeliveryPending }); i >= 0 {

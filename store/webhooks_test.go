@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -150,5 +151,32 @@ func TestUpdateAndDeleteSource(t *testing.T) {
 	mustOK(t, restored.Restore(&buf))
 	if !restored.SourceDeleted(src.ID) {
 		t.Fatal("a restored state forgot the deleted source")
+	}
+}
+
+// TestDeliveriesNewestFirstByCreation: events stamped out of the order
+// their commands apply in are still listed newest first by createdAt.
+func TestDeliveriesNewestFirstByCreation(t *testing.T) {
+	w := newWorld(t)
+	org, _ := w.bootstrap("default", "h")
+	b := w.bucket(org.ID, "b", BucketActive)
+	h := w.webhook(b, WebhookActive, EventDataReceived)
+	for i, ms := range []int{10, 30, 20, 5, 30} {
+		_, err := w.s.ApplyPublishEvent(PublishEvent{BucketID: b.ID, Event: EventDataReceived, Cause: fmt.Sprint("c", i),
+			At: t0.Add(time.Duration(ms) * time.Millisecond), Data: json.RawMessage(`{}`)})
+		mustOK(t, err)
+	}
+	ds, total := w.s.WebhookDeliveries(h.ID, 0, 10)
+	var got []time.Duration
+	for _, d := range ds {
+		got = append(got, d.CreatedAt.Sub(t0))
+	}
+	want := []time.Duration{30 * time.Millisecond, 30 * time.Millisecond, 20 * time.Millisecond, 10 * time.Millisecond, 5 * time.Millisecond}
+	if total != 5 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("deliveries created at %v (total %d), want %v", got, total, want)
+	}
+	// Equal times keep the order they applied in: the later one first.
+	if ds[0].Cause != "c4" || ds[1].Cause != "c1" {
+		t.Errorf("equal times listed as %s, %s; want c4, c1", ds[0].Cause, ds[1].Cause)
 	}
 }
