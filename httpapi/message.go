@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
@@ -144,7 +145,12 @@ func (s *Server) prepareMessage(key, bucketID, source string, payload []byte) (s
 			}
 			val = points.Value{Kind: points.KindNumber, Num: f}
 		case fastjson.TypeString:
-			val = points.Value{Kind: points.KindString, Str: string(fv.GetStringBytes())}
+			sb := fv.GetStringBytes()
+			if !utf8.Valid(sb) { // as every other ingest path refuses it
+				problem = rowErrorf("field %q: string must be valid UTF-8", k)
+				return
+			}
+			val = points.Value{Kind: points.KindString, Str: string(sb)}
 		case fastjson.TypeTrue, fastjson.TypeFalse:
 			val = points.Value{Kind: points.KindBool, Bool: fv.GetBool()}
 		default:

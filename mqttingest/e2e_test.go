@@ -179,7 +179,8 @@ func seqs(t *testing.T, c *client.Client, bucketID, source string) (map[int]bool
 		}
 		var res struct {
 			Data []struct {
-				Values map[string]float64 `json:"values"`
+				Values map[string]any `json:"values"` // seq, and maybe text
+
 			}
 			Metadata struct {
 				Total   int  `json:"total"`
@@ -191,7 +192,8 @@ func seqs(t *testing.T, c *client.Client, bucketID, source string) (map[int]bool
 		}
 		total = res.Metadata.Total
 		for _, p := range res.Data {
-			seen[int(p.Values["seq"])] = true
+			seq, _ := p.Values["seq"].(float64)
+			seen[int(seq)] = true
 		}
 		if !res.Metadata.HasMore {
 			return seen, total

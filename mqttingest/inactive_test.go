@@ -1,6 +1,7 @@
 package mqttingest_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -54,5 +55,41 @@ func TestMQTTInactiveSource(t *testing.T) {
 	seen := waitStored(t, n.Admin, bid, "door", 2)
 	if !seen[0] || !seen[2] || seen[1] {
 		t.Fatalf("stored seqs %v, want 0 and 2", seen)
+	}
+}
+
+// Text the other ingest paths refuse is refused here too, not stored
+// altered: a string value that is not UTF-8, and a lone UTF-16 surrogate
+// escape. Both are counted as rejected, and nothing of them is stored.
+func TestMQTTRefusesInvalidText(t *testing.T) {
+	b := startBroker(t)
+	n := testnode.Start(t, func(c *node.Config) { c.MQTT = mqttConfig(b, c.InitialAdminKey) })
+	bid := mkBucket(t, n)
+	waitSubscribed(t, n)
+	pub := publisher(t, b)
+	topic := "dakkio/" + bid + "/door"
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	// The first message makes the source's schema: seq a number, label a
+	// string, so that only the text itself can refuse the next two.
+	msg := func(seq int, label string) []byte {
+		return fmt.Appendf(nil, `{"timestamp":%q,"values":{"seq":%d,"label":"%s"}}`, at.Add(time.Duration(seq)*time.Millisecond).Format(time.RFC3339Nano), seq, label)
+	}
+	publish(t, pub, topic, msg(0, "ok"))
+	waitStored(t, n.Admin, bid, "door", 1)
+
+	rejected := metric(t, n, "dakkio_mqtt_messages_rejected_total")
+	publish(t, pub, topic, msg(1, "\xff"))
+	publish(t, pub, topic, msg(2, `\ud800`))
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(t, n, "dakkio_mqtt_messages_rejected_total") < rejected+2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the messages with invalid text were not rejected")
+		}
+		time.Sleep(50 * time.Millisecond) // polling, bounded
+	}
+	publish(t, pub, topic, msg(3, "fine"))
+	seen := waitStored(t, n.Admin, bid, "door", 2)
+	if !seen[0] || !seen[3] || seen[1] || seen[2] {
+		t.Fatalf("stored seqs %v, want 0 and 3", seen)
 	}
 }
