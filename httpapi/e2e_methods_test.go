@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/dakkio/dakkio/internal/testnode"
@@ -17,11 +18,15 @@ func TestE2EMethods(t *testing.T) {
 		name, method, path string
 		status             int
 		allow              string
+		body               string // a fragment of the 405's body, in the protocol's own shape
 	}{
-		{"HEAD on a GET route", http.MethodHead, "/health", http.StatusOK, ""},
-		{"DELETE on a GET route", http.MethodDelete, "/health", http.StatusMethodNotAllowed, "GET, HEAD"},
-		{"PUT on a bucket", http.MethodPut, "/api/buckets/6b09673a9aad6cf0447cf21d", http.StatusMethodNotAllowed, "GET, HEAD, PATCH, DELETE"},
-		{"PUT on the bucket list", http.MethodPut, "/api/buckets", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+		{"HEAD on a GET route", http.MethodHead, "/health", http.StatusOK, "", ""},
+		{"DELETE on a GET route", http.MethodDelete, "/health", http.StatusMethodNotAllowed, "GET, HEAD", `"error":"Method Not Allowed"`},
+		{"PUT on a bucket", http.MethodPut, "/api/buckets/6b09673a9aad6cf0447cf21d", http.StatusMethodNotAllowed, "GET, HEAD, PATCH, DELETE", `"error":"Method Not Allowed"`},
+		{"PUT on the bucket list", http.MethodPut, "/api/buckets", http.StatusMethodNotAllowed, "GET, HEAD, POST", `"error":"Method Not Allowed"`},
+		{"PUT on line protocol", http.MethodPut, "/api/v2/write", http.StatusMethodNotAllowed, "POST", `{"code":"method not allowed","message":`},
+		{"GET on InfluxDB 1's write", http.MethodGet, "/write", http.StatusMethodNotAllowed, "POST", `{"code":"method not allowed","message":`},
+		{"DELETE on a PromQL query", http.MethodDelete, "/api/v1/query", http.StatusMethodNotAllowed, "GET, HEAD, POST", `{"status":"error","errorType":`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -41,6 +46,9 @@ func TestE2EMethods(t *testing.T) {
 			}
 			if got := resp.Header.Get("Allow"); got != c.allow {
 				t.Errorf("Allow = %q, want %q", got, c.allow)
+			}
+			if !strings.Contains(string(body), c.body) {
+				t.Errorf("body %s, want it to contain %s", body, c.body)
 			}
 			if c.method == http.MethodHead && len(body) != 0 {
 				t.Errorf("HEAD answered with a body: %q", body)

@@ -71,7 +71,7 @@ func (p *params) get(name string) string {
 // match returns the route for method and path, HEAD matching GET routes.
 // With no route, allowed lists the methods the path does answer (empty
 // when the path is unknown), for a 405's Allow header.
-func (r *router) match(method, path string) (rt *Route, ps params, allowed []string) {
+func (r *router) match(method, path string) (rt *Route, ps params, allowed []string, failOther func(*fasthttp.RequestCtx, *apiError)) {
 	if method == "HEAD" {
 		method = "GET"
 	}
@@ -82,14 +82,17 @@ func (r *router) match(method, path string) (rt *Route, ps params, allowed []str
 			continue
 		}
 		if route.Method == method {
-			return route, p, nil
+			return route, p, nil, nil
+		}
+		if failOther == nil {
+			failOther = route.fail // a protocol's own error body for the 405
 		}
 		allowed = append(allowed, route.Method)
 		if route.Method == "GET" {
 			allowed = append(allowed, "HEAD")
 		}
 	}
-	return nil, params{}, allowed
+	return nil, params{}, allowed, failOther
 }
 
 func matchParts(pattern, segs []string, p *params) bool {

@@ -374,7 +374,7 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, &apiError{Status: 500, Type: typeInternal, Message: "An internal error occurred"})
 		}
 	}()
-	route, ps, allowed := s.routes.match(string(ctx.Method()), string(ctx.Path()))
+	route, ps, allowed, failOther := s.routes.match(string(ctx.Method()), string(ctx.Path()))
 	if route != nil && s.metrics != nil {
 		ctx.SetUserValue(routeKey, route.Pattern)
 	}
@@ -390,7 +390,10 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 	if route == nil {
 		if len(allowed) > 0 {
 			ctx.Response.Header.Set("Allow", strings.Join(allowed, ", "))
-			writeError(ctx, &apiError{Status: fasthttp.StatusMethodNotAllowed, Type: typeMethod, Message: "Method not allowed for this endpoint"})
+			if failOther == nil {
+				failOther = writeError
+			}
+			failOther(ctx, &apiError{Status: fasthttp.StatusMethodNotAllowed, Type: typeMethod, Message: "Method not allowed for this endpoint"})
 			return
 		}
 		writeError(ctx, notFound("Route not found"))
