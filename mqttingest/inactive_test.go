@@ -5,21 +5,28 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/dakkio/dakkio/client"
 	"github.com/dakkio/dakkio/internal/testnode"
 	"github.com/dakkio/dakkio/node"
 )
 
+// doorNode starts a broker and a node subscribed to it, makes a bucket, and
+// returns a publisher and the topic of the bucket's source "door".
+func doorNode(t *testing.T) (n *testnode.Node, bucketID string, pub mqtt.Client, topic string) {
+	b := startBroker(t)
+	n = testnode.Start(t, func(c *node.Config) { c.MQTT = mqttConfig(b, c.InitialAdminKey) })
+	bucketID = mkBucket(t, n)
+	waitSubscribed(t, n)
+	return n, bucketID, publisher(t, b), "dakkio/" + bucketID + "/door"
+}
+
 // An inactive data source refuses MQTT messages as every ingest path does:
 // they are dropped (and counted as rejected), not retried, and nothing is
 // stored until the source is active again.
 func TestMQTTInactiveSource(t *testing.T) {
-	b := startBroker(t)
-	n := testnode.Start(t, func(c *node.Config) { c.MQTT = mqttConfig(b, c.InitialAdminKey) })
-	bid := mkBucket(t, n)
-	waitSubscribed(t, n)
-	pub := publisher(t, b)
-	topic := "dakkio/" + bid + "/door"
+	n, bid, pub, topic := doorNode(t)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	publish(t, pub, topic, payload(0, at))
 	waitStored(t, n.Admin, bid, "door", 1)
@@ -62,12 +69,7 @@ func TestMQTTInactiveSource(t *testing.T) {
 // altered: a string value that is not UTF-8, and a lone UTF-16 surrogate
 // escape. Both are counted as rejected, and nothing of them is stored.
 func TestMQTTRefusesInvalidText(t *testing.T) {
-	b := startBroker(t)
-	n := testnode.Start(t, func(c *node.Config) { c.MQTT = mqttConfig(b, c.InitialAdminKey) })
-	bid := mkBucket(t, n)
-	waitSubscribed(t, n)
-	pub := publisher(t, b)
-	topic := "dakkio/" + bid + "/door"
+	n, bid, pub, topic := doorNode(t)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	// The first message makes the source's schema: seq a number, label a
 	// string, so that only the text itself can refuse the next two.
