@@ -48,6 +48,7 @@
     if ([...input].length > 500) throw "it is " + [...input].length + " characters long; at most 500 are allowed";
     let body = input.trim();
     if (body.endsWith(".")) body = body.slice(0, -1);
+    if (body.endsWith(".")) throw "it ends in more than one period; at most one may end it";
     const toks = body.split(/\s+/).filter(Boolean);
     if (toks.length === 0) throw "it is empty; expected a field, a comparison and a number, " + EX + ", or " + EX_NODATA;
     if (toks.length >= 2 && eq(toks[0], "no") && eq(toks[1], "data")) {
