@@ -24,6 +24,9 @@ type ManagerConfig struct {
 	MaxVoters int
 	// Interval between passes when nothing changes. Default 1s.
 	Interval time.Duration
+	// Stabilization is how long a non-voter must answer the leader without
+	// a break before it is promoted (Consul's autopilot: 10s). Default 10s.
+	Stabilization time.Duration
 	// OnMembers, if set, gets the members after every pass (the node keeps
 	// their gossip addresses to rejoin after a restart).
 	OnMembers func([]Member)
@@ -32,7 +35,8 @@ type ManagerConfig struct {
 
 // Manager ties gossip to Raft: it bootstraps a new cluster once enough
 // servers see each other (Consul's bootstrap-expect), and on the leader it
-// adds joining members and removes members dead for longer than DeadAfter.
+// adds joining members it can reach as non-voters, promotes them once they
+// keep up, and removes members dead for longer than DeadAfter.
 // Gossip decides who is alive; only the Raft leader changes the voters.
 type Manager struct {
 	cfg  ManagerConfig
@@ -42,6 +46,41 @@ type Manager struct {
 
 	mu      sync.Mutex
 	removed map[string]time.Time // node -> when an operator removed it
+
+	unreachable map[string]unreachable // node -> its failed Raft handshake (manager loop only)
+}
+
+// unreachable is a member whose Raft the leader could not reach.
+type unreachable struct {
+	raftAddr string
+	until    time.Time // not tried again before
+}
+
+// reachTimeout bounds a handshake with a joining member; reachRetry is how
+// long a member that failed one waits for the next try (and for the next
+// warning in the log).
+const (
+	reachTimeout = 2 * time.Second
+	reachRetry   = 10 * time.Second
+)
+
+// reachable tries an authenticated Raft connection to a member before it is
+// added, at most once per reachRetry while it fails.
+func (m *Manager) reachable(mb Member) bool {
+	now := time.Now()
+	if u, ok := m.unreachable[mb.ID]; ok && u.raftAddr == mb.RaftAddr && now.Before(u.until) {
+		return false
+	}
+	if err := m.cfg.Raft.Reach(mb.RaftAddr, reachTimeout); err != nil {
+		m.log.Warn("a member's raft cannot be reached: not adding it", "node", mb.ID, "raftAddr", mb.RaftAddr, "err", err)
+		if m.unreachable == nil {
+			m.unreachable = map[string]unreachable{}
+		}
+		m.unreachable[mb.ID] = unreachable{raftAddr: mb.RaftAddr, until: now.Add(reachRetry)}
+		return false
+	}
+	delete(m.unreachable, mb.ID)
+	return true
 }
 
 // readdGrace is how long a node an operator removed is not added back while
@@ -93,6 +132,9 @@ func NewManager(cfg ManagerConfig) *Manager {
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Second
 	}
+	if cfg.Stabilization == 0 {
+		cfg.Stabilization = 10 * time.Second
+	}
 	return &Manager{cfg: cfg, log: cfg.Logger.With("component", "cluster"), stop: make(chan struct{})}
 }
 
@@ -141,7 +183,12 @@ func (m *Manager) pass() {
 	}
 	members := m.cfg.Membership.Members()
 	now := time.Now()
-	actions := m.keepOut(ReconcilePlan(m.cfg.Self, servers, members, now, m.cfg.DeadAfter, m.cfg.MaxVoters), members, now)
+	plan := ReconcilePlan(ReconcileInput{
+		Self: m.cfg.Self, Servers: servers, Members: members, Now: now, DeadAfter: m.cfg.DeadAfter, MaxVoters: m.cfg.MaxVoters,
+		Reachable: m.reachable,
+		KeepsUp:   func(id string) bool { return r.KeepsUp(id, m.cfg.Stabilization) },
+	})
+	actions := m.keepOut(plan, members, now)
 	if len(actions) == 0 {
 		return
 	}

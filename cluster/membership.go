@@ -649,25 +649,51 @@ type ReconcileAction struct {
 	RaftAddr string
 }
 
-// ReconcilePlan is what the leader (self) changes in the Raft configuration
-// servers to follow gossip's members, in order:
+// ReconcileInput is what the leader knows when it plans.
+type ReconcileInput struct {
+	Self      string   // the leader, never removed
+	Servers   []Server // the Raft configuration
+	Members   []Member // gossip's view
+	Now       time.Time
+	DeadAfter time.Duration
+	MaxVoters int
+	// Reachable reports whether the leader can open an authenticated Raft
+	// connection to a member not yet in the configuration; nil: any.
+	Reachable func(Member) bool
+	// KeepsUp reports whether a non-voter has answered the leader without a
+	// break for the stabilization time, its log close to the leader's; nil:
+	// every one.
+	KeepsUp func(id string) bool
+}
+
+// ReconcilePlan is what the leader changes in the Raft configuration to
+// follow gossip's members, in order:
 //
-//  1. servers Dead or Left for at least deadAfter are removed, never self;
+//  1. servers Dead or Left for at least DeadAfter are removed, never Self;
 //     non-voters freely, voters longest-dead first but at most (voters-1)/2
 //     at once and none unless gossip sees a majority of the voters alive;
-//  2. alive non-voters are promoted while there are fewer than maxVoters
-//     voters, and alive servers whose Raft address changed are re-added;
-//  3. alive members with a Raft address not in the configuration are added,
-//     as voters while there are fewer than maxVoters, else as non-voters.
+//  2. alive non-voters that keep up are promoted while there are fewer
+//     than MaxVoters voters, and alive servers whose Raft address changed
+//     are re-added;
+//  3. alive members with a Raft address not in the configuration, and
+//     that the leader can reach, are added as non-voters.
 //
+// A member becomes a voter only through 2, as Consul's autopilot does: one
+// that gossip calls alive but that Raft cannot reach (a node of another CA,
+// a firewall) would otherwise count in every quorum without ever voting.
 // Servers unknown to gossip are left alone.
-func ReconcilePlan(self string, servers []Server, members []Member, now time.Time, deadAfter time.Duration, maxVoters int) []ReconcileAction {
-	maxVoters = max(maxVoters, 1)
+func ReconcilePlan(in ReconcileInput) []ReconcileAction {
+	self, members, now, deadAfter := in.Self, in.Members, in.Now, in.DeadAfter
+	maxVoters := max(in.MaxVoters, 1)
+	keepsUp := in.KeepsUp
+	if keepsUp == nil {
+		keepsUp = func(string) bool { return true }
+	}
 	byID := make(map[string]Member, len(members))
 	for _, mb := range members {
 		byID[mb.ID] = mb
 	}
-	servers = slices.Clone(servers)
+	servers := slices.Clone(in.Servers)
 	slices.SortFunc(servers, func(a, b Server) int { return strings.Compare(a.ID, b.ID) })
 	inConfig := make(map[string]bool, len(servers))
 	voters, aliveVoters := 0, 0
@@ -711,7 +737,7 @@ func ReconcilePlan(self string, servers []Server, members []Member, now time.Tim
 			continue
 		}
 		switch {
-		case !s.Voter && voters < maxVoters:
+		case !s.Voter && voters < maxVoters && keepsUp(s.ID):
 			actions = append(actions, ReconcileAction{Kind: ActionAddVoter, ID: s.ID, RaftAddr: mb.RaftAddr})
 			voters++
 		case mb.RaftAddr != s.Address && s.Voter:
@@ -727,12 +753,10 @@ func ReconcilePlan(self string, servers []Server, members []Member, now time.Tim
 		if mb.State != Alive || mb.RaftAddr == "" || mb.ID == "" || inConfig[mb.ID] {
 			continue
 		}
-		kind := ActionAddNonvoter
-		if voters < maxVoters {
-			kind = ActionAddVoter
-			voters++
+		if in.Reachable != nil && !in.Reachable(mb) {
+			continue
 		}
-		actions = append(actions, ReconcileAction{Kind: kind, ID: mb.ID, RaftAddr: mb.RaftAddr})
+		actions = append(actions, ReconcileAction{Kind: ActionAddNonvoter, ID: mb.ID, RaftAddr: mb.RaftAddr})
 		inConfig[mb.ID] = true
 	}
 	return actions

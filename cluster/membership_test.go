@@ -530,65 +530,56 @@ func TestReconcilePlan(t *testing.T) {
 	}
 	remove := func(nodeID string) ReconcileAction { return ReconcileAction{Kind: ActionRemove, ID: nodeID} }
 
+	// What the leader reached and saw keep up, when a case says so.
+	only := func(ids ...string) func(string) bool {
+		return func(id string) bool { return slices.Contains(ids, id) }
+	}
 	for _, tc := range []struct {
-		name    string
-		servers []Server
-		members []Member
-		want    []ReconcileAction
+		name      string
+		servers   []Server
+		members   []Member
+		want      []ReconcileAction
+		reachable func(string) bool
+		keepsUp   func(string) bool
 	}{
-		{"in step", []Server{voter("a"), voter("b"), voter("c")}, alive("a", "b", "c"), nil},
-		{"add voter", []Server{voter("a")}, alive("a", "b"), []ReconcileAction{addVoter("b")}},
-		{"add voters then non-voters past five",
-			[]Server{voter("a"), voter("b"), voter("c")}, alive("a", "b", "c", "d", "e", "f", "g"),
-			[]ReconcileAction{addVoter("d"), addVoter("e"), addNonvoter("f"), addNonvoter("g")}},
-		{"promote non-voter before adding",
-			[]Server{voter("a"), voter("b"), voter("c"), voter("d"), nonvoter("e")}, alive("a", "b", "c", "d", "e", "f"),
-			[]ReconcileAction{addVoter("e"), addNonvoter("f")}},
-		{"non-voter stays while five voters",
-			[]Server{voter("a"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f")}, alive("a", "b", "c", "d", "e", "f"), nil},
-		{"dead non-voter is not promoted",
-			[]Server{voter("a"), nonvoter("b")}, []Member{mem("a", Alive, time.Hour), mem("b", Dead, time.Minute)}, nil},
-		{"member without raft address not added",
-			[]Server{voter("a")}, append(alive("a"), Member{NodeMeta: NodeMeta{ID: "b"}, State: Alive}), nil},
-		{"dead member not added",
-			[]Server{voter("a")}, append(alive("a"), mem("b", Dead, 2*time.Hour)), nil},
-		{"raft address changed",
-			[]Server{voter("a"), {ID: "b", Address: "old", Voter: true}, voter("c")}, alive("a", "b", "c"),
-			[]ReconcileAction{addVoter("b")}},
-		{"dead before deadAfter stays",
-			[]Server{voter("a"), voter("b"), voter("c")}, append(alive("a", "b"), mem("c", Dead, deadAfter-time.Second)), nil},
-		{"dead after deadAfter removed",
-			[]Server{voter("a"), voter("b"), voter("c")}, append(alive("a", "b"), mem("c", Dead, deadAfter)), []ReconcileAction{remove("c")}},
-		{"left removed",
-			[]Server{voter("a"), voter("b"), voter("c")}, append(alive("a", "b"), mem("c", Left, 2*deadAfter)), []ReconcileAction{remove("c")}},
-		{"removal frees a voter slot",
-			[]Server{voter("a"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f")},
-			append(alive("a", "b", "c", "d", "f"), mem("e", Dead, 2*deadAfter)),
-			[]ReconcileAction{remove("e"), addVoter("f")}},
-		{"never self",
-			[]Server{voter("a"), voter("b"), voter("c")}, append(alive("b", "c"), mem("a", Left, 2*deadAfter)), nil},
-		{"unknown to gossip left alone",
-			[]Server{voter("a"), voter("b"), voter("z")}, alive("a", "b"), nil},
-		{"at most (voters-1)/2 voters at once, longest dead first",
-			[]Server{voter("a"), voter("b"), voter("c"), voter("d"), voter("e")},
-			append(alive("a", "b", "c"), mem("d", Dead, 2*deadAfter), mem("e", Dead, 3*deadAfter)),
-			[]ReconcileAction{remove("e"), remove("d")}},
-		{"capped",
-			[]Server{voter("a"), voter("b"), voter("c"), voter("d")},
-			append(alive("a", "b", "c"), mem("d", Dead, 2*deadAfter)),
-			[]ReconcileAction{remove("d")}},
-		{"none when gossip sees no voter majority",
-			[]Server{voter("a"), voter("b"), voter("c"), voter("d"), voter("e")},
-			append(alive("a", "b"), mem("c", Dead, 2*deadAfter), mem("d", Dead, 2*deadAfter), mem("e", Dead, 2*deadAfter)), nil},
-		{"never the last voter",
-			[]Server{voter("a"), voter("b")}, append(alive("a"), mem("b", Dead, 2*deadAfter)), nil},
-		{"dead non-voters removed freely",
-			[]Server{voter("a"), voter("b"), voter("c"), nonvoter("d"), nonvoter("e")},
-			append(alive("a", "b", "c"), mem("d", Dead, 2*deadAfter), mem("e", Left, 2*deadAfter)),
-			[]ReconcileAction{remove("d"), remove("e")}},
+		{name: "in step", servers: []Server{voter("a"), voter("b"), voter("c")}, members: alive("a", "b", "c")},
+		{name: "a joining member is added as a non-voter", servers: []Server{voter("a")}, members: alive("a", "b"),
+			want: []ReconcileAction{addNonvoter("b")}},
+		{name: "every joining member is a non-voter first",
+			servers: []Server{voter("a"), voter("b"), voter("c")}, members: alive("a", "b", "c", "d", "e", "f", "g"),
+			want: []ReconcileAction{addNonvoter("d"), addNonvoter("e"), addNonvoter("f"), addNonvoter("g")}},
+		{name: "a member raft cannot reach is not added",
+			servers: []Server{voter("a"), voter("b"), voter("c")}, members: alive("a", "b", "c", "d", "e"),
+			reachable: only("e"), want: []ReconcileAction{addNonvoter("e")}},
+		{name: "promote non-voter before adding",
+			servers: []Server{voter("a"), voter("b"), voter("c"), voter("d"), nonvoter("e")}, members: alive("a", "b", "c", "d", "e", "f"),
+			want: []ReconcileAction{addVoter("e"), addNonvoter("f")}},
+		{name: "only non-voters that keep up are promoted",
+			servers: []Server{voter("a"), nonvoter("b"), nonvoter("c"), nonvoter("d")}, members: alive("a", "b", "c", "d"),
+			keepsUp: only("c"), want: []ReconcileAction{addVoter("c")}},
+		{name: "non-voter stays while five voters", servers: []Server{voter("a"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f")}, members: alive("a", "b", "c", "d", "e", "f")},
+		{name: "dead non-voter is not promoted", servers: []Server{voter("a"), nonvoter("b")}, members: []Member{mem("a", Alive, time.Hour), mem("b", Dead, time.Minute)}},
+		{name: "member without raft address not added", servers: []Server{voter("a")}, members: append(alive("a"), Member{NodeMeta: NodeMeta{ID: "b"}, State: Alive})},
+		{name: "dead member not added", servers: []Server{voter("a")}, members: append(alive("a"), mem("b", Dead, 2*time.Hour))},
+		{name: "raft address changed", servers: []Server{voter("a"), {ID: "b", Address: "old", Voter: true}, voter("c")}, members: alive("a", "b", "c"), want: []ReconcileAction{addVoter("b")}},
+		{name: "dead before deadAfter stays", servers: []Server{voter("a"), voter("b"), voter("c")}, members: append(alive("a", "b"), mem("c", Dead, deadAfter-time.Second))},
+		{name: "dead after deadAfter removed", servers: []Server{voter("a"), voter("b"), voter("c")}, members: append(alive("a", "b"), mem("c", Dead, deadAfter)), want: []ReconcileAction{remove("c")}},
+		{name: "left removed", servers: []Server{voter("a"), voter("b"), voter("c")}, members: append(alive("a", "b"), mem("c", Left, 2*deadAfter)), want: []ReconcileAction{remove("c")}},
+		{name: "removal frees a voter slot", servers: []Server{voter("a"), voter("b"), voter("c"), voter("d"), voter("e"), nonvoter("f")}, members: append(alive("a", "b", "c", "d", "f"), mem("e", Dead, 2*deadAfter)), want: []ReconcileAction{remove("e"), addVoter("f")}},
+		{name: "never self", servers: []Server{voter("a"), voter("b"), voter("c")}, members: append(alive("b", "c"), mem("a", Left, 2*deadAfter))},
+		{name: "unknown to gossip left alone", servers: []Server{voter("a"), voter("b"), voter("z")}, members: alive("a", "b")},
+		{name: "at most (voters-1)/2 voters at once, longest dead first", servers: []Server{voter("a"), voter("b"), voter("c"), voter("d"), voter("e")}, members: append(alive("a", "b", "c"), mem("d", Dead, 2*deadAfter), mem("e", Dead, 3*deadAfter)), want: []ReconcileAction{remove("e"), remove("d")}},
+		{name: "capped", servers: []Server{voter("a"), voter("b"), voter("c"), voter("d")}, members: append(alive("a", "b", "c"), mem("d", Dead, 2*deadAfter)), want: []ReconcileAction{remove("d")}},
+		{name: "none when gossip sees no voter majority", servers: []Server{voter("a"), voter("b"), voter("c"), voter("d"), voter("e")}, members: append(alive("a", "b"), mem("c", Dead, 2*deadAfter), mem("d", Dead, 2*deadAfter), mem("e", Dead, 2*deadAfter))},
+		{name: "never the last voter", servers: []Server{voter("a"), voter("b")}, members: append(alive("a"), mem("b", Dead, 2*deadAfter))},
+		{name: "dead non-voters removed freely", servers: []Server{voter("a"), voter("b"), voter("c"), nonvoter("d"), nonvoter("e")}, members: append(alive("a", "b", "c"), mem("d", Dead, 2*deadAfter), mem("e", Left, 2*deadAfter)), want: []ReconcileAction{remove("d"), remove("e")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ReconcilePlan("a", tc.servers, tc.members, now, deadAfter, 5)
+			in := ReconcileInput{Self: "a", Servers: tc.servers, Members: tc.members, Now: now, DeadAfter: deadAfter, MaxVoters: 5, KeepsUp: tc.keepsUp}
+			if tc.reachable != nil {
+				in.Reachable = func(mb Member) bool { return tc.reachable(mb.ID) }
+			}
+			got := ReconcilePlan(in)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("ReconcilePlan =\n%v\nwant\n%v", got, tc.want)
 			}

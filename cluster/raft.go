@@ -60,6 +60,8 @@ type Raft struct {
 	cfg       Config
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
+	contacts  *contactTransport // transport, noting which servers answer
+	stream    *authStream
 	logStore  *raftboltdb.BoltStore
 	snaps     *raft.FileSnapshotStore
 	fsm       *fsm
@@ -107,7 +109,9 @@ func New(cfg Config, state *store.State) (*Raft, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen for raft on %q: %w", cfg.BindAddr, err)
 	}
+	r.stream = stream
 	r.transport = raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, newHCLogger("raft-net", cfg.Logger))
+	r.contacts = newContactTransport(r.transport, 2*rc.HeartbeatTimeout)
 	// A timeout on the file lock: a second process on the same data dir
 	// fails instead of hanging.
 	r.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"), BoltOptions: &bbolt.Options{Timeout: time.Second}})
@@ -127,7 +131,7 @@ func New(cfg Config, state *store.State) (*Raft, error) {
 	}
 	machine := &fsm{state: state, onDeleteBucket: cfg.OnDeleteBucket, onDeleteSource: cfg.OnDeleteSource, log: r.log}
 	r.fsm, r.snaps = machine, snaps
-	r.raft, err = raft.NewRaft(rc, machine, r.logStore, r.logStore, snaps, r.transport)
+	r.raft, err = raft.NewRaft(rc, machine, r.logStore, r.logStore, snaps, r.contacts)
 	if err != nil {
 		r.closeStores()
 		return nil, fmt.Errorf("cannot start raft: %w", err)
@@ -352,6 +356,24 @@ func (r *Raft) Bootstrap(servers []NodeMeta) error {
 // HasState reports whether this node has ever been part of a Raft cluster.
 func (r *Raft) HasState() bool {
 	return r.raft.LastIndex() > 0
+}
+
+// Reach opens an authenticated Raft connection to addr and closes it: a
+// member that fails it (another cluster's key or CA, a firewall) is not
+// added to the configuration.
+func (r *Raft) Reach(addr string, timeout time.Duration) error {
+	c, err := r.stream.Dial(raft.ServerAddress(addr), timeout)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// KeepsUp reports whether server id has answered this leader's
+// AppendEntries without a break for at least stable, with its log close to
+// the leader's: a non-voter fit to promote.
+func (r *Raft) KeepsUp(id string, stable time.Duration) bool {
+	return r.contacts.keepsUp(id, stable, r.raft.LastIndex(), time.Now())
 }
 
 // Reconcile applies the membership actions a leader decided on.

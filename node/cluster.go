@@ -38,13 +38,16 @@ func (n *Node) startMembership() (err error) {
 		return fmt.Errorf("cannot start gossip: %w", err)
 	}
 	n.members = m
-	interval := time.Second
+	// A joining node votes once it has kept up with the leader for
+	// stabilization; Fast Raft's shorter timeouts shorten that too.
+	interval, stabilization := time.Second, 10*time.Second
 	if n.cfg.FastRaft {
-		interval = 100 * time.Millisecond
+		interval, stabilization = 100*time.Millisecond, 2*time.Second
 	}
 	n.manager = cluster.NewManager(cluster.ManagerConfig{
 		Raft: n.raft, Membership: m, Self: n.cfg.NodeID, BootstrapExpect: n.cfg.BootstrapExpect,
-		DeadAfter: n.cfg.DeadAfter, Interval: interval, Logger: n.cfg.Logger, OnMembers: n.peers.Remember,
+		DeadAfter: n.cfg.DeadAfter, Interval: interval, Stabilization: stabilization,
+		Logger: n.cfg.Logger, OnMembers: n.peers.Remember,
 	})
 	return nil
 }

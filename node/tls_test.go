@@ -92,7 +92,8 @@ func TestTLSConfigValidation(t *testing.T) {
 // TestTLSCluster: three nodes with TLS on the API, between nodes and on
 // Raft form a cluster, forward metadata writes and replicate points; plain
 // HTTP is refused; a node whose certificate comes from another CA is
-// refused by the others on HTTP and Raft, even with the cluster key.
+// refused by the others on HTTP and Raft, even with the cluster key, and
+// never enters the Raft configuration.
 func TestTLSCluster(t *testing.T) {
 	ca := testcert.NewCA(t, "cluster CA")
 	dir := t.TempDir()
@@ -203,6 +204,18 @@ func TestTLSCluster(t *testing.T) {
 		defer cancel()
 		if err := n.Start(startCtx); err == nil {
 			t.Fatal("a node with a certificate of another CA joined the cluster")
+		}
+		// Nor is it in the Raft configuration: the leader adds only a
+		// member it has opened a Raft connection to, so the node never
+		// counts in a quorum it cannot vote in.
+		st, err := leader.Operator.ClusterStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range st.Nodes {
+			if ns.NodeID == "rogue" {
+				t.Fatalf("the node of another CA is a Raft server: %+v", ns)
+			}
 		}
 		// The cluster is unharmed: it takes metadata writes, once any
 		// election a slow disk set off is over (a 409 says an earlier try
