@@ -591,6 +591,15 @@ func (g *groupCommit) loadHour(hk hourKey) (*hotHour, error) {
 	if h := g.db.hotHourOf(g.written, hk); h != nil {
 		return h, nil
 	}
+	// An hour after the source's newest stored point, or before its oldest,
+	// holds nothing: no read. That is every new hour of time-ordered ingest.
+	info, ok := g.infos[hk.s]
+	if !ok {
+		info = g.db.info(hk.s)
+	}
+	if info.count == 0 || hk.hour > hourOf(info.maxTS) || hk.hour+hourNS <= info.minTS {
+		return &hotHour{s: hk.s, hour: hk.hour, b: g.db.newHourRoom(g.written, hk)}, nil
+	}
 	// Cold hours are read outside the write transaction: its iterators would
 	// sort every pending write each time, and no hour read here was written
 	// earlier in this group (those come from written). It is begun only
