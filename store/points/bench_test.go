@@ -77,3 +77,20 @@ func BenchmarkWrite(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "points/s")
 }
+
+// BenchmarkEncodeHour measures encoding one source's hour of sensor points
+// (360 points, three decimal fields), as a fold of the hour does.
+func BenchmarkEncodeHour(b *testing.B) {
+	src := benchSources(1)
+	var hour block
+	for _, batch := range sensorBatches(src, 0, 360, 1, 1) {
+		hour = append(hour, batch...)
+	}
+	fields, uniform := blockFields(hour)
+	var dst []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		dst = encodeBlockAs(dst[:0], hour, fields, uniform)
+	}
+	b.SetBytes(int64(len(hour)))
+}

@@ -154,56 +154,57 @@ func (p *Point) find(field string) *Value {
 	return nil
 }
 
-// columnScale returns the smallest decimal scale at which every value of
-// the column taken one by one is an exact integer mantissa, or false. A
-// coarse scale found early may not fit a later value exactly (nor a finer
-// one an earlier): appendColumn checks every value at the final scale as it
-// encodes it.
-func columnScale(col []*Value) (int, bool) {
-	scale := 0
-	for _, v := range col {
-		if v == nil {
-			continue
-		}
-		for ; scale < len(pow10); scale++ {
-			m := math.Round(v.Num * pow10[scale])
-			if math.Abs(m) >= maxExact {
-				return 0, false
+// appendScaled appends a number column as varint deltas of integer
+// mantissas at one decimal scale, the smallest at which every value is
+// exact, in one pass over the values: a value that needs a finer scale
+// than the ones before it starts the column again at that scale (rare,
+// and cheap at the first value, where it usually happens). It returns
+// false, having appended nothing, if no scale fits every value.
+func appendScaled(dst []byte, col []*Value) ([]byte, bool) {
+	start := len(dst)
+	for scale := 0; scale < len(pow10); {
+		dst = append(dst[:start], numScaled, byte(scale))
+		finer := scale
+		var prev int64
+		for _, v := range col {
+			if v == nil {
+				continue
 			}
-			if m/pow10[scale] == v.Num && !(v.Num == 0 && math.Signbit(v.Num)) {
-				break
+			if m, ok := mantissa(v.Num, scale); ok {
+				dst = binary.AppendVarint(dst, m-prev)
+				prev = m
+				continue
 			}
+			for finer++; finer < len(pow10); finer++ {
+				if _, ok := mantissa(v.Num, finer); ok {
+					break
+				}
+			}
+			break
 		}
-		if scale == len(pow10) {
-			return 0, false
+		if finer == scale {
+			return dst, true
 		}
+		scale = finer
 	}
-	return scale, true
+	return dst[:start], false
+}
+
+// mantissa returns m with m / 10^scale == f exactly (so decoding gives back
+// f), if there is one below maxExact; never for -0.
+func mantissa(f float64, scale int) (int64, bool) {
+	m := math.Round(f * pow10[scale])
+	if math.Abs(m) >= maxExact || m/pow10[scale] != f || (f == 0 && math.Signbit(f)) {
+		return 0, false
+	}
+	return int64(m), true
 }
 
 func appendColumn(dst []byte, kind Kind, col []*Value) []byte {
 	switch kind {
 	case KindNumber:
-		if scale, ok := columnScale(col); ok {
-			start := len(dst)
-			dst = append(dst, numScaled, byte(scale))
-			var prev int64
-			for _, v := range col {
-				if v == nil {
-					continue
-				}
-				m := math.Round(v.Num * pow10[scale])
-				if math.Abs(m) >= maxExact || m/pow10[scale] != v.Num || (v.Num == 0 && math.Signbit(v.Num)) {
-					ok = false
-					break
-				}
-				dst = binary.AppendVarint(dst, int64(m)-prev)
-				prev = int64(m)
-			}
-			if ok {
-				return dst
-			}
-			dst = dst[:start]
+		if scaled, ok := appendScaled(dst, col); ok {
+			return scaled
 		}
 		dst = append(dst, numFloat)
 		for _, v := range col {

@@ -10,9 +10,9 @@ import (
 )
 
 // FuzzBlockRoundTrip: any column of numbers, short decimals or not, mixed
-// in any order, comes back from a block with identical bits; a decimal
-// scale chosen from the first values and not fitting a later one falls
-// back to floats, never to a rounded value.
+// in any order, comes back from a block with identical bits; a later value
+// needing a finer decimal scale than the first ones starts the column
+// again at that scale, or falls back to floats, never to a rounded value.
 func FuzzBlockRoundTrip(f *testing.F) {
 	seed := func(vals ...float64) []byte {
 		var b []byte
@@ -50,6 +50,38 @@ func FuzzBlockRoundTrip(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestScaledColumn: a column of short decimals is stored as mantissas at
+// the finest scale any of its values needs, found in one pass even when
+// that value comes last, and a column no scale fits as floats.
+func TestScaledColumn(t *testing.T) {
+	col := func(vals ...float64) []*Value {
+		out := make([]*Value, len(vals))
+		for i, v := range vals {
+			out[i] = &Value{Num: v}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		vals  []float64
+		scale int // -1: floats
+	}{
+		{[]float64{20, 21, 22}, 0},
+		{[]float64{21.5, 0.25, 3}, 2},
+		{[]float64{1, 2, 3, 0.125}, 3},
+		{[]float64{1, 2, 1.0 / 3}, -1},
+		{[]float64{0.5, 1e300}, -1},
+		{[]float64{1, math.Copysign(0, -1)}, -1},
+	} {
+		got := appendColumn(nil, KindNumber, col(tc.vals...))
+		switch {
+		case tc.scale < 0 && got[0] != numFloat:
+			t.Errorf("%v: encoded as %x, want floats", tc.vals, got)
+		case tc.scale >= 0 && (got[0] != numScaled || int(got[1]) != tc.scale):
+			t.Errorf("%v: encoded as %x, want mantissas at scale %d", tc.vals, got, tc.scale)
+		}
+	}
 }
 
 // FuzzDecodeBlock: a stored block read back corrupt is an error, never a
