@@ -15,6 +15,7 @@ import (
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/node/alerting"
 	"github.com/dakkio/dakkio/replication"
+	"github.com/dakkio/dakkio/store/points"
 )
 
 // Sources are the parts of a node the collector reads. Metadata and Hints
@@ -30,7 +31,10 @@ type Sources struct {
 		Lag() (queued int, bytes int64, oldest time.Duration)
 		Counters() alerting.QueueCounters
 	}
-	Points   interface{ DiskSize() (lsm, vlog int64) }
+	Points interface {
+		DiskSize() (lsm, vlog int64)
+		WriterStats() points.WriterStats
+	}
 	Metadata interface{ CurrentAge() time.Duration }
 	Hints    interface {
 		Status() []replication.HintQueueStatus
@@ -88,6 +92,10 @@ var (
 	descReplWrites       = desc("replicated_writes_total", "Writes this node coordinated, by outcome (acknowledged, unavailable).", "outcome")
 	descReplicaWrites    = desc("replica_writes_total", "Replicated batches this node stored for other coordinators.")
 	descReads            = desc("replicated_reads_total", "Reads by event: failover (a replica failed or was out of sync), hedge (a slow replica), partial (answered partial).", "event")
+	descGroupCommits     = desc("store_group_commits_total", "Transactions the points store's writer committed since start; each takes every write queued while the one before committed.")
+	descGroupPoints      = desc("store_group_commit_points_total", "Points in the writer's group commits since start: divided by commits, how many points one transaction carries.")
+	descGroupRuns        = desc("store_group_commit_runs_total", "Runs (one source's points in one hour, stored as a piece and a rollup) the writer's group commits wrote since start.")
+	descWriterBusy       = desc("store_writer_busy_seconds_total", "Time the points store's writer spent committing since start; a rate near 1 means writes queue behind it.")
 	descDiskBytes        = desc("disk_bytes", "Bytes on disk by store (points LSM and value log, hints).", "store")
 	descEvalQueued       = desc("alert_eval_queue_writes", "Written batches stored and acknowledged on this node that wait for alert rule evaluation.")
 	descEvalQueueBytes   = desc("alert_eval_queue_bytes", "Bytes of the batches waiting for alert rule evaluation.")
@@ -144,6 +152,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descEvalRetries, float64(qc.Retries))
 	counter(descEvalDropped, float64(qc.Dropped))
 
+	ws := s.Points.WriterStats()
+	counter(descGroupCommits, float64(ws.Commits))
+	counter(descGroupPoints, float64(ws.Points))
+	counter(descGroupRuns, float64(ws.Runs))
+	counter(descWriterBusy, ws.Busy.Seconds())
 	lsm, vlog := s.Points.DiskSize()
 	gauge(descDiskBytes, float64(lsm), "points_lsm")
 	gauge(descDiskBytes, float64(vlog), "points_vlog")

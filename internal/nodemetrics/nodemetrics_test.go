@@ -11,6 +11,7 @@ import (
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/node/alerting"
 	"github.com/dakkio/dakkio/replication"
+	"github.com/dakkio/dakkio/store/points"
 )
 
 type fakeRaft struct{}
@@ -37,6 +38,9 @@ func (fakeQueue) Counters() alerting.QueueCounters {
 type fakePoints struct{}
 
 func (fakePoints) DiskSize() (int64, int64) { return 1000, 10 }
+func (fakePoints) WriterStats() points.WriterStats {
+	return points.WriterStats{Commits: 4, Points: 8000, Runs: 400, Busy: 1500 * time.Millisecond}
+}
 
 type fakeMeta struct{}
 
@@ -97,10 +101,24 @@ dakkio_disk_bytes{store="points_vlog"} 10
 # HELP dakkio_hinted_handoff_hints Writes queued on this node for a replica that missed them.
 # TYPE dakkio_hinted_handoff_hints gauge
 dakkio_hinted_handoff_hints{target="n2"} 3
+# HELP dakkio_store_group_commits_total Transactions the points store's writer committed since start; each takes every write queued while the one before committed.
+# TYPE dakkio_store_group_commits_total counter
+dakkio_store_group_commits_total 4
+# HELP dakkio_store_group_commit_points_total Points in the writer's group commits since start: divided by commits, how many points one transaction carries.
+# TYPE dakkio_store_group_commit_points_total counter
+dakkio_store_group_commit_points_total 8000
+# HELP dakkio_store_group_commit_runs_total Runs (one source's points in one hour, stored as a piece and a rollup) the writer's group commits wrote since start.
+# TYPE dakkio_store_group_commit_runs_total counter
+dakkio_store_group_commit_runs_total 400
+# HELP dakkio_store_writer_busy_seconds_total Time the points store's writer spent committing since start; a rate near 1 means writes queue behind it.
+# TYPE dakkio_store_writer_busy_seconds_total counter
+dakkio_store_writer_busy_seconds_total 1.5
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"dakkio_raft_state", "dakkio_gossip_members", "dakkio_alert_eval_lag_seconds",
-		"dakkio_metadata_confirmed_age_seconds", "dakkio_disk_bytes", "dakkio_hinted_handoff_hints"); err != nil {
+		"dakkio_metadata_confirmed_age_seconds", "dakkio_disk_bytes", "dakkio_hinted_handoff_hints",
+		"dakkio_store_group_commits_total", "dakkio_store_group_commit_points_total",
+		"dakkio_store_group_commit_runs_total", "dakkio_store_writer_busy_seconds_total"); err != nil {
 		t.Fatal(err)
 	}
 	problems, err := testutil.GatherAndLint(reg)

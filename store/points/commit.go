@@ -167,9 +167,11 @@ type groupCommit struct {
 	compactions []hourKey            // hours that reached maxPieces
 	folded      map[hourKey]bool
 	queued      []evalItem
+	runs        int // runs written (WriterStats)
 }
 
 func (db *DB) commitGroup(group []*writeReq) (err error) {
+	start := time.Now()
 	sc := &db.scratch
 	defer sc.reset()
 	sc.sortBySource(group)
@@ -204,6 +206,7 @@ func (db *DB) commitGroup(group []*writeReq) (err error) {
 	}
 	g.publish()
 	g.compactAfter()
+	db.writerCounters.note(len(sc.entries), g.runs, time.Since(start))
 	return nil
 }
 
@@ -297,6 +300,7 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 			add = append(add, *entries[i].p)
 		}
 		sc.add = add
+		g.runs++
 		hk := hourKey{s, hour}
 		h, err := g.loadHour(hk)
 		if err != nil {

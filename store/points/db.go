@@ -30,6 +30,8 @@ type DB struct {
 	nextTxn *badger.Txn          // writeMu; see takeTxn
 	eval    evalQueue            // evalqueue.go
 
+	writerCounters writerCounters // writerstats.go
+
 	changes *changeLog // changes.go
 
 	infoMu sync.RWMutex
