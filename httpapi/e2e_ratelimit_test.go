@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -377,6 +378,27 @@ func TestE2ERateLimitWhatCounts(t *testing.T) {
 			wantQuota(t, ping(t, n, key), http.StatusOK, quota{Limit: limit, Remaining: before.Remaining - spent - 1, Reset: rlFeb.Unix()})
 		})
 	}
+
+	// A chunked body is found too large only while it is read: it is not
+	// counted either, as the same upload with its length declared is not.
+	t.Run("chunked body too large", func(t *testing.T) {
+		before, err := parseQuota(ping(t, n, key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk := strings.Repeat(" ", 64<<10)
+		var body strings.Builder
+		for range 10<<20/len(chunk) + 1 {
+			fmt.Fprintf(&body, "%x\r\n%s\r\n", len(chunk), chunk)
+		}
+		body.WriteString("0\r\n\r\n")
+		resp, got := rawExchange(t, hostOf(n), "POST /api/data HTTP/1.1\r\nHost: x\r\nX-API-Key: "+key+"\r\nTransfer-Encoding: chunked", []byte(body.String()), 10*time.Second)
+		wantRawError(t, resp, got, http.StatusRequestEntityTooLarge, "Payload Too Large")
+		if h := resp.Header.Get("X-RateLimit-Remaining"); h != "" {
+			t.Errorf("the 413 carries X-RateLimit-Remaining %s", h)
+		}
+		wantQuota(t, ping(t, n, key), http.StatusOK, quota{Limit: limit, Remaining: before.Remaining - 1, Reset: rlFeb.Unix()})
+	})
 }
 
 // TestE2ERateLimitPlanChange: the operator's plan change applies to the

@@ -425,18 +425,26 @@ func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 		fail(ctx, aerr)
 		return
 	}
-	// Public routes take no body: theirs is left unread.
+	// Public routes take no body: theirs is left unread. A call is
+	// counted once its body has been read whole, so that a body found too
+	// large while reading (chunked) is not counted, like one declared too
+	// large; an organization whose quota is already spent is refused
+	// before its body is read.
 	if route.access != public {
 		release, aerr := s.reserveBody(ctx)
 		defer release()
-		if aerr == nil && route.access == apiKey {
-			aerr = s.chargeQuota(c)
+		charged := false
+		if aerr == nil && route.access == apiKey && s.quotaSpent(c) {
+			aerr, charged = s.chargeQuota(c), true
 		}
 		if aerr == nil {
 			var done func()
 			done, aerr = s.readBody(ctx)
 			bodyRead = aerr == nil
 			defer done()
+		}
+		if aerr == nil && route.access == apiKey && !charged {
+			aerr = s.chargeQuota(c)
 		}
 		if aerr != nil {
 			fail(ctx, aerr)
@@ -529,6 +537,13 @@ func (s *Server) checkCredentials(c *call, route *Route) *apiError {
 		}
 	}
 	return nil
+}
+
+// quotaSpent reports whether the organization has no call left this month
+// as this node counts them (chargeQuota then refuses it).
+func (s *Server) quotaSpent(c *call) bool {
+	_, limits := s.cfg.Limiter.Plan(c.principal.OrgID)
+	return limits.MaxAPICalls >= 0 && s.cfg.Limiter.Used(c.principal.OrgID) >= limits.MaxAPICalls
 }
 
 // chargeQuota counts an API-key call against its organization's quota, or
