@@ -67,7 +67,8 @@ type Raft struct {
 	fsm       *fsm
 	log       *slog.Logger
 
-	leaderReady   atomic.Bool   // leader has applied everything before its term
+	leaderReady   atomic.Bool // leader has applied everything before its term
+	leaderSince   atomic.Pointer[leaderTerm]
 	leaderChanges atomic.Uint64 // leaders this node has seen come and go
 	stop          chan struct{}
 	wg            sync.WaitGroup
@@ -162,6 +163,7 @@ func (r *Raft) watchLeadership() {
 			if !isLeader {
 				continue
 			}
+			r.leaderSince.Store(&leaderTerm{term: r.raft.CurrentTerm(), since: time.Now()})
 			if err := r.raft.Barrier(r.cfg.ApplyTimeout).Error(); err != nil {
 				r.log.Warn("leader barrier failed", "err", err)
 				continue
@@ -244,6 +246,23 @@ func (r *Raft) ApplyIndexed(ctx context.Context, cmd any) (any, uint64, error) {
 	}
 	res := f.Response().(Applied)
 	return res.Value, f.Index(), res.Err
+}
+
+// leaderTerm is when this node learned it leads, and in which term.
+type leaderTerm struct {
+	term  uint64
+	since time.Time
+}
+
+// LeaderSince returns when this node learned it leads in the current term
+// (a moment after the election: never before it), and false unless it
+// leads.
+func (r *Raft) LeaderSince() (time.Time, bool) {
+	lt := r.leaderSince.Load()
+	if lt == nil || r.raft.State() != raft.Leader || r.raft.CurrentTerm() != lt.term {
+		return time.Time{}, false
+	}
+	return lt.since, true
 }
 
 // IsLeader reports whether this node leads the Raft group.

@@ -26,8 +26,11 @@ func (s *Service) Apply(ctx context.Context, cmd any) (any, error) {
 	// The leader places new buckets; a follower forwards, and so does a
 	// leader that lost its leadership in between.
 	v, index, err := s.cfg.Raft.ApplyIndexed(ctx, s.cfg.Place(cmd))
+	if err == nil && withdraws(cmd) {
+		s.settle(ctx, index, time.Now())
+	}
 	if errors.Is(err, cluster.ErrNotLeader) && s.cfg.Cluster.Clustered() {
-		v, index, err = s.forward(ctx, cmd)
+		v, index, err = s.forward(ctx, cmd) // the leader settles it
 	}
 	if err == nil && ruleBucket != "" {
 		s.spreadRuleChange(ctx, ruleBucket, index)
@@ -173,6 +176,9 @@ func (s *Service) ServeApply(ctx context.Context, body []byte) peerrpc.Answer {
 	var se *store.Error
 	if err != nil && !errors.As(err, &se) {
 		return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}
+	}
+	if err == nil && withdraws(cmd) {
+		s.settle(ctx, index, time.Now())
 	}
 	if err == nil {
 		s.cfg.Applied(cmd)

@@ -22,6 +22,9 @@ type Raft interface {
 	ReadIndex() (uint64, error)
 	// WaitApplied returns once this node has applied index.
 	WaitApplied(ctx context.Context, index uint64) error
+	// LeaderSince is when this node took over as leader for the current
+	// term; false unless it leads.
+	LeaderSince() (time.Time, bool)
 }
 
 // Voters changes the Raft configuration (*cluster.Raft); only RemoveNode
@@ -35,7 +38,7 @@ type Voters interface {
 // Peers makes the calls to other nodes (*peerrpc.Client).
 type Peers interface {
 	Apply(ctx context.Context, leaderID string, cmd []byte) (result []byte, index uint64, err error)
-	ReadIndex(ctx context.Context, leaderID string) (uint64, error)
+	ReadIndex(ctx context.Context, leaderID, from string) (uint64, error)
 	WaitApplied(ctx context.Context, nodeID string, index uint64) error
 }
 
@@ -70,7 +73,8 @@ type Config struct {
 	// Points counts what a delete removes; nil leaves the leader's own
 	// count in the answer.
 	Points Points
-	// Voters lets RemoveNode change the Raft configuration; Forget, if
+	// Voters lets RemoveNode change the Raft configuration, and lists the
+	// servers a withdrawing change must reach (settle); Forget, if
 	// set, is told of a node removed, so that gossip, which may still call
 	// it alive, does not add it straight back (cluster.Manager.Forget).
 	// RemoveNode needs Voters.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dakkio/dakkio/cluster"
 	"github.com/dakkio/dakkio/store"
@@ -23,6 +24,8 @@ type fakeRaft struct {
 	backlog  map[uint64]store.CreateOrg // committed, not yet applied here
 	waited   []uint64
 	applyErr error // what ApplyIndexed answers
+	// leaderSince: when a leader took over (zero: unknown)
+	leaderSince time.Time
 }
 
 func (r *fakeRaft) ApplyIndexed(context.Context, any) (any, uint64, error) {
@@ -47,6 +50,12 @@ func (r *fakeRaft) Status() cluster.Status {
 }
 
 func (r *fakeRaft) ReadIndex() (uint64, error) { return 1, nil }
+
+func (r *fakeRaft) LeaderSince() (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.leaderSince, r.leader && !r.leaderSince.IsZero()
+}
 
 func (r *fakeRaft) WaitApplied(_ context.Context, index uint64) error {
 	r.mu.Lock()
@@ -83,7 +92,7 @@ func (p *fakePeers) Apply(_ context.Context, _ string, cmd []byte) ([]byte, uint
 	return p.apply(cmd)
 }
 
-func (p *fakePeers) ReadIndex(context.Context, string) (uint64, error) {
+func (p *fakePeers) ReadIndex(context.Context, string, string) (uint64, error) {
 	p.readCalls.Add(1)
 	return p.readIndex.Load(), p.readErr
 }
@@ -120,3 +129,16 @@ func newFollower(t *testing.T, opts ...func(*Config)) (*Service, *fakeRaft, *fak
 	t.Cleanup(s.Close)
 	return s, r, p
 }
+
+// fakeVoters is the Raft configuration.
+type fakeVoters struct{ ids []string }
+
+func (v fakeVoters) Servers() ([]cluster.Server, error) {
+	var out []cluster.Server
+	for _, id := range v.ids {
+		out = append(out, cluster.Server{ID: id, Voter: true})
+	}
+	return out, nil
+}
+func (fakeVoters) RemoveServer(string) error { return nil }
+func (fakeVoters) TransferLeadership() error { return nil }

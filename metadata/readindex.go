@@ -115,12 +115,19 @@ func (s *Service) leaderReadIndex(ctx context.Context) (uint64, error) {
 	if leader == "" {
 		return 0, errors.New("no live leader")
 	}
-	return s.cfg.Peers.ReadIndex(ctx, leader)
+	return s.cfg.Peers.ReadIndex(ctx, leader, s.cfg.Self)
 }
 
 // ServeReadIndex is the handler of peerrpc.PathReadIndex: 503 unless this
-// node leads and could confirm it.
-func (s *Service) ServeReadIndex(context.Context, []byte) peerrpc.Answer {
+// node leads and could confirm it. It notes whom it serves, before the
+// index is taken, for settle; a request naming no node counts for every
+// node.
+func (s *Service) ServeReadIndex(_ context.Context, body []byte) peerrpc.Answer {
+	req, err := peerrpc.DecodeReadIndex(body)
+	if err != nil {
+		return peerrpc.Answer{Status: http.StatusBadRequest, Body: []byte(err.Error())}
+	}
+	s.leases.note(req.Node, time.Now())
 	index, err := s.cfg.Raft.ReadIndex()
 	if err != nil {
 		return peerrpc.Answer{Status: http.StatusServiceUnavailable, Body: []byte(err.Error())}

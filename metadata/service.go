@@ -16,6 +16,7 @@ type Service struct {
 	// currentAsOf: this node had applied everything committed before it
 	// (ns after processStart, plus 1; 0 = never); the key lease.
 	currentAsOf atomic.Int64
+	leases      leaseLedger // the leader's: when it last renewed each node's lease
 
 	stop chan struct{}
 	bg   sync.WaitGroup // the key lease's renewal, stopped by stop

@@ -127,8 +127,8 @@ func (p peerCalls) Ping(ctx context.Context, id string) error { return p.n.rpc.P
 func (p peerCalls) Apply(ctx context.Context, leaderID string, cmd []byte) ([]byte, uint64, error) {
 	return p.n.rpc.Apply(ctx, leaderID, cmd)
 }
-func (p peerCalls) ReadIndex(ctx context.Context, leaderID string) (uint64, error) {
-	return p.n.rpc.ReadIndex(ctx, leaderID)
+func (p peerCalls) ReadIndex(ctx context.Context, leaderID, from string) (uint64, error) {
+	return p.n.rpc.ReadIndex(ctx, leaderID, from)
 }
 func (p peerCalls) WaitApplied(ctx context.Context, id string, index uint64) error {
 	return p.n.rpc.WaitApplied(ctx, id, index)

@@ -3,6 +3,7 @@ package peerrpc
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -120,9 +121,15 @@ func (c *Client) Apply(ctx context.Context, leaderID string, cmd []byte) (result
 }
 
 // ReadIndex asks the leader for the commit index a follower must apply
-// before it may say that something does not exist.
-func (c *Client) ReadIndex(ctx context.Context, leaderID string) (uint64, error) {
-	a, err := c.post(ctx, leaderID, PathReadIndex, nil, smallAnswer)
+// before it may say that something does not exist, or renew its key lease.
+// from names the asking node: the leader keeps when it last served each
+// node, to know when a lease it gave has run out.
+func (c *Client) ReadIndex(ctx context.Context, leaderID, from string) (uint64, error) {
+	body, err := json.Marshal(ReadIndexRequest{Node: from})
+	if err != nil {
+		return 0, err
+	}
+	a, err := c.post(ctx, leaderID, PathReadIndex, body, smallAnswer)
 	if err != nil {
 		return 0, fmt.Errorf("cannot ask for the read index: %w", err)
 	}

@@ -2,6 +2,7 @@ package peerrpc
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,6 +15,22 @@ const (
 	PathReadIndex = "/internal/readindex"
 	PathWrite     = "/internal/write"
 )
+
+// ReadIndexRequest is the body of PathReadIndex. An empty body (a node of
+// an earlier version) names no node.
+type ReadIndexRequest struct {
+	Node string `json:"node"`
+}
+
+// DecodeReadIndex reads a PathReadIndex body; an empty one names no node.
+func DecodeReadIndex(body []byte) (ReadIndexRequest, error) {
+	var r ReadIndexRequest
+	if len(body) == 0 {
+		return r, nil
+	}
+	err := json.Unmarshal(body, &r)
+	return r, err
+}
 
 // IndexHeader carries a Raft index in an answer: of a forwarded command's
 // entry, or the leader's read index.

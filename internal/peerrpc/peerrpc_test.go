@@ -3,6 +3,7 @@ package peerrpc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -51,7 +52,11 @@ func startPeer(t *testing.T) *peer {
 		Apply: func(_ context.Context, body []byte) peerrpc.Answer {
 			return peerrpc.Answer{Status: http.StatusOK, Index: 42, Body: append([]byte("applied:"), body...)}
 		},
-		ReadIndex: func(context.Context, []byte) peerrpc.Answer {
+		ReadIndex: func(_ context.Context, body []byte) peerrpc.Answer {
+			// The asking node names itself.
+			if req, err := peerrpc.DecodeReadIndex(body); err != nil || req.Node != "n1" {
+				return peerrpc.Answer{Status: http.StatusBadRequest, Body: []byte(fmt.Sprintf("asked by %q (%v)", req.Node, err))}
+			}
 			return peerrpc.Answer{Status: http.StatusOK, Index: 7, Body: []byte("{}")}
 		},
 		Write: func(ctx context.Context, body []byte) peerrpc.Answer {
@@ -136,7 +141,7 @@ func TestCalls(t *testing.T) {
 	if out, index, err := c.Apply(ctx, "n2", []byte("cmd")); err != nil || string(out) != "applied:cmd" || index != 42 {
 		t.Fatalf("Apply = %q, %d, %v; want \"applied:cmd\", 42, nil", out, index, err)
 	}
-	if index, err := c.ReadIndex(ctx, "n2"); err != nil || index != 7 {
+	if index, err := c.ReadIndex(ctx, "n2", "n1"); err != nil || index != 7 {
 		t.Fatalf("ReadIndex = %d, %v; want 7", index, err)
 	}
 	if err := c.Ping(ctx, "n2"); err != nil {
@@ -181,7 +186,7 @@ func TestCallErrors(t *testing.T) {
 		check func(error) bool
 	}{
 		{"node not alive", func() error { return c.Ping(ctx, "n9") }, func(err error) bool { return errors.Is(err, peerrpc.ErrNotAlive) }},
-		{"no leader named", func() error { _, err := c.ReadIndex(ctx, ""); return err }, func(err error) bool { return errors.Is(err, peerrpc.ErrNotAlive) }},
+		{"no leader named", func() error { _, err := c.ReadIndex(ctx, "", "n1"); return err }, func(err error) bool { return errors.Is(err, peerrpc.ErrNotAlive) }},
 		{"missing arguments are a bad query", func() error {
 			_, err := c.Read(ctx, "n2", peerrpc.PointsRequest{Op: peerrpc.OpRaw})
 			return err
