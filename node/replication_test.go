@@ -164,6 +164,46 @@ func TestStrictReadsVerify(t *testing.T) {
 	}
 }
 
+// TestStrictReadsDuringWrites: on a healthy cluster, reads that refuse
+// partial answers are served while a client keeps writing to the series
+// they read: a write reaches the replicas moments apart, and the replicas'
+// copies differing for those moments is no reason for a 503.
+func TestStrictReadsDuringWrites(t *testing.T) {
+	nodes := testnode.StartCluster(t, 3)
+	ctx := context.Background()
+	bucket, src := numberSeries(t, nodes[0], "strict")
+	stop := make(chan struct{})
+	writerDone := make(chan error, 1)
+	go func() {
+		for i := 0; i < 100_000; i++ { // one write after another, until the reads are done
+			select {
+			case <-stop:
+				writerDone <- nil
+				return
+			default:
+			}
+			if _, err := nodes[i%3].Admin.WritePoint(ctx, client.WritePointRequest{BucketID: bucket.ID, DataSourceID: src.ID, Values: map[string]any{"v": i}}); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+		writerDone <- nil
+	}()
+	var refused []string
+	for i := range 60 {
+		if _, err := nodes[i%3].Admin.Query(ctx, client.QueryRequest{BucketID: bucket.ID, RefusePartial: true, Aggregation: "count", Filters: client.QueryFilters{DataSourceID: src.ID}}); err != nil {
+			refused = append(refused, fmt.Sprintf("read %d through %s: %v", i, nodes[i%3].Config.NodeID, err))
+		}
+	}
+	close(stop)
+	if err := <-writerDone; err != nil {
+		t.Fatalf("the writer: %v", err)
+	}
+	if len(refused) > 0 {
+		t.Fatalf("%d of 60 strict reads refused during writes, first: %s", len(refused), refused[0])
+	}
+}
+
 // postInternal sends body to one of n's internal routes, signed with the
 // cluster key as another node would, and returns the status and answer.
 func postInternal(t *testing.T, n *testnode.Node, path string, body []byte) (int, string) {
