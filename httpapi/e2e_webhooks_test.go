@@ -156,6 +156,28 @@ func TestE2EWebhookEvents(t *testing.T) {
 	}
 }
 
+// TestE2EWebhookTestSkipsTheQueue: a test send goes out at once and is
+// answered with its first attempt even while one of the webhook's events
+// waits out a retry backoff; the event is still retried after it.
+func TestE2EWebhookTestSkipsTheQueue(t *testing.T) {
+	t.Parallel()
+	n := testnode.Start(t, func(cfg *node.Config) { cfg.WebhookBackoff = time.Hour })
+	admin := n.AdminKey
+	bid := mkBucket(t, n, admin, obj{"name": unique("queue")})["_id"].(string)
+	hook := newReceiver(t, 1) // the first request fails: the event waits an hour to be retried
+	wh := dataObj(t, asKey(t, n, admin, "POST", "/api/webhooks", obj{"bucketId": bid, "url": hook.url(), "events": []string{"bucket.updated"}}), http.StatusCreated)
+	whID := wh["_id"].(string)
+	wantData(t, asKey(t, n, admin, "PATCH", "/api/buckets/"+bid, obj{"retentionDays": 61}), http.StatusOK)
+	waitEvent(t, hook, "bucket.updated", 1)
+
+	tr := dataObj(t, asKey(t, n, admin, "POST", "/api/webhooks/"+whID+"/test", nil), http.StatusCreated)
+	wantValues(t, "test delivery", tr, obj{"event": "webhook.test", "status": "delivered", "attempts": 1.0, "lastStatusCode": 200.0})
+	list, _ := wantList(t, asKey(t, n, admin, "GET", "/api/webhooks/"+whID+"/deliveries", nil))
+	if len(list) != 2 || list[1]["event"] != "bucket.updated" || list[1]["status"] != "pending" || list[1]["attempts"] != 1.0 {
+		t.Errorf("deliveries %v, want the test and, older, the event pending after 1 attempt", list)
+	}
+}
+
 func TestE2EWebhookCRUDAndErrors(t *testing.T) {
 	t.Parallel()
 	n := testnode.Start(t)

@@ -212,24 +212,31 @@ func (e *Engine) deliverAlerts(ctx context.Context, sem chan struct{}, wg *sync.
 }
 
 // deliverWebhooks starts the due chains of the webhook subscriptions'
-// deliveries, each webhook's in the order they were made.
+// deliveries, each webhook's in the order they were made. A test send is
+// a chain of its own: it reports on the endpoint now (the API answers with
+// its first attempt), so it neither waits behind an event in backoff nor
+// holds the events up.
 func (e *Engine) deliverWebhooks(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) {
 	now := e.cfg.Now()
 	chains := map[string][]store.WebhookDelivery{}
 	var order []string
 	for _, d := range e.cfg.State.PendingWebhookDeliveries() {
-		if _, ok := chains[d.WebhookID]; !ok {
-			order = append(order, d.WebhookID)
+		chain := d.WebhookID
+		if d.Event == store.EventWebhookTest {
+			chain = "test " + d.ID
 		}
-		chains[d.WebhookID] = append(chains[d.WebhookID], d)
+		if _, ok := chains[chain]; !ok {
+			order = append(order, chain)
+		}
+		chains[chain] = append(chains[chain], d)
 	}
-	for _, id := range order {
-		chain := chains[id]
+	for _, key := range order {
+		chain := chains[key]
 		head := chain[0]
 		if !e.due(head.ID, head.Delivery, now) || !e.cfg.IsDeliverer(head.BucketID) {
 			continue
 		}
-		w, ok := e.cfg.State.WebhookByID(id)
+		w, ok := e.cfg.State.WebhookByID(head.WebhookID)
 		if !ok {
 			continue // deleted since: its deliveries go with it
 		}

@@ -41,7 +41,7 @@
 // delivered by the same loop and the same attempt: their deliveries are
 // made by the FSM (store.WebhookDelivery, with the body fixed), recorded
 // through store.RecordWebhookDelivery, and go in order per webhook, beside
-// the rules' chains.
+// the rules' chains; a test send (webhook.test) goes on its own.
 //
 // With Config.Egress, every address a delivery dials, redirects included,
 // passes the egress policy (internal/egress) once resolved; a refused one
