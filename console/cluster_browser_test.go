@@ -90,9 +90,9 @@ func TestConsoleClusterInBrowser(t *testing.T) {
 	}
 	b.wait(id+" unreachable", fmt.Sprintf(`(document.querySelector('#nodes-table tr[data-node=%q]') || {dataset: {}}).dataset.healthy === "false"`, id))
 	b.wait("hints for "+id, fmt.Sprintf(`document.getElementById("hints-table") && document.getElementById("hints-table").textContent.includes(%q)`, id))
-	if got := b.text("#healthy .value"); got != "2 of 3" {
-		t.Errorf("the page counts %q healthy nodes, want 2 of 3", got)
-	}
+	// Polled: on a loaded machine gossip may call a live node suspect for
+	// a moment, and the page says so at its next refresh.
+	b.wait("two of three nodes healthy", `((document.querySelector("#healthy .value") || {}).textContent || "").trim() === "2 of 3"`)
 	b.shot("cluster-node-down")
 	b.check()
 }
