@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -331,6 +332,21 @@ func retry503(t testing.TB, n *testnode.Node, key, method, path string, body any
 	return r
 }
 
+// raftTerm is the highest Raft term the nodes report: it grows with every
+// election.
+func raftTerm(t testing.TB, nodes []*testnode.Node) uint64 {
+	t.Helper()
+	var term uint64
+	for _, n := range nodes {
+		st, err := n.Operator.ClusterStatus(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		term = max(term, st.Raft.Term)
+	}
+	return term
+}
+
 // createRetry creates a named resource through POST path, retrying on 503.
 // A retry refused with 409 means an earlier try was applied after all: the
 // resource is then found by name in the list at path.
@@ -382,6 +398,7 @@ func TestE2EWebhookClusterOnce(t *testing.T) {
 			wantData(t, retry503(t, nodes[1], admin, "DELETE", "/api/webhooks/"+h["_id"].(string), nil), http.StatusOK)
 		}
 	}
+	termBefore := raftTerm(t, nodes)
 	for i, n := range nodes {
 		wantData(t, retry503(t, n, admin, "POST", "/api/data", obj{"bucketId": bid, "dataSourceId": sid, "values": obj{"temperature": i}}), http.StatusCreated)
 	}
@@ -400,13 +417,25 @@ func TestE2EWebhookClusterOnce(t *testing.T) {
 	for _, r := range reqs {
 		posted[r.header.Get("X-Dakkio-Delivery")]++
 	}
-	for _, d := range ds {
-		if posted[d["_id"].(string)] != 1 || d["attempts"] != 1.0 {
-			t.Errorf("delivery %v (%s) posted %d times", d["_id"], d["event"], posted[d["_id"].(string)])
+	// Delivery is at least once: when leadership moves (a loaded machine
+	// can set off an election), the new deliverer may repeat an attempt
+	// whose record had not reached it. With one leader throughout, once.
+	if elected := raftTerm(t, nodes) != termBefore; elected {
+		t.Logf("an election took place (term %d before the writes): deliveries may repeat", termBefore)
+		for _, d := range ds {
+			if posted[d["_id"].(string)] < 1 {
+				t.Errorf("delivery %v (%s) never posted", d["_id"], d["event"])
+			}
 		}
-	}
-	if len(reqs) != len(ds) {
-		t.Errorf("receiver got %d requests for %d deliveries", len(reqs), len(ds))
+	} else {
+		for _, d := range ds {
+			if posted[d["_id"].(string)] != 1 || d["attempts"] != 1.0 {
+				t.Errorf("delivery %v (%s) posted %d times", d["_id"], d["event"], posted[d["_id"].(string)])
+			}
+		}
+		if len(reqs) != len(ds) {
+			t.Errorf("receiver got %d requests for %d deliveries", len(reqs), len(ds))
+		}
 	}
 	// A write retried after a 503 may count twice; at least one per write.
 	if got := len(byEvent(reqs, "data.received")); got < 3 {
