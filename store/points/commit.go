@@ -285,7 +285,7 @@ func (g *groupCommit) keep(b []byte) []byte {
 // (only the run's points) and the hour's rollup, and updates the hour's
 // cached points and rollup and the source's count and time bounds.
 func (g *groupCommit) writeRuns(sc *commitScratch) error {
-	db, entries := g.db, sc.entries
+	entries := sc.entries
 	var key []byte
 	for i := 0; i < len(entries); {
 		// One run: the points of one source in one hour. add is scratch:
@@ -322,10 +322,7 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 			return fmt.Errorf("cannot write rollup: %w", err)
 		}
 		g.written[hk] = h
-		info, ok := g.infos[s]
-		if !ok {
-			info = db.info(s)
-		}
+		info := g.info(s)
 		// The source has moved on to a later hour: the hours before its
 		// last two are compacted and no longer cached (see retire for the
 		// previous one; a later point is read back from disk).
@@ -589,32 +586,38 @@ func (db *DB) info(s series) seriesInfo {
 	return seriesInfo{minTS: math.MaxInt64, maxTS: math.MinInt64}
 }
 
+// info is the source's count and time bounds as this group has left them.
+func (g *groupCommit) info(s series) seriesInfo {
+	if info, ok := g.infos[s]; ok {
+		return info
+	}
+	return g.db.info(s)
+}
+
 // loadHour returns the hour as last written in this group, else as cached,
 // else as stored.
 func (g *groupCommit) loadHour(hk hourKey) (*hotHour, error) {
 	if h := g.db.hotHourOf(g.written, hk); h != nil {
 		return h, nil
 	}
+	var b block
+	pieces := 0
 	// An hour after the source's newest stored point, or before its oldest,
 	// holds nothing: no read. That is every new hour of time-ordered ingest.
-	info, ok := g.infos[hk.s]
-	if !ok {
-		info = g.db.info(hk.s)
-	}
-	if info.count == 0 || hk.hour > hourOf(info.maxTS) || hk.hour+hourNS <= info.minTS {
-		return &hotHour{s: hk.s, hour: hk.hour, b: g.db.newHourRoom(g.written, hk)}, nil
-	}
-	// Cold hours are read outside the write transaction: its iterators would
-	// sort every pending write each time, and no hour read here was written
-	// earlier in this group (those come from written). It is begun only
-	// for a cold hour: each transaction begun is a round trip through
-	// Badger's watermark goroutine, and most groups find every hour cached.
-	if g.read == nil {
-		g.read = g.db.bdb.NewTransaction(false)
-	}
-	b, pieces, err := readHour(g.read, hk.s, hk.hour, nil, false)
-	if err != nil {
-		return nil, err
+	if info := g.info(hk.s); info.count > 0 && hk.hour <= hourOf(info.maxTS) && hk.hour+hourNS > info.minTS {
+		// Cold hours are read outside the write transaction: its iterators
+		// would sort every pending write each time, and no hour read here
+		// was written earlier in this group (those come from written). It
+		// is begun only for a cold hour: each transaction begun is a round
+		// trip through Badger's watermark goroutine, and most groups find
+		// every hour cached.
+		if g.read == nil {
+			g.read = g.db.bdb.NewTransaction(false)
+		}
+		var err error
+		if b, pieces, err = readHour(g.read, hk.s, hk.hour, nil, false); err != nil {
+			return nil, err
+		}
 	}
 	if pieces == 0 {
 		b = g.db.newHourRoom(g.written, hk)
