@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/dakkio/dakkio/cluster"
@@ -147,21 +146,12 @@ func (s *Service) spreadRuleChange(ctx context.Context, bucketID string, index u
 		return
 	}
 	p := s.cfg.State.BucketPlacement(bucketID)
-	ctx, cancel := context.WithTimeout(ctx, ruleChangeWait)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, id := range slices.Concat(p.Replicas, p.Pending) {
-		if id == s.cfg.Self || s.cfg.Cluster.AliveURL(id) == "" {
-			continue
+	for id, err := range s.awaitApplied(ctx, slices.Concat(p.Replicas, p.Pending), index, ruleChangeWait) {
+		if !errors.Is(err, peerrpc.ErrNotAlive) {
+			s.log.Warn("a replica has not applied an alert rule change yet; it evaluates by its old rules until it does",
+				"bucket", bucketID, "replica", id, "index", index, "err", err)
 		}
-		wg.Go(func() {
-			if err := s.cfg.Peers.WaitApplied(ctx, id, index); err != nil {
-				s.log.Warn("a replica has not applied an alert rule change yet; it evaluates by its old rules until it does",
-					"bucket", bucketID, "replica", id, "index", index, "err", err)
-			}
-		})
 	}
-	wg.Wait()
 }
 
 // ServeApply is the handler of peerrpc.PathApply: it applies a command a

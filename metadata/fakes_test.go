@@ -130,10 +130,17 @@ func newFollower(t *testing.T, opts ...func(*Config)) (*Service, *fakeRaft, *fak
 	return s, r, p
 }
 
-// fakeVoters is the Raft configuration.
-type fakeVoters struct{ ids []string }
+// fakeVoters is the Raft configuration; err, when set, is what reading
+// it fails with.
+type fakeVoters struct {
+	ids []string
+	err error
+}
 
 func (v fakeVoters) Servers() ([]cluster.Server, error) {
+	if v.err != nil {
+		return nil, v.err
+	}
 	var out []cluster.Server
 	for _, id := range v.ids {
 		out = append(out, cluster.Server{ID: id, Voter: true})

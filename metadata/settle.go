@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dakkio/dakkio/internal/peerrpc"
 	"github.com/dakkio/dakkio/store"
 )
 
@@ -70,36 +71,23 @@ func (s *Service) settle(ctx context.Context, index uint64, committed time.Time)
 	if index == 0 || !s.cfg.Cluster.Clustered() || s.cfg.Voters == nil {
 		return
 	}
+	var until time.Time
 	servers, err := s.cfg.Voters.Servers()
 	if err != nil {
+		// Not knowing who may serve, outwait every lease.
 		s.log.Warn("cannot list the servers a withdrawing change must reach", "err", err)
-		servers = nil
+		until = committed.Add(s.cfg.KeyLease + leaseMargin)
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, settleWait)
-	defer cancel()
-	var mu sync.Mutex
-	var unconfirmed []string
-	var wg sync.WaitGroup
-	for _, srv := range servers {
-		if srv.ID == s.cfg.Self {
-			continue
-		}
-		wg.Go(func() {
-			if s.cfg.Cluster.AliveURL(srv.ID) != "" && s.cfg.Peers.WaitApplied(waitCtx, srv.ID, index) == nil {
-				return
-			}
-			mu.Lock()
-			unconfirmed = append(unconfirmed, srv.ID)
-			mu.Unlock()
-		})
+	ids := make([]string, len(servers))
+	for i, srv := range servers {
+		ids[i] = srv.ID
 	}
-	wg.Wait()
-	var until time.Time
-	for _, id := range unconfirmed {
+	unconfirmed := s.awaitApplied(ctx, ids, index, settleWait)
+	for id := range unconfirmed {
 		until = maxTime(until, s.leaseEnd(id, committed))
 	}
 	if wait := time.Until(until); wait > 0 {
-		s.log.Info("waiting for the key leases of nodes that did not confirm a withdrawing change", "nodes", unconfirmed, "index", index, "wait", wait)
+		s.log.Info("waiting for the key leases of nodes that did not confirm a withdrawing change", "nodes", len(unconfirmed), "index", index, "wait", wait)
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
@@ -107,6 +95,36 @@ func (s *Service) settle(ctx context.Context, index uint64, committed time.Time)
 		case <-ctx.Done():
 		}
 	}
+}
+
+// awaitApplied asks the nodes of ids other than this one, all at once, to
+// confirm within wait that they have applied index, and returns those that
+// did not and why; a node gossip does not see alive is not asked
+// (peerrpc.ErrNotAlive).
+func (s *Service) awaitApplied(ctx context.Context, ids []string, index uint64, wait time.Duration) map[string]error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var mu sync.Mutex
+	failed := map[string]error{}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		if id == s.cfg.Self {
+			continue
+		}
+		if s.cfg.Cluster.AliveURL(id) == "" {
+			failed[id] = peerrpc.ErrNotAlive
+			continue
+		}
+		wg.Go(func() {
+			if err := s.cfg.Peers.WaitApplied(ctx, id, index); err != nil {
+				mu.Lock()
+				failed[id] = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return failed
 }
 
 // leaseEnd is when node's key lease, renewed before the change committed at

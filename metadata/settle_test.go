@@ -2,6 +2,8 @@ package metadata
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -62,6 +64,10 @@ func TestWithdrawingChangeOutwaitsALease(t *testing.T) {
 			return time.Now().Add(-time.Hour)
 		}},
 		{"leader just took over", func(*Service) time.Time { return time.Now() }},
+		{"servers unknown", func(s *Service) time.Time {
+			s.cfg.Voters = fakeVoters{err: errors.New("no configuration")}
+			return time.Now().Add(-time.Hour)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newSettlingLeader(t, lease, time.Time{})
@@ -75,6 +81,18 @@ func TestWithdrawingChangeOutwaitsALease(t *testing.T) {
 				t.Fatalf("the delete was answered after %v, before the lease of %v ran out", took, lease)
 			}
 		})
+	}
+}
+
+// TestServeReadIndexRefusesGarbage: a read-index request whose body is not
+// the JSON naming a node is a 400, and renews nobody's lease.
+func TestServeReadIndexRefusesGarbage(t *testing.T) {
+	s, _ := newSettlingLeader(t, time.Hour, time.Now())
+	if a := s.ServeReadIndex(context.Background(), []byte(`{"node":`)); a.Status != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", a.Status)
+	}
+	if served := s.leases.lastServed(""); !served.IsZero() {
+		t.Fatalf("a refused request was noted as served at %v", served)
 	}
 }
 
