@@ -462,18 +462,7 @@ func TestClusterKeyLeaseFollowsTheAppliedLog(t *testing.T) {
 	ctx := context.Background()
 	leader, followers := leaderOf(t, nodes)
 	lagging := followers[0]
-	bucket, err := leader.Admin.CreateBucket(ctx, client.CreateBucketRequest{Name: "lease"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := leader.Admin.CreateSource(ctx, bucket.ID, client.CreateSourceRequest{Name: "s", Schema: map[string]client.Field{"v": {Type: "number"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := leader.Admin.CreateKey(ctx, bucket.ID, client.CreateKeyRequest{Name: "w", Type: "write"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bucket, src, key := bucketWithWriteKey(t, leader, "lease")
 	w := lagging.Client(key.Key)
 	write := func() error {
 		_, err := w.WritePoint(ctx, client.WritePointRequest{BucketID: bucket.ID, DataSourceID: src.ID, Values: map[string]any{"v": 1}})
