@@ -113,6 +113,8 @@ func (s *Server) ingestBatch(c *call) error {
 	if err != nil {
 		return err
 	}
+	withdraw := s.cfg.Points.Announce(b.ID)
+	defer withdraw()
 	listPath := []any{"body", "dataPoints"}
 	v := bd.obj.Get("dataPoints")
 	if v == nil || v.Type() == fastjson.TypeNull {
@@ -145,6 +147,7 @@ func (s *Server) ingestBatch(c *call) error {
 		return validationError("Invalid data points", r.details...)
 	}
 	// Two points with the same (source, timestamp): the store keeps the later.
+	withdraw()
 	if err := s.writePoints(b.ID, pts, level); err != nil {
 		return err
 	}

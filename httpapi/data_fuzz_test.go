@@ -503,6 +503,8 @@ func (l localPoints) Write(ctx context.Context, bucketID string, _ replication.C
 	return l.DB.Write(ctx, bucketID, pts)
 }
 
+func (l localPoints) Announce(string) func() { return l.DB.Announce() }
+
 func (l localPoints) BucketPointCount(_ context.Context, bucketID string) (int64, error) {
 	return l.DB.BucketPointCount(bucketID), nil
 }

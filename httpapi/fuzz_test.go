@@ -40,6 +40,7 @@ import (
 type fakePoints struct{ Points }
 
 func (fakePoints) BucketPointCount(context.Context, string) (int64, error) { return 0, nil }
+func (fakePoints) Announce(string) func()                                  { return func() {} }
 
 type fakeNode struct{ Node }
 

@@ -36,6 +36,9 @@ type seriesWriter struct {
 	valBuf []points.Value
 	spare  []*seriesAcc // accumulators of earlier requests, to reuse
 	used   []*seriesAcc // this request's, handed back by release
+	// withdraw ends the announcement of this request's write to the store
+	// (Points.Announce), once its points are handed on.
+	withdraw func()
 }
 
 // seriesAcc is one series of the request and its data source.
@@ -107,6 +110,7 @@ const (
 func (s *Server) newSeriesWriter(b store.Bucket) *seriesWriter {
 	w := seriesWriters.Get().(*seriesWriter)
 	w.s, w.bucket, w.oldest = s, b, newPointReader(b, s.now()).oldest
+	w.withdraw = s.cfg.Points.Announce(b.ID)
 	return w
 }
 
@@ -115,6 +119,8 @@ func (s *Server) newSeriesWriter(b store.Bucket) *seriesWriter {
 // (each carved slice is full, so nothing appends into another's room),
 // the interned names (strings), and the sources' schemas and tags.
 func (w *seriesWriter) release() {
+	w.withdraw()
+	w.withdraw = nil
 	clear(w.pts)
 	w.pts = w.pts[:0]
 	if cap(w.pts) > maxPooledPending {
@@ -311,6 +317,7 @@ func kindType(k points.Kind) string {
 // every point at once: all of them or none.
 func (w *seriesWriter) commit(level replication.Consistency) error {
 	pts, err := w.points()
+	w.withdraw()
 	if err != nil || len(pts) == 0 {
 		return err
 	}

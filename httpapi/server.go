@@ -103,6 +103,10 @@ type Points interface {
 	// ChangeMark returns a token that changes whenever a point of the
 	// bucket in [start, end) does (the PromQL result cache's validator).
 	ChangeMark(bucketID string, start, end int64) string
+	// Announce tells the store a client's write to the bucket is on its
+	// way, so that a group commit waits a moment for it; withdraw once its
+	// points are handed on or the request fails (points.DB.Announce).
+	Announce(bucketID string) (withdraw func())
 }
 
 // Node tells about the serving node itself.

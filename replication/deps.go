@@ -17,6 +17,7 @@ type Local interface {
 	Buckets() []string
 	DeleteBucket(bucketID string) int64
 	Merge(ctx context.Context, bucketID string, pts []points.Point) (int, error)
+	Announce() (withdraw func())
 }
 
 // Peers makes the calls to other nodes (*peerrpc.Client).

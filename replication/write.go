@@ -27,6 +27,18 @@ func (r *Replicator) Write(ctx context.Context, bucketID string, level Consisten
 	return r.replicate(ctx, bucketID, level, targets, len(targets)-len(p.Leaving), pts)
 }
 
+// Announce tells this node's store that a client's write to the bucket is
+// on its way (points.DB.Announce), unless this node keeps no copy of it.
+func (r *Replicator) Announce(bucketID string) (withdraw func()) {
+	if r.d.Cluster.Clustered() {
+		p := r.d.Cluster.Placement(bucketID)
+		if len(p.Replicas) > 0 && !slices.Contains(p.Replicas, r.d.Self) && !slices.Contains(p.Pending, r.d.Self) {
+			return func() {}
+		}
+	}
+	return r.d.Local.Announce()
+}
+
 // replicate writes pts to every replica of the bucket in parallel and
 // returns once level is met, or with a wrapped
 // ErrUnavailable once it cannot be. Replicas the write did not

@@ -39,7 +39,7 @@ type fakePoints struct{}
 
 func (fakePoints) DiskSize() (int64, int64) { return 1000, 10 }
 func (fakePoints) WriterStats() points.WriterStats {
-	return points.WriterStats{Commits: 4, Points: 8000, Runs: 400, Busy: 1500 * time.Millisecond}
+	return points.WriterStats{Commits: 4, Points: 8000, Runs: 400, Busy: 1500 * time.Millisecond, Lingers: 3}
 }
 
 type fakeMeta struct{}
@@ -110,6 +110,9 @@ dakkio_store_group_commit_points_total 8000
 # HELP dakkio_store_group_commit_runs_total Runs (one source's points in one hour, stored as a piece and a rollup) the writer's group commits wrote since start.
 # TYPE dakkio_store_group_commit_runs_total counter
 dakkio_store_group_commit_runs_total 400
+# HELP dakkio_store_group_commit_lingers_total Group commits that waited, at most a millisecond, for writes announced to be on their way.
+# TYPE dakkio_store_group_commit_lingers_total counter
+dakkio_store_group_commit_lingers_total 3
 # HELP dakkio_store_writer_busy_seconds_total Time the points store's writer spent committing since start; a rate near 1 means writes queue behind it.
 # TYPE dakkio_store_writer_busy_seconds_total counter
 dakkio_store_writer_busy_seconds_total 1.5
@@ -118,7 +121,8 @@ dakkio_store_writer_busy_seconds_total 1.5
 		"dakkio_raft_state", "dakkio_gossip_members", "dakkio_alert_eval_lag_seconds",
 		"dakkio_metadata_confirmed_age_seconds", "dakkio_disk_bytes", "dakkio_hinted_handoff_hints",
 		"dakkio_store_group_commits_total", "dakkio_store_group_commit_points_total",
-		"dakkio_store_group_commit_runs_total", "dakkio_store_writer_busy_seconds_total"); err != nil {
+		"dakkio_store_group_commit_runs_total", "dakkio_store_group_commit_lingers_total",
+		"dakkio_store_writer_busy_seconds_total"); err != nil {
 		t.Fatal(err)
 	}
 	problems, err := testutil.GatherAndLint(reg)

@@ -89,6 +89,10 @@ func TestScaledColumn(t *testing.T) {
 func FuzzDecodeBlock(f *testing.F) {
 	f.Add(encodeBlock(nil, block{{TS: 1, Values: []Value{num("x", 21.5), {Field: "s", Kind: KindString, Str: "a"}}, Metadata: []byte(`{}`)}}))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	two := block{{TS: 1, Values: []Value{num("x", 1)}}, {TS: 9, Values: []Value{num("x", 2.5)}}}
+	f.Add(appendSegment(appendSegment([]byte{segmentedBlock, segmentsInOrder}, encodeBlock(nil, two[:1])), encodeBlock(nil, two[1:])))
+	f.Add(appendSegment(appendSegment([]byte{segmentedBlock, 0}, encodeBlock(nil, two[1:])), encodeBlock(nil, two[:1])))
+	f.Add([]byte{segmentedBlock, 0, 0, 3, 1, 2})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = decodeBlock(data, nil, false)
 		_, _ = decodeBlock(data, nil, true)

@@ -73,6 +73,7 @@ func (db *DB) writer() {
 				break drain
 			}
 		}
+		group = db.linger(group, n)
 		db.writeMu.Lock()
 		db.commitSplitting(group)
 		db.writeMu.Unlock()
@@ -309,6 +310,7 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 		seq := h.pieces
 		replaced, fields, uniform := h.extend(add)
 		sc.block = encodeBlockAs(sc.block[:0], add, fields, uniform)
+		h.segs.add(sc.block, add[0].TS, add[len(add)-1].TS, replaced > 0)
 		key = s.appendBlockKey(key[:0], hour, uint32(seq))
 		if err := g.txn.Set(g.keep(key), g.keep(sc.block)); err != nil {
 			return fmt.Errorf("cannot write block: %w", err)
@@ -378,12 +380,21 @@ func (h *hotHour) noteFields(fields []blockField, uniform bool) {
 	}
 }
 
-// encode appends the hour's stored form as one block.
+// encode appends the hour's stored form as one block: its pieces'
+// encodings as a segmented block when they make one, else every point
+// encoded again, which then becomes the one segment later pieces add to.
 func (h *hotHour) encode(dst []byte) []byte {
-	if h.fieldsKnown {
-		return encodeBlockAs(dst, h.b, h.fields, true)
+	if out, ok := h.segs.appendBlock(dst, len(h.b)); ok || len(h.b) == 0 {
+		return out
 	}
-	return encodeBlock(dst, h.b)
+	start := len(dst)
+	if h.fieldsKnown {
+		dst = encodeBlockAs(dst, h.b, h.fields, true)
+	} else {
+		dst = encodeBlock(dst, h.b)
+	}
+	h.segs.restart(dst[start:], h.b[0].TS, h.b[len(h.b)-1].TS)
+	return dst
 }
 
 // previousHourCommits is how many pieces a source's current hour has
@@ -521,7 +532,7 @@ func (db *DB) compactHour(h *hotHour) bool {
 		db.log.Warn("cannot compact hour; it stays in pieces", "hour", time.Unix(0, h.hour).UTC(), "err", err)
 		return false
 	}
-	h.pieces = 1
+	h.pieces, h.segs = 1, c.segs
 	return true
 }
 
@@ -538,6 +549,7 @@ type hotHour struct {
 	// fields are the fields every point of b carries, when fieldsKnown.
 	fields      []blockField
 	fieldsKnown bool
+	segs        hourSegments // b as the encodings of the pieces it was written in
 }
 
 // An hour stored in this many blocks is compacted into one. Compacting
@@ -619,25 +631,26 @@ func (g *groupCommit) loadHour(hk hourKey) (*hotHour, error) {
 			return nil, err
 		}
 	}
+	h := &hotHour{s: hk.s, hour: hk.hour, b: b, pieces: pieces}
 	if pieces == 0 {
-		b = g.db.newHourRoom(g.written, hk)
+		h.b, h.segs = g.db.newHourRoom(g.written, hk)
 	}
-	return &hotHour{s: hk.s, hour: hk.hour, b: b, pieces: pieces}, nil
+	return h, nil
 }
 
 // maxHourRoom bounds the points a new hour reserves room for.
 const maxHourRoom = 1 << 14
 
-// newHourRoom returns an empty block with room for as many points as the
-// source's previous hour holds, if it is cached: a source writes about as
-// many points an hour as the hour before, and growing the hour by doubling
-// allocated and copied about as much again as it kept.
-func (db *DB) newHourRoom(written map[hourKey]*hotHour, hk hourKey) block {
+// newHourRoom returns an empty block, and empty segments, with room for as
+// much as the source's previous hour holds, if it is cached: a source
+// writes about as many points an hour as the hour before, and growing the
+// hour by doubling allocated and copied about as much again as it kept.
+func (db *DB) newHourRoom(written map[hourKey]*hotHour, hk hourKey) (block, hourSegments) {
 	prev := db.hotHourOf(written, hourKey{hk.s, hk.hour - hourNS})
 	if prev == nil || len(prev.b) == 0 {
-		return nil
+		return nil, newHourSegments(nil)
 	}
-	return make(block, 0, min(len(prev.b), maxHourRoom))
+	return make(block, 0, min(len(prev.b), maxHourRoom)), newHourSegments(&prev.segs)
 }
 
 // readHour reads and merges the stored blocks of one source's hour.

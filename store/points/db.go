@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -37,12 +38,14 @@ type DB struct {
 	infoMu sync.RWMutex
 	series map[series]*seriesInfo
 
-	writeCh chan *writeReq
-	minFree int64 // bytes kept free on the filesystem (0: no check)
-	closeMu sync.RWMutex
-	closed  bool
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	writeCh     chan *writeReq
+	coming      atomic.Int64 // writes announced and not yet handed on (arrivals.go)
+	lingerTimer *time.Timer  // the writer's only
+	minFree     int64        // bytes kept free on the filesystem (0: no check)
+	closeMu     sync.RWMutex
+	closed      bool
+	stop        chan struct{}
+	wg          sync.WaitGroup
 }
 
 // seriesInfo is what the DB keeps in memory per source.
@@ -106,6 +109,9 @@ func Open(cfg Config) (*DB, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxLinger == 0 {
+		cfg.MaxLinger = defaultMaxLinger
 	}
 	db := &DB{
 		cfg: cfg, log: cfg.Logger.With("component", "points"),
