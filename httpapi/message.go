@@ -108,6 +108,9 @@ func (s *Server) prepareMessage(key, bucketID, source string, payload []byte) (s
 		return "", nil, validationError("Payload must be a JSON object")
 	}
 	w := s.newSeriesWriter(b)
+	// Released once its points are built: they keep none of its buffers,
+	// and its announcement of the write ends there.
+	defer w.release()
 	ts := s.now().UnixNano()
 	values, md := obj, []byte(nil)
 	if vv := obj.Get("values"); vv != nil && vv.Type() == fastjson.TypeObject {

@@ -149,12 +149,55 @@ func fastValue(b []byte) (Field, bool) {
 		x, err := strconv.ParseUint(str(b[:n-1]), 10, 64)
 		return Field{Num: float64(x)}, err == nil
 	}
+	if x, ok := shortDecimal(b); ok {
+		return Field{Num: x}, true
+	}
 	if !isFloat(b) {
 		return Field{}, false
 	}
 	// The library's own parse: same bits, and overflow is its error.
 	x, err := strconv.ParseFloat(str(b), 64)
 	return Field{Num: x}, err == nil
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// shortDecimal reads b when it is -?D+(.D+)? with at most 15 digits in
+// all, the shape of nearly every sensor reading, in one pass. Such a
+// mantissa and its power of ten are both exact in a float64, so one
+// division is correctly rounded: the same bits strconv.ParseFloat gives,
+// by the same fast path, without its general scan (strconv was 3% of a
+// node's CPU under line-protocol ingest).
+func shortDecimal(b []byte) (float64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var m uint64
+	n, frac, dot := 0, 0, false
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			m = m*10 + uint64(c-'0')
+			n++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot && n > 0:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if n == 0 || n > 15 || (dot && frac == 0) {
+		return 0, false
+	}
+	x := float64(m) / exactPow10[frac]
+	if neg {
+		x = -x
+	}
+	return x, true
 }
 
 // digits returns how many decimal digits b starts with.

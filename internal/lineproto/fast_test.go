@@ -94,3 +94,49 @@ func FuzzFastPathAgreesWithLibrary(f *testing.F) {
 		}
 	})
 }
+
+// TestShortDecimal: the one-pass reading of short decimals takes exactly
+// -?D+(.D+)? of at most 15 digits, and gives strconv's bits.
+func TestShortDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"21.5", true}, {"-0", true}, {"-0.0", true}, {"0.1", true}, {"990.37", true},
+		{"123456789012345", true}, {"1.23456789012345", true}, {"-99999999999999.9", true},
+		{"1234567890123456", false}, {"0.1234567890123456", false},
+		{"1.", false}, {".5", false}, {"1.2.3", false}, {"", false}, {"-", false}, {"--1", false},
+		{"1e5", false}, {"+1", false}, {"1_0", false}, {"NaN", false},
+	} {
+		got, ok := shortDecimal([]byte(tc.in))
+		if ok != tc.ok {
+			t.Errorf("%q: ok %v, want %v", tc.in, ok, tc.ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		want, err := strconv.ParseFloat(tc.in, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("%q: %v (%x), strconv %v (%x) %v", tc.in, got, math.Float64bits(got), want, math.Float64bits(want), err)
+		}
+	}
+}
+
+// FuzzShortDecimal: whatever the one-pass reading accepts, strconv reads
+// to the same bits.
+func FuzzShortDecimal(f *testing.F) {
+	for _, s := range []string{"21.5", "-0", "0.000000000000001", "999999999999999", "1.", "7.1e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := shortDecimal([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%q: %v, strconv %v %v", s, got, want, err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package points
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -274,6 +275,10 @@ type segment struct {
 	first int64
 }
 
+// maxValueReserve bounds the room for values a segment's read reserves for
+// the segments after it, whose point counts are not checked yet.
+const maxValueReserve = 1 << 16
+
 // blockReader decodes blocks, appending the points in [lo, hi) to one
 // output; its scratch memory serves every segment of a segmented block.
 type blockReader struct {
@@ -326,6 +331,11 @@ func (r *blockReader) segments(src []byte) (block, error) {
 	}
 	out := make(block, 0, size)
 	var err error
+	// moved counts the points merging has moved; past a few times the
+	// hour's, segments each spanning most of the hour (a strided backfill)
+	// would make merging quadratic, and the rest are appended and sorted.
+	moved, sortAtEnd := 0, false
+	budget := 4 * size
 	for i, s := range segs {
 		if inOrder && s.first >= r.hi {
 			break
@@ -334,7 +344,7 @@ func (r *blockReader) segments(src []byte) (block, error) {
 			continue // every point of s comes before lo
 		}
 		size -= int(s.n)
-		if n := len(out); n == 0 || s.first > out[n-1].TS {
+		if n := len(out); n == 0 || s.first > out[n-1].TS || sortAtEnd {
 			if out, err = r.appendBlock(out, s.enc, size); err != nil {
 				return nil, err
 			}
@@ -342,10 +352,21 @@ func (r *blockReader) segments(src []byte) (block, error) {
 		}
 		// The segment reaches back among the points read so far: merge it
 		// in from the back, as the writer merged it into the hour.
+		at, _ := slices.BinarySearchFunc(out, s.first, func(p Point, t int64) int { return cmp.Compare(p.TS, t) })
+		if moved += len(out) - at; moved > budget {
+			sortAtEnd = true
+			if out, err = r.appendBlock(out, s.enc, size); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if r.scratch, err = r.appendBlock(r.scratch[:0], s.enc, size); err != nil {
 			return nil, err
 		}
 		out = mergeInto(out, r.scratch, 0)
+	}
+	if sortAtEnd {
+		slices.SortFunc(out, func(a, b Point) int { return cmp.Compare(a.TS, b.TS) })
 	}
 	return out, nil
 }
@@ -388,7 +409,10 @@ func (r *blockReader) appendBlock(out block, src []byte, more int) (block, error
 		return out, nil
 	}
 	nf := d.uvarint()
-	if nf > uint64(len(d.b))/3 { // a field takes at least its name's length, kind and presence
+	// A field takes at least its name's length, kind and presence; and at
+	// least a bit a point (a presence bitmap) or a byte a point (values):
+	// so a corrupt count never sizes an allocation far beyond the block.
+	if nf > uint64(len(d.b))/3 || n*nf > 8*uint64(len(src)) {
 		return nil, errCorrupt
 	}
 	// One array holds the kept points' values, each point its own capped
@@ -396,7 +420,7 @@ func (r *blockReader) appendBlock(out block, src []byte, more int) (block, error
 	// instead of one a point.
 	need := uint64(len(kept)) * nf
 	if uint64(cap(r.vals)-len(r.vals)) < need {
-		r.vals = make([]Value, 0, need+uint64(more)*nf)
+		r.vals = make([]Value, 0, need+min(uint64(more)*nf, maxValueReserve))
 	}
 	vals := r.vals[len(r.vals) : uint64(len(r.vals))+need]
 	r.vals = r.vals[:uint64(len(r.vals))+need]

@@ -307,10 +307,12 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 		if err != nil {
 			return err
 		}
+		// Written from here on, even if this group fails below: extend
+		// changes the cached hour, which a failed commit must forget.
+		g.written[hk] = h
 		seq := h.pieces
-		replaced, fields, uniform := h.extend(add)
-		sc.block = encodeBlockAs(sc.block[:0], add, fields, uniform)
-		h.segs.add(sc.block, add[0].TS, add[len(add)-1].TS, replaced > 0)
+		var replaced int
+		sc.block, replaced = h.extend(sc.block[:0], add)
 		key = s.appendBlockKey(key[:0], hour, uint32(seq))
 		if err := g.txn.Set(g.keep(key), g.keep(sc.block)); err != nil {
 			return fmt.Errorf("cannot write block: %w", err)
@@ -323,7 +325,6 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 		if err := g.txn.Set(g.keep(key), g.keep(sc.block)); err != nil {
 			return fmt.Errorf("cannot write rollup: %w", err)
 		}
-		g.written[hk] = h
 		info := g.info(s)
 		// The source has moved on to a later hour: the hours before its
 		// last two are compacted and no longer cached (see retire for the
@@ -340,10 +341,11 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 }
 
 // extend adds a run's points (sorted, unique times) to the hour as one
-// more piece, in place, and returns how many of them replaced a point and
-// the run's fields (as blockFields lists them).
-func (h *hotHour) extend(add []Point) (replaced int, fields []blockField, uniform bool) {
-	fields, uniform = blockFields(add)
+// more piece, in place, and appends the piece's encoding to dst, which it
+// also keeps as one of the hour's segments; it returns that and how many
+// of the run's points replaced a point.
+func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
+	fields, uniform := blockFields(add)
 	h.noteFields(fields, uniform)
 	if n := len(h.b); n == 0 || add[0].TS > h.b[n-1].TS {
 		h.b = append(h.b, add...) // the common case: newer points only
@@ -363,7 +365,9 @@ func (h *hotHour) extend(add []Point) (replaced int, fields []blockField, unifor
 		h.r = h.b.rollup()
 	}
 	h.pieces++
-	return replaced, fields, uniform
+	piece = encodeBlockAs(dst, add, fields, uniform)
+	h.segs.add(piece[len(dst):], add[0].TS, add[len(add)-1].TS, replaced > 0)
+	return piece, replaced
 }
 
 // noteFields keeps the hour's field list up to date with a run about to be
