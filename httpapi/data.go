@@ -276,6 +276,12 @@ func (s *Server) writePoints(bucketID string, pts []points.Point, level replicat
 	if err := s.checkSourcesActive(bucketID, pts); err != nil {
 		return err
 	}
+	return s.storePoints(bucketID, pts, level)
+}
+
+// storePoints is writePoints for points whose sources were just found
+// active (a series writer checks each source it looked up).
+func (s *Server) storePoints(bucketID string, pts []points.Point, level replication.Consistency) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ApplyTimeout)
 	defer cancel()
 	if err := s.cfg.Points.Write(ctx, bucketID, level, pts); err != nil {

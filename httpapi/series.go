@@ -321,7 +321,7 @@ func (w *seriesWriter) commit(level replication.Consistency) error {
 	if err != nil || len(pts) == 0 {
 		return err
 	}
-	return w.s.writePoints(w.bucket.ID, pts, level)
+	return w.s.storePoints(w.bucket.ID, pts, level)
 }
 
 // points creates the missing sources and returns the points to store.
