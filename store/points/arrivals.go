@@ -18,7 +18,8 @@ import (
 // failed beyond Config.MaxLinger.
 //
 // Under line-protocol ingest from 8 connections on 2 cores, waiting up to
-// 1 ms for 4096 points took the node's CPU a point from 2.3 to 2.0 µs.
+// 1 ms for 4096 points took the node's CPU a point from 2.3 to 2.0 µs (one
+// run each).
 const (
 	lingerPoints     = 4 << 10
 	defaultMaxLinger = time.Millisecond
