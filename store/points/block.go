@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // A block holds every point of one source in one hour, sorted by time, and is
@@ -261,11 +262,38 @@ func decodeBlock(src []byte, keep func(string) bool, timesOnly bool) (block, err
 // decodeBlock does; the values of the others are read past, never built: a
 // query's range usually cuts its first and last hours.
 func decodeBlockIn(src []byte, keep func(string) bool, timesOnly bool, lo, hi int64) (block, error) {
-	r := blockReader{keep: keep, timesOnly: timesOnly, lo: lo, hi: hi}
+	r := blockReaders.Get().(*blockReader)
+	defer r.release()
+	r.keep, r.timesOnly, r.lo, r.hi = keep, timesOnly, lo, hi
 	if len(src) > 0 && src[0] == segmentedBlock {
 		return r.segments(src[1:])
 	}
 	return r.appendBlock(nil, src, 0)
+}
+
+// blockReaders keep readers' scratch memory between reads: a query reads
+// an hour at a time.
+var blockReaders = sync.Pool{New: func() any { return new(blockReader) }}
+
+// Bounds on what a pooled reader keeps: points' worth of scratch, field
+// names.
+const (
+	maxPooledScratch = 1 << 14
+	maxPooledNames   = 64
+)
+
+// release hands r back to the pool, keeping only scratch memory: the
+// values belong to the points returned, and nothing may keep the stored
+// bytes the segments point into.
+func (r *blockReader) release() {
+	r.keep, r.vals = nil, nil
+	clear(r.scratch)
+	clear(r.segs)
+	r.scratch, r.segs = r.scratch[:0], r.segs[:0]
+	if cap(r.times) > maxPooledScratch || cap(r.scratch) > maxPooledScratch || cap(r.segs) > maxPooledScratch || len(r.names) > maxPooledNames {
+		*r = blockReader{}
+	}
+	blockReaders.Put(r)
 }
 
 // segment is one segment of a segmented block and the time it starts at.
@@ -289,6 +317,7 @@ type blockReader struct {
 	present   []bool
 	vals      []Value // room for values, handed out to points in windows
 	scratch   block   // a segment to merge into the output
+	segs      []segment
 	names     []string
 }
 
@@ -311,7 +340,7 @@ func (r *blockReader) name(f int, b []byte) string {
 func (r *blockReader) segments(src []byte) (block, error) {
 	d := decoder{b: src}
 	inOrder := d.byte1()&segmentsInOrder != 0
-	var segs []segment
+	segs := r.segs[:0]
 	size := 0
 	for len(d.b) > 0 && d.err == nil {
 		enc := d.bytes(d.uvarint())
@@ -326,6 +355,7 @@ func (r *blockReader) segments(src []byte) (block, error) {
 		segs = append(segs, s)
 		size += int(s.n)
 	}
+	r.segs = segs
 	if d.err != nil {
 		return nil, d.err
 	}
