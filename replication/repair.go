@@ -189,7 +189,7 @@ func (rp *repairer) noteNewBuckets() {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	for b, p := range placements {
-		if _, known := rp.born[b]; !known && (slices.Contains(p.Replicas, self) || slices.Contains(p.Pending, self)) {
+		if _, known := rp.born[b]; !known && p.Stores(self) {
 			rp.born[b] = rp.seenAt
 		}
 	}
@@ -264,7 +264,7 @@ func (rp *repairer) pass() {
 	}
 	var jobs []job
 	for b, p := range r.d.Cluster.Placements() {
-		if slices.Contains(p.Replicas, self) || slices.Contains(p.Pending, self) {
+		if p.Stores(self) {
 			jobs = append(jobs, job{b, p})
 		}
 	}
@@ -350,7 +350,7 @@ func (rp *repairer) dropMovedAway() {
 			return true // deleted (its delete removes the points) or not applied yet
 		}
 		p := r.d.Cluster.Placement(b)
-		return len(p.Replicas) == 0 || slices.Contains(p.Replicas, self) || slices.Contains(p.Pending, self) || slices.Contains(p.Leaving, self)
+		return len(p.Replicas) == 0 || p.Stores(self) || slices.Contains(p.Leaving, self)
 	}
 	now := time.Now()
 	away := map[string]bool{}
@@ -475,7 +475,7 @@ func (rp *repairer) Status() RepairStatus {
 	behind := 0
 	self := rp.r.d.Self
 	for b, p := range rp.r.d.Cluster.Placements() {
-		if (slices.Contains(p.Replicas, self) || slices.Contains(p.Pending, self)) && !rp.inSync(b) {
+		if p.Stores(self) && !rp.inSync(b) {
 			behind++
 		}
 	}

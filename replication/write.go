@@ -32,7 +32,7 @@ func (r *Replicator) Write(ctx context.Context, bucketID string, level Consisten
 func (r *Replicator) Announce(bucketID string) (withdraw func()) {
 	if r.d.Cluster.Clustered() {
 		p := r.d.Cluster.Placement(bucketID)
-		if len(p.Replicas) > 0 && !slices.Contains(p.Replicas, r.d.Self) && !slices.Contains(p.Pending, r.d.Self) {
+		if len(p.Replicas) > 0 && !p.Stores(r.d.Self) {
 			return func() {}
 		}
 	}

@@ -37,6 +37,12 @@ type PlacementView struct {
 	Leaving  []string `json:"leaving,omitempty"`
 }
 
+// Stores reports whether node keeps a copy of the bucket's points, as a
+// replica or one catching up (pending).
+func (p PlacementView) Stores(node string) bool {
+	return slices.Contains(p.Replicas, node) || slices.Contains(p.Pending, node)
+}
+
 // ApplyRebalance applies a Rebalance command; moves of buckets that no
 // longer exist are ignored.
 func (s *State) ApplyRebalance(c Rebalance) error {

@@ -374,26 +374,22 @@ func (r *blockReader) segments(src []byte) (block, error) {
 			continue // every point of s comes before lo
 		}
 		size -= int(s.n)
-		if n := len(out); n == 0 || s.first > out[n-1].TS || sortAtEnd {
-			if out, err = r.appendBlock(out, s.enc, size); err != nil {
-				return nil, err
+		if n := len(out); n > 0 && s.first <= out[n-1].TS && !sortAtEnd {
+			// The segment reaches back among the points read so far: merge
+			// it in from the back, as the writer merged it into the hour.
+			at, _ := out.search(s.first)
+			moved += len(out) - at
+			if sortAtEnd = moved > budget; !sortAtEnd {
+				if r.scratch, err = r.appendBlock(r.scratch[:0], s.enc, size); err != nil {
+					return nil, err
+				}
+				out = mergeInto(out, r.scratch, 0)
+				continue
 			}
-			continue
 		}
-		// The segment reaches back among the points read so far: merge it
-		// in from the back, as the writer merged it into the hour.
-		at, _ := slices.BinarySearchFunc(out, s.first, func(p Point, t int64) int { return cmp.Compare(p.TS, t) })
-		if moved += len(out) - at; moved > budget {
-			sortAtEnd = true
-			if out, err = r.appendBlock(out, s.enc, size); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if r.scratch, err = r.appendBlock(r.scratch[:0], s.enc, size); err != nil {
+		if out, err = r.appendBlock(out, s.enc, size); err != nil {
 			return nil, err
 		}
-		out = mergeInto(out, r.scratch, 0)
 	}
 	if sortAtEnd {
 		slices.SortFunc(out, func(a, b Point) int { return cmp.Compare(a.TS, b.TS) })
@@ -596,6 +592,12 @@ func mergeBlock(old block, add []Point) block {
 		}
 	}
 	return out
+}
+
+// search returns where ts is, or would be, among b's points (sorted by
+// time), and whether a point of b is at ts.
+func (b block) search(ts int64) (int, bool) {
+	return slices.BinarySearchFunc(b, ts, func(p Point, t int64) int { return cmp.Compare(p.TS, t) })
 }
 
 func (b block) rollup() *rollup {

@@ -351,7 +351,7 @@ func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
 		h.b = append(h.b, add...) // the common case: newer points only
 	} else {
 		for _, p := range add {
-			if _, found := slices.BinarySearchFunc(h.b, p.TS, func(q Point, t int64) int { return cmp.Compare(q.TS, t) }); found {
+			if _, found := h.b.search(p.TS); found {
 				replaced++
 			}
 		}
@@ -388,7 +388,7 @@ func (h *hotHour) noteFields(fields []blockField, uniform bool) {
 // encodings as a segmented block when they make one, else every point
 // encoded again, which then becomes the one segment later pieces add to.
 func (h *hotHour) encode(dst []byte) []byte {
-	if out, ok := h.segs.appendBlock(dst, len(h.b)); ok || len(h.b) == 0 {
+	if out, ok := h.segs.appendBlock(dst, len(h.b)); ok {
 		return out
 	}
 	start := len(dst)
@@ -397,7 +397,9 @@ func (h *hotHour) encode(dst []byte) []byte {
 	} else {
 		dst = encodeBlock(dst, h.b)
 	}
-	h.segs.restart(dst[start:], h.b[0].TS, h.b[len(h.b)-1].TS)
+	if len(h.b) > 0 {
+		h.segs.restart(dst[start:], h.b[0].TS, h.b[len(h.b)-1].TS)
+	}
 	return dst
 }
 

@@ -185,7 +185,7 @@ func (db *DB) Merge(ctx context.Context, bucketID string, pts []Point) (int, err
 		}
 		for k := i; k < j; k++ {
 			p := &pts[k]
-			at, found := slices.BinarySearchFunc(have, p.TS, func(q Point, t int64) int { return cmp.Compare(q.TS, t) })
+			at, found := have.search(p.TS)
 			if !found || pointHash(p) > pointHash(&have[at]) {
 				keep = append(keep, *p)
 			}

@@ -1,10 +1,8 @@
 package points
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -81,7 +79,7 @@ func (db *DB) sweepSeries(s series, cutoff int64) error {
 			if err != nil {
 				return err
 			}
-			i, _ := slices.BinarySearchFunc(b, cutoff, func(p Point, t int64) int { return cmp.Compare(p.TS, t) })
+			i, _ := b.search(cutoff)
 			deleted = int64(i)
 			for seq := 0; seq < pieces; seq++ {
 				if err := txn.Delete(s.blockKey(h, uint32(seq))); err != nil {
