@@ -236,10 +236,12 @@ func appendColumn(dst []byte, kind Kind, col []*Value) []byte {
 
 // A segmented block is an hour folded from pieces no two of which hold a
 // point at the same time: the pieces' encodings back to back, as they were
-// stored, instead of every point encoded again (which was 6% of a node's
-// CPU under line-protocol ingest; hourSegments). It starts with a zero
-// byte, which starts no single block that holds a point, then a byte of
-// flags, then per segment its length and a single block's encoding:
+// stored, instead of every point encoded again. Builds of 2026-12-06
+// (b169233 to 45d5c55) wrote them; the writer no longer does (DESIGN.md,
+// "Folding without encoding again"), and reads still take them. It starts
+// with a zero byte, which starts no single block that holds a point, then
+// a byte of flags, then per segment its length and a single block's
+// encoding:
 //
 //	byte 0; byte flags; per segment: uvarint len, block
 //

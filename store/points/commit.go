@@ -341,9 +341,8 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 }
 
 // extend adds a run's points (sorted, unique times) to the hour as one
-// more piece, in place, and appends the piece's encoding to dst, which it
-// also keeps as one of the hour's segments; it returns that and how many
-// of the run's points replaced a point.
+// more piece, in place, and appends the piece's encoding to dst; it
+// returns that and how many of the run's points replaced a point.
 func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
 	fields, uniform := blockFields(add)
 	h.noteFields(fields, uniform)
@@ -365,9 +364,7 @@ func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
 		h.r = h.b.rollup()
 	}
 	h.pieces++
-	piece = encodeBlockAs(dst, add, fields, uniform)
-	h.segs.add(piece[len(dst):], add[0].TS, add[len(add)-1].TS, replaced > 0)
-	return piece, replaced
+	return encodeBlockAs(dst, add, fields, uniform), replaced
 }
 
 // noteFields keeps the hour's field list up to date with a run about to be
@@ -384,23 +381,12 @@ func (h *hotHour) noteFields(fields []blockField, uniform bool) {
 	}
 }
 
-// encode appends the hour's stored form as one block: its pieces'
-// encodings as a segmented block when they make one, else every point
-// encoded again, which then becomes the one segment later pieces add to.
+// encode appends the hour's stored form as one block.
 func (h *hotHour) encode(dst []byte) []byte {
-	if out, ok := h.segs.appendBlock(dst, len(h.b)); ok {
-		return out
-	}
-	start := len(dst)
 	if h.fieldsKnown {
-		dst = encodeBlockAs(dst, h.b, h.fields, true)
-	} else {
-		dst = encodeBlock(dst, h.b)
+		return encodeBlockAs(dst, h.b, h.fields, true)
 	}
-	if len(h.b) > 0 {
-		h.segs.restart(dst[start:], h.b[0].TS, h.b[len(h.b)-1].TS)
-	}
-	return dst
+	return encodeBlock(dst, h.b)
 }
 
 // previousHourCommits is how many pieces a source's current hour has
@@ -538,7 +524,7 @@ func (db *DB) compactHour(h *hotHour) bool {
 		db.log.Warn("cannot compact hour; it stays in pieces", "hour", time.Unix(0, h.hour).UTC(), "err", err)
 		return false
 	}
-	h.pieces, h.segs = 1, c.segs
+	h.pieces = 1
 	return true
 }
 
@@ -555,7 +541,6 @@ type hotHour struct {
 	// fields are the fields every point of b carries, when fieldsKnown.
 	fields      []blockField
 	fieldsKnown bool
-	segs        hourSegments // b as the encodings of the pieces it was written in
 }
 
 // An hour stored in this many blocks is compacted into one. Compacting
@@ -639,7 +624,7 @@ func (g *groupCommit) loadHour(hk hourKey) (*hotHour, error) {
 	}
 	h := &hotHour{s: hk.s, hour: hk.hour, b: b, pieces: pieces}
 	if pieces == 0 {
-		h.b, h.segs = g.db.newHourRoom(g.written, hk)
+		h.b = g.db.newHourRoom(g.written, hk)
 	}
 	return h, nil
 }
@@ -647,16 +632,16 @@ func (g *groupCommit) loadHour(hk hourKey) (*hotHour, error) {
 // maxHourRoom bounds the points a new hour reserves room for.
 const maxHourRoom = 1 << 14
 
-// newHourRoom returns an empty block, and empty segments, with room for as
-// much as the source's previous hour holds, if it is cached: a source
-// writes about as many points an hour as the hour before, and growing the
-// hour by doubling allocated and copied about as much again as it kept.
-func (db *DB) newHourRoom(written map[hourKey]*hotHour, hk hourKey) (block, hourSegments) {
+// newHourRoom returns an empty block with room for as many points as the
+// source's previous hour holds, if it is cached: a source writes about as
+// many points an hour as the hour before, and growing the hour by doubling
+// allocated and copied about as much again as it kept.
+func (db *DB) newHourRoom(written map[hourKey]*hotHour, hk hourKey) block {
 	prev := db.hotHourOf(written, hourKey{hk.s, hk.hour - hourNS})
 	if prev == nil || len(prev.b) == 0 {
-		return nil, newHourSegments(nil)
+		return nil
 	}
-	return make(block, 0, min(len(prev.b), maxHourRoom)), newHourSegments(&prev.segs)
+	return make(block, 0, min(len(prev.b), maxHourRoom))
 }
 
 // readHour reads and merges the stored blocks of one source's hour.

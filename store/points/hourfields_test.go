@@ -2,6 +2,8 @@ package points
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -33,16 +35,7 @@ func TestHourEncodeKeepsFields(t *testing.T) {
 			if piece, _ := h.extend(nil, add); !bytes.Equal(piece, encodeBlock(nil, add)) {
 				t.Fatalf("round %d run %d: the run's piece encodes differently with its listed fields", round, run)
 			}
-			got, want := h.encode(nil), encodeBlock(nil, h.b)
-			if got[0] == segmentedBlock {
-				// Folded from its pieces: it must read back as the hour does.
-				back, err := decodeBlock(got, nil, false)
-				if err != nil {
-					t.Fatalf("round %d run %d: %v", round, run, err)
-				}
-				got = encodeBlock(nil, back)
-			}
-			if !bytes.Equal(got, want) {
+			if got, want := h.encode(nil), encodeBlock(nil, h.b); !bytes.Equal(got, want) {
 				t.Fatalf("round %d run %d: the hour encodes differently with its kept fields", round, run)
 			}
 			_, uniformNow := blockFields(h.b)
@@ -59,14 +52,37 @@ func TestHourEncodeKeepsFields(t *testing.T) {
 	}
 }
 
-// TestHourFoldsBySegments: an hour written in runs that share no point,
-// in any order, folds to its pieces' encodings back to back (a segmented
-// block), which reads back as the hour's points over any range: in time
-// order, with the segments outside a range skipped, when no two runs span
-// overlapping times, else sorted. A run replacing a point, or runs too
-// small, make the fold encode every point again, after which later runs
-// are segments that follow it.
-func TestHourFoldsBySegments(t *testing.T) {
+// appendSegment appends seg, a single block's encoding, to a segmented
+// block.
+func appendSegment(dst, seg []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(seg)))
+	return append(dst, seg...)
+}
+
+// segmentedOf builds the segmented block of runs (each sorted, no time in
+// two runs) as the writer of 2026-12-06 stored it: runs sorted by their
+// first time, flagged in order when none reaches back into the one before.
+func segmentedOf(runs []block) []byte {
+	runs = slices.Clone(runs)
+	slices.SortFunc(runs, func(a, b block) int { return cmp.Compare(a[0].TS, b[0].TS) })
+	flags := segmentsInOrder
+	for i := 1; i < len(runs); i++ {
+		if runs[i][0].TS <= runs[i-1][len(runs[i-1])-1].TS {
+			flags = 0
+		}
+	}
+	out := []byte{segmentedBlock, flags}
+	for _, r := range runs {
+		out = appendSegment(out, encodeBlock(nil, r))
+	}
+	return out
+}
+
+// TestReadSegmentedBlocks: a segmented block, its runs in order or
+// interleaved in time, or each spanning the whole hour (merging them one
+// by one would be quadratic), reads back as the hour's points over any
+// range, cut at, just before and just after points.
+func TestReadSegmentedBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
 	point := func(ts int64) Point {
 		p := Point{TS: ts, Values: []Value{num("h", float64(rng.IntN(900))/10), num("t", float64(rng.IntN(300))/10)}}
@@ -75,19 +91,36 @@ func TestHourFoldsBySegments(t *testing.T) {
 		}
 		return p
 	}
-	// run writes n points from from on, step apart, as one piece.
-	run := func(h *hotHour, from, n, step int64) {
-		var add []Point
-		for i := range n {
-			add = append(add, point((from+i*step)*10))
+	// runs makes count runs of n points, step apart, the i-th from first(i).
+	runs := func(count, n, step int64, first func(i int64) int64) (out []block, all block) {
+		for i := range count {
+			var r block
+			for j := range n {
+				r = append(r, point((first(i)+j*step)*10))
+			}
+			out = append(out, r)
+			all = append(all, r...)
 		}
-		h.extend(nil, add)
+		slices.SortFunc(all, func(a, b Point) int { return cmp.Compare(a.TS, b.TS) })
+		return out, all
 	}
-	readsBack := func(h *hotHour, enc []byte) {
-		t.Helper()
-		// Ranges start and end at, just before and just after points, where
-		// a segment skipped by mistake would lose one.
-		near := func() int64 { return h.b[rng.IntN(len(h.b))].TS + rng.Int64N(3) - 1 }
+	for _, tc := range []struct {
+		name     string
+		count, n int64
+		step     int64
+		first    func(i int64) int64
+		flags    byte
+	}{
+		{"in order", 10, 30, 1, func(i int64) int64 { return i * 30 }, segmentsInOrder},
+		{"interleaved", 4, 40, 4, func(i int64) int64 { return i }, 0},
+		{"each spanning the hour", 40, 16, 40, func(i int64) int64 { return i }, 0},
+	} {
+		rs, want := runs(tc.count, tc.n, tc.step, tc.first)
+		enc := segmentedOf(rs)
+		if enc[1] != tc.flags {
+			t.Fatalf("%s: flags %d, want %d", tc.name, enc[1], tc.flags)
+		}
+		near := func() int64 { return want[rng.IntN(len(want))].TS + rng.Int64N(3) - 1 }
 		for range 200 {
 			lo, hi := near(), near()
 			if rng.IntN(5) == 0 {
@@ -97,69 +130,20 @@ func TestHourFoldsBySegments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want block
-			for _, p := range h.b {
+			var in block
+			for _, p := range want {
 				if p.TS >= lo && p.TS < hi {
-					want = append(want, p)
+					in = append(in, p)
 				}
 			}
-			if len(got) != len(want) {
-				t.Fatalf("[%d, %d): %d points, want %d", lo, hi, len(got), len(want))
+			if len(got) != len(in) {
+				t.Fatalf("%s [%d, %d): %d points, want %d", tc.name, lo, hi, len(got), len(in))
 			}
-			for i := range want {
-				if got[i].TS != want[i].TS || !slices.Equal(got[i].Values, want[i].Values) || string(got[i].Metadata) != string(want[i].Metadata) {
-					t.Fatalf("[%d, %d) point %d: %+v, want %+v", lo, hi, i, got[i], want[i])
+			for i := range in {
+				if got[i].TS != in[i].TS || !slices.Equal(got[i].Values, in[i].Values) || string(got[i].Metadata) != string(in[i].Metadata) {
+					t.Fatalf("%s [%d, %d) point %d: %+v, want %+v", tc.name, lo, hi, i, got[i], in[i])
 				}
 			}
 		}
 	}
-	segmented := func(what string, h *hotHour, segments int, flags byte) {
-		t.Helper()
-		enc := h.encode(nil)
-		if enc[0] != segmentedBlock || enc[1] != flags || len(h.segs.segs) != segments {
-			t.Fatalf("%s: folded to %x… from %d segments, want a segmented block of %d, flags %d", what, enc[:2], len(h.segs.segs), segments, flags)
-		}
-		readsBack(h, enc)
-	}
-	whole := func(what string, h *hotHour) {
-		t.Helper()
-		enc := h.encode(nil)
-		if enc[0] == segmentedBlock || len(h.segs.segs) != 1 {
-			t.Fatalf("%s: folded to %x…, want the hour encoded whole", what, enc[:2])
-		}
-		readsBack(h, enc)
-	}
-
-	h := &hotHour{segs: newHourSegments(nil)}
-	for _, i := range []int64{0, 1, 2, 4, 3, 5, 7, 6, 8, 9} { // batches arriving out of order
-		run(h, i*30, 30, 1)
-	}
-	segmented("runs of 30 points, out of order", h, 10, segmentsInOrder)
-	run(h, 150, 30, 1) // replaces points
-	whole("a run over earlier points", h)
-	run(h, 300, 20, 1)
-	run(h, 320, 20, 1)
-	segmented("runs after a whole fold", h, 3, segmentsInOrder)
-
-	interleaved := &hotHour{segs: newHourSegments(nil)}
-	for i := range int64(4) {
-		run(interleaved, i, 40, 4) // times i, i+4, i+8…: every run spans the others
-	}
-	segmented("runs interleaved in time", interleaved, 4, 0)
-
-	strided := &hotHour{segs: newHourSegments(nil)}
-	for i := range int64(40) {
-		run(strided, i, 16, 40) // each run spans the hour: merging them all would be quadratic
-	}
-	segmented("40 runs each spanning the hour", strided, 40, 0)
-
-	small := &hotHour{segs: newHourSegments(nil)}
-	for i := range int64(20) {
-		run(small, i*3, 3, 1)
-	}
-	whole("runs of 3 points", small)
-
-	cold := &hotHour{}
-	run(cold, 0, 40, 1)
-	whole("an hour read back from disk", cold)
 }

@@ -152,8 +152,7 @@ type Config struct {
 	Now func() time.Time
 	// Compression of Badger's table blocks: "snappy" (default), "zstd" or
 	// "none". Blocks are already column-encoded; on the bench workload
-	// (2 cores, before hours folded as segments, which add about a third)
-	// zstd stores 2.6 bytes a point, snappy 3.8 and none 5.5,
+	// (2 cores) zstd stores 2.6 bytes a point, snappy 3.8 and none 5.5,
 	// and ingest runs about 3% and 10% faster than zstd respectively.
 	Compression string
 	// InMemory keeps everything in memory (tests of layers above).
