@@ -267,6 +267,14 @@ func decodeBlockIn(src []byte, keep func(string) bool, timesOnly bool, lo, hi in
 	r := blockReaders.Get().(*blockReader)
 	defer r.release()
 	r.keep, r.timesOnly, r.lo, r.hi = keep, timesOnly, lo, hi
+	if isZipped(src) {
+		plain, err := unzipBlock(r.zip[:0], src)
+		if err != nil {
+			return nil, err
+		}
+		r.zip = plain
+		return r.appendBlock(nil, plain, 0)
+	}
 	if len(src) > 0 && src[0] == segmentedBlock {
 		return r.segments(src[1:])
 	}
@@ -282,6 +290,7 @@ var blockReaders = sync.Pool{New: func() any { return new(blockReader) }}
 const (
 	maxPooledScratch = 1 << 14
 	maxPooledNames   = 64
+	maxPooledZip     = 1 << 18 // bytes of a compressed block, decompressed
 )
 
 // release hands r back to the pool, keeping only scratch memory: the
@@ -292,7 +301,7 @@ func (r *blockReader) release() {
 	clear(r.scratch)
 	clear(r.segs)
 	r.scratch, r.segs = r.scratch[:0], r.segs[:0]
-	if cap(r.times) > maxPooledScratch || cap(r.scratch) > maxPooledScratch || cap(r.segs) > maxPooledScratch || len(r.names) > maxPooledNames {
+	if cap(r.times) > maxPooledScratch || cap(r.scratch) > maxPooledScratch || cap(r.segs) > maxPooledScratch || len(r.names) > maxPooledNames || cap(r.zip) > maxPooledZip {
 		*r = blockReader{}
 	}
 	blockReaders.Put(r)
@@ -321,6 +330,7 @@ type blockReader struct {
 	scratch   block   // a segment to merge into the output
 	segs      []segment
 	names     []string
+	zip       []byte // a compressed block's plain bytes
 }
 
 // name returns the field name b as a string, the one the last block read

@@ -93,6 +93,15 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Add(appendSegment(appendSegment([]byte{segmentedBlock, segmentsInOrder}, encodeBlock(nil, two[:1])), encodeBlock(nil, two[1:])))
 	f.Add(appendSegment(appendSegment([]byte{segmentedBlock, 0}, encodeBlock(nil, two[1:])), encodeBlock(nil, two[:1])))
 	f.Add([]byte{segmentedBlock, 0, 0, 3, 1, 2})
+	many := make(block, 200)
+	for i := range many {
+		many[i] = Point{TS: int64(i), Values: []Value{num("x", float64(i%7))}}
+	}
+	for _, c := range []string{"snappy", "zstd"} {
+		z, _ := newBlockZip(c)
+		f.Add(z.seal(nil, encodeBlock(nil, many)))
+	}
+	f.Add([]byte{segmentedBlock, blockSnappy, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = decodeBlock(data, nil, false)
 		_, _ = decodeBlock(data, nil, true)

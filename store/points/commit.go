@@ -122,6 +122,7 @@ type commitScratch struct {
 	entries []groupEntry
 	add     []Point
 	block   []byte // one hour encoded for compaction
+	sealed  []byte // block's stored form
 }
 
 // reset drops the references to the last group's points, keeping capacity.
@@ -282,6 +283,13 @@ func (g *groupCommit) keep(b []byte) []byte {
 	return out
 }
 
+// keepSealed copies block b's stored form (blockzip.go) into the arena.
+func (g *groupCommit) keepSealed(b []byte) []byte {
+	sc := &g.db.scratch
+	sc.sealed = g.db.zip.seal(sc.sealed[:0], b)
+	return g.keep(sc.sealed)
+}
+
 // writeRuns writes each run of the sorted entries: the hour's next piece
 // (only the run's points) and the hour's rollup, and updates the hour's
 // cached points and rollup and the source's count and time bounds.
@@ -314,7 +322,7 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 		var replaced int
 		sc.block, replaced = h.extend(sc.block[:0], add)
 		key = s.appendBlockKey(key[:0], hour, uint32(seq))
-		if err := g.txn.Set(g.keep(key), g.keep(sc.block)); err != nil {
+		if err := g.txn.Set(g.keep(key), g.keepSealed(sc.block)); err != nil {
 			return fmt.Errorf("cannot write block: %w", err)
 		}
 		if h.pieces >= maxPieces {
@@ -437,7 +445,7 @@ func (g *groupCommit) foldCompactions(sc *commitScratch) error {
 				return fmt.Errorf("cannot compact block: %w", err)
 			}
 		}
-		if err := g.txn.Set(h.s.blockKey(h.hour, 0), g.keep(sc.block)); err != nil {
+		if err := g.txn.Set(h.s.blockKey(h.hour, 0), g.keepSealed(sc.block)); err != nil {
 			return fmt.Errorf("cannot compact block: %w", err)
 		}
 		g.folded[hk] = true
@@ -519,7 +527,7 @@ func (db *DB) compactHour(h *hotHour) bool {
 		return true
 	}
 	c := *h
-	err := db.bdb.Update(func(txn *badger.Txn) error { return compact(txn, &c, h.pieces) })
+	err := db.bdb.Update(func(txn *badger.Txn) error { return compact(txn, db.zip, &c, h.pieces) })
 	if err != nil {
 		db.log.Warn("cannot compact hour; it stays in pieces", "hour", time.Unix(0, h.hour).UTC(), "err", err)
 		return false
@@ -551,13 +559,13 @@ const maxPieces = 48
 
 // compact stores h as one block at seq 0, deleting its other stored blocks
 // (seq 1..pieces-1), and records that in h.
-func compact(txn *badger.Txn, h *hotHour, pieces int) error {
+func compact(txn *badger.Txn, zip blockZip, h *hotHour, pieces int) error {
 	for seq := 1; seq < pieces; seq++ {
 		if err := txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
 			return fmt.Errorf("cannot compact block: %w", err)
 		}
 	}
-	if err := txn.Set(h.s.blockKey(h.hour, 0), h.encode(nil)); err != nil {
+	if err := txn.Set(h.s.blockKey(h.hour, 0), zip.seal(nil, h.encode(nil))); err != nil {
 		return fmt.Errorf("cannot compact block: %w", err)
 	}
 	h.pieces = 1

@@ -1,7 +1,6 @@
 package points
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -62,11 +61,15 @@ func TestRefusedWriteLeavesCacheAsStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Past Badger's transaction limit: 500 later hours of 32 KiB each
-	// (values that small count whole).
-	big := append(append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), 32<<10)...), `"}`...)
+	// (values that small count whole), random so that they do not compress.
+	rnd := rand.New(rand.NewPCG(1, 2))
 	huge := []Point{pt(15, 100, nil), pt(20, 200, nil)}
 	for i := range 500 {
-		huge = append(huge, pt(3600*(i+1), 7, big))
+		pad := make([]byte, 32<<10)
+		for j := range pad {
+			pad[j] = 'a' + byte(rnd.IntN(26))
+		}
+		huge = append(huge, pt(3600*(i+1), 7, append(append([]byte(`{"pad":"`), pad...), `"}`...)))
 	}
 	if err := db.Write(ctx, testBucket, huge); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("huge write: %v, want ErrTooLarge", err)

@@ -21,6 +21,7 @@ type DB struct {
 	cfg Config
 	log *slog.Logger
 	bdb *badger.DB
+	zip blockZip // how blocks are stored (blockzip.go)
 
 	// writeMu serializes every change: the writer's group commits, bucket
 	// deletes and retention sweeps. With one writer, Badger transactions never
@@ -88,6 +89,11 @@ const (
 	indexCacheSize = 32 << 20
 )
 
+// badgerCompression is how Badger compresses the tables it writes: not at
+// all, since blocks arrive compressed. A test sets it to write tables as
+// earlier releases did.
+var badgerCompression = options.None
+
 // Open opens (or creates) the store in cfg.Dir and starts its writer and
 // retention sweeper.
 func Open(cfg Config) (*DB, error) {
@@ -97,9 +103,9 @@ func Open(cfg Config) (*DB, error) {
 	if cfg.Retention == nil {
 		return nil, errors.New("points: Retention is required")
 	}
-	compression, ok := compressions[cfg.Compression]
-	if !ok {
-		return nil, fmt.Errorf("points: unknown compression %q (want snappy, zstd or none)", cfg.Compression)
+	zip, err := newBlockZip(cfg.Compression)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
@@ -114,7 +120,7 @@ func Open(cfg Config) (*DB, error) {
 		cfg.MaxLinger = defaultMaxLinger
 	}
 	db := &DB{
-		cfg: cfg, log: cfg.Logger.With("component", "points"),
+		cfg: cfg, log: cfg.Logger.With("component", "points"), zip: zip,
 		hot: map[hourKey]*hotHour{}, series: map[series]*seriesInfo{}, changes: newChangeLog(),
 		writeCh: make(chan *writeReq, 64), stop: make(chan struct{}),
 		minFree: cfg.MinFreeBytes,
@@ -130,7 +136,10 @@ func Open(cfg Config) (*DB, error) {
 		WithSyncWrites(cfg.SyncWrites).
 		WithDetectConflicts(false). // one writer: nothing to detect
 		WithNumVersionsToKeep(1).
-		WithCompression(compression).
+		// Blocks are compressed as they are written (blockzip.go); tables
+		// written by earlier releases keep their own compression, which
+		// Badger's manifest records.
+		WithCompression(badgerCompression).
 		WithZSTDCompressionLevel(1).
 		// Bounded memory, whatever the data stored: Badger's defaults
 		// (5 memtables of 64 MiB, every table index held in memory) alone
@@ -382,11 +391,6 @@ func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error(fmt.Sprintf(f, 
 func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn(fmt.Sprintf(f, a...)) }
 func (l badgerLogger) Infof(f string, a ...any)    { l.log.Debug(fmt.Sprintf(f, a...)) }
 func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Debug(fmt.Sprintf(f, a...)) }
-
-// Compressions Badger can apply to table blocks, by Config.Compression name.
-var compressions = map[string]options.CompressionType{
-	"": options.Snappy, "snappy": options.Snappy, "zstd": options.ZSTD, "none": options.None,
-}
 
 // DiskSize returns the bytes the store's LSM tables (with Badger's other
 // files) and value log really take on disk: allocated blocks, not apparent

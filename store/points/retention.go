@@ -90,7 +90,7 @@ func (db *DB) sweepSeries(s series, cutoff int64) error {
 			if len(kept) == 0 {
 				return txn.Delete(s.key(tagRollup, h))
 			}
-			if err := txn.Set(s.blockKey(h, 0), encodeBlock(nil, kept)); err != nil {
+			if err := txn.Set(s.blockKey(h, 0), db.zip.seal(nil, encodeBlock(nil, kept))); err != nil {
 				return err
 			}
 			return txn.Set(s.key(tagRollup, h), kept.rollup().encode(nil))

@@ -150,10 +150,9 @@ type Config struct {
 	SweepInterval time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// Compression of Badger's table blocks: "snappy" (default), "zstd" or
-	// "none". Blocks are already column-encoded; on the bench workload
-	// (2 cores) zstd stores 2.6 bytes a point, snappy 3.8 and none 5.5,
-	// and ingest runs about 3% and 10% faster than zstd respectively.
+	// Compression of each stored block (blockzip.go): "snappy" (default),
+	// "zstd" or "none". Blocks are already column-encoded; Badger's tables
+	// themselves are not compressed again.
 	Compression string
 	// InMemory keeps everything in memory (tests of layers above).
 	InMemory bool
