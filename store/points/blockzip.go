@@ -2,6 +2,7 @@ package points
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/golang/snappy"
@@ -50,22 +51,22 @@ func newBlockZip(compression string) (blockZip, error) {
 }
 
 // zstd's encoder and decoder serve concurrent calls of EncodeAll and
-// DecodeAll; one of each serves the process.
+// DecodeAll (as many at once as there are cores); one of each serves the
+// process.
 var (
-	zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-	zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxPlainBlock))
+	zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithLowerEncoderMem(true))
+	zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxPlainBlock))
 )
 
-// maxPlainBlock bounds what a stored block decompresses to: far above an
-// hour of any source (points carry at most 8 KiB of metadata each, and a
-// batch at most 1000 points), and a crafted value cannot make a read
-// allocate more.
+// maxPlainBlock bounds what a stored block decompresses to, so that a
+// crafted value cannot make a read allocate more; a larger block (an hour
+// of many points with large metadata) is stored as it is.
 const maxPlainBlock = 64 << 20
 
 // seal appends plain's stored form to dst: compressed when that saves at
 // least an eighth, as it is otherwise.
 func (z blockZip) seal(dst, plain []byte) []byte {
-	if z.codec == 0 || len(plain) < minZipBlock {
+	if z.codec == 0 || len(plain) < minZipBlock || len(plain) > maxPlainBlock {
 		return append(dst, plain...)
 	}
 	start := len(dst)

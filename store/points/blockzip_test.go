@@ -54,6 +54,15 @@ func TestSealedBlocksReadBack(t *testing.T) {
 			}
 		}
 	}
+	// A block past what reads decompress is stored as it is, so that it
+	// reads back: an hour of many points with large metadata.
+	huge := make([]byte, maxPlainBlock+1)
+	for _, c := range []string{"snappy", "zstd"} {
+		z, _ := newBlockZip(c)
+		if stored := z.seal(nil, huge); isZipped(stored) || len(stored) != len(huge) {
+			t.Errorf("%s: a block of %d bytes was compressed; reads refuse it", c, len(huge))
+		}
+	}
 	if _, err := newBlockZip("lz4"); err == nil {
 		t.Fatal("unknown compression accepted")
 	}
