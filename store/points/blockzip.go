@@ -32,22 +32,20 @@ const (
 // and compressing them gains less than its header.
 const minZipBlock = 96
 
-// blockZip compresses blocks as the store's Compression says.
-type blockZip struct {
-	codec byte // 0: none
-	enc   *zstd.Encoder
-}
+// blockZip is the codec that blocks are stored with, as the store's
+// Compression says: blockSnappy, blockZstd or 0 (none).
+type blockZip byte
 
 func newBlockZip(compression string) (blockZip, error) {
 	switch compression {
 	case "", "snappy":
-		return blockZip{codec: blockSnappy}, nil
+		return blockZip(blockSnappy), nil
 	case "zstd":
-		return blockZip{codec: blockZstd, enc: zstdEncoder}, nil
+		return blockZip(blockZstd), nil
 	case "none":
-		return blockZip{}, nil
+		return 0, nil
 	}
-	return blockZip{}, fmt.Errorf("points: unknown compression %q (want snappy, zstd or none)", compression)
+	return 0, fmt.Errorf("points: unknown compression %q (want snappy, zstd or none)", compression)
 }
 
 // zstd's encoder and decoder serve concurrent calls of EncodeAll and
@@ -66,18 +64,18 @@ const maxPlainBlock = 64 << 20
 // seal appends plain's stored form to dst: compressed when that saves at
 // least an eighth, as it is otherwise.
 func (z blockZip) seal(dst, plain []byte) []byte {
-	if z.codec == 0 || len(plain) < minZipBlock || len(plain) > maxPlainBlock {
+	if z == 0 || len(plain) < minZipBlock || len(plain) > maxPlainBlock {
 		return append(dst, plain...)
 	}
 	start := len(dst)
-	dst = append(dst, segmentedBlock, z.codec)
-	switch z.codec {
+	dst = append(dst, segmentedBlock, byte(z))
+	switch byte(z) {
 	case blockSnappy:
 		n := snappy.MaxEncodedLen(len(plain))
 		dst = slices.Grow(dst, n)
 		dst = dst[:len(dst)+len(snappy.Encode(dst[len(dst):len(dst)+n], plain))]
 	case blockZstd:
-		dst = z.enc.EncodeAll(plain, dst)
+		dst = zstdEncoder.EncodeAll(plain, dst)
 	}
 	if len(dst)-start > len(plain)-len(plain)/8 {
 		return append(dst[:start], plain...)

@@ -140,7 +140,6 @@ func Open(cfg Config) (*DB, error) {
 		// written by earlier releases keep their own compression, which
 		// Badger's manifest records.
 		WithCompression(badgerCompression).
-		WithZSTDCompressionLevel(1).
 		// Bounded memory, whatever the data stored: Badger's defaults
 		// (5 memtables of 64 MiB, every table index held in memory) alone
 		// exceed the node's memory budget.
