@@ -54,15 +54,24 @@ func screenshotDir(tb testing.TB) string {
 	return dir
 }
 
-// cspProbe runs before the page's own scripts (DevTools-injected, so the
+// pageProbe runs before the page's own scripts (DevTools-injected, so the
 // page's CSP does not apply to it) and records every CSP violation the page
-// reports, Trusted Types ones included.
-const cspProbe = `window.__csp = [];
+// reports, Trusted Types ones included, and the words of every toast.
+const pageProbe = `window.__csp = [];
 document.addEventListener("securitypolicyviolation", (e) => {
   const v = e.violatedDirective + " " + e.blockedURI + " " + (e.sample || "");
   window.__csp.push(v);
   console.error("CSP violation: " + v);
-});`
+});
+// Toasts go after seconds; keep their words for a failure report.
+window.__toasts = [];
+new MutationObserver((records) => {
+  for (const r of records) {
+    if (r.target.id !== "toast") continue;
+    for (const n of r.addedNodes) window.__toasts.push((n.className ? n.className + ": " : "") + n.textContent);
+  }
+  window.__toasts.splice(0, window.__toasts.length - 6);
+}).observe(document, { childList: true, subtree: true });`
 
 // pageWatch records what the page must not do: throw, log an error (a CSP
 // violation is one), or request anything from another origin.
@@ -71,7 +80,17 @@ type pageWatch struct {
 	mu     sync.Mutex
 	errs   []string
 	urls   []string
+	// The last requests, with how each ended, for a failure to show what
+	// the page asked of the node just before it.
+	recent []*exchange
+	byID   map[network.RequestID]*exchange
 }
+
+// exchange is one request the page made and how it ended.
+type exchange struct{ method, url, outcome string }
+
+// recentKept is how many requests a failure report lists.
+const recentKept = 12
 
 func (w *pageWatch) event(ev any) {
 	w.mu.Lock()
@@ -103,7 +122,35 @@ func (w *pageWatch) event(ev any) {
 		}
 	case *network.EventRequestWillBeSent:
 		w.urls = append(w.urls, ev.Request.URL)
+		x := &exchange{method: ev.Request.Method, url: strings.TrimPrefix(ev.Request.URL, w.origin), outcome: "no answer yet"}
+		if w.byID == nil {
+			w.byID = map[network.RequestID]*exchange{}
+		}
+		w.byID[ev.RequestID] = x
+		w.recent = append(w.recent, x)
+		if len(w.recent) > recentKept {
+			w.recent = w.recent[1:]
+		}
+	case *network.EventResponseReceived:
+		if x := w.byID[ev.RequestID]; x != nil {
+			x.outcome = fmt.Sprint(ev.Response.Status)
+		}
+	case *network.EventLoadingFailed:
+		if x := w.byID[ev.RequestID]; x != nil {
+			x.outcome = "failed: " + ev.ErrorText
+		}
 	}
+}
+
+// lastRequests lists the page's last requests, one a line.
+func (w *pageWatch) lastRequests() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	for _, x := range w.recent {
+		fmt.Fprintf(&b, "\n  %s %s: %s", x.method, x.url, x.outcome)
+	}
+	return b.String()
 }
 
 // browser is a headless Chromium tab on one node's console.
@@ -142,7 +189,7 @@ func newBrowser(tb testing.TB, origin string, timeout time.Duration) *browser {
 		func() error { _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); return err },
 		func() error { _, err := chromedp.Call(ctx, page.Enable, page.EnableParams{}); return err },
 		func() error {
-			_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspProbe})
+			_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pageProbe})
 			return err
 		},
 	} {
@@ -166,10 +213,19 @@ func (b *browser) fail(what string, err error) {
 	if png, serr := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); serr == nil {
 		_ = os.WriteFile(filepath.Join(b.shots, "failed.png"), png, 0o644)
 	}
+	// What the page showed in words: its view and its last toasts, which is
+	// where the console reports an action that failed.
+	shown := "unknown"
+	if v, serr := chromedp.Run(b.ctx, chromedp.Evaluate[string](
+		`"view " + JSON.stringify(document.body.dataset.view) + ", last toasts " + JSON.stringify(window.__toasts || []) +
+			", and in words: " + JSON.stringify(document.getElementById("main").innerText.slice(0, 1500))`)); serr == nil {
+		shown = v
+	}
 	b.watch.mu.Lock()
 	errs := strings.Join(b.watch.errs, "\n  ")
 	b.watch.mu.Unlock()
-	b.tb.Fatalf("%s: %v (the page as it was: %s; its errors so far:\n  %s)", what, err, filepath.Join(b.shots, "failed.png"), errs)
+	b.tb.Fatalf("%s: %v (the page as it was: %s; %s; its last requests:%s\nits errors so far:\n  %s)",
+		what, err, filepath.Join(b.shots, "failed.png"), shown, b.watch.lastRequests(), errs)
 }
 
 // act runs a step on a selected node, again if the page redrew that node
@@ -197,11 +253,32 @@ func staleNode(err error) bool {
 		strings.Contains(msg, "No node with given id")
 }
 
-// wait polls a JavaScript condition until it is true.
+// waitTimeout bounds every wait for the page, generous for a loaded
+// two-core machine.
+const waitTimeout = 45 * time.Second
+
+// wait polls a JavaScript condition until it is true. Each check is its own
+// evaluation in the page's main world, so no state of an earlier check (an
+// execution context the page has since replaced) can outlive it.
 func (b *browser) wait(what, cond string) {
 	b.tb.Helper()
-	b.do(what, chromedp.Poll[chromedp.Void]("!!("+cond+")",
-		chromedp.WithPollingTimeout(45*time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("!!("+cond+")"))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("still false after %v", waitTimeout)
+			}
+			b.fail(what, err)
+		}
+		if b.ctx.Err() != nil {
+			b.fail(what, b.ctx.Err())
+		}
+		time.Sleep(50 * time.Millisecond) // the next check, bounded by the deadline
+	}
 }
 
 // open goes to a console path ("/buckets") and waits for its view.
