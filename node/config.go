@@ -50,6 +50,10 @@ type Config struct {
 	// PointsCompression is how points tables are compressed on disk:
 	// "snappy" (default), "zstd" (smaller, slower) or "none".
 	PointsCompression string
+	// KeepTablePages leaves the pages of the points tables the node writes
+	// in its memory instead of handing them back once written (see
+	// store/points/DESIGN.md): RSS grows with the data stored.
+	KeepTablePages bool
 	// Plans are the limits of each plan. Default store.DefaultPlans.
 	Plans map[string]store.PlanLimits
 	// UsageInterval is how often this node ships its API-call counts into

@@ -103,12 +103,13 @@ func New(cfg Config) (_ *Node, err error) {
 	// Points open first: replaying the Raft log deletes the points of
 	// buckets deleted since the last snapshot.
 	pts, err := points.Open(points.Config{
-		Dir:         filepath.Join(cfg.DataDir, "points"),
-		SyncWrites:  cfg.SyncWrites,
-		Compression: cfg.PointsCompression,
-		Retention:   n.retention,
-		Now:         cfg.Now,
-		Logger:      cfg.Logger,
+		Dir:            filepath.Join(cfg.DataDir, "points"),
+		SyncWrites:     cfg.SyncWrites,
+		Compression:    cfg.PointsCompression,
+		KeepTablePages: cfg.KeepTablePages,
+		Retention:      n.retention,
+		Now:            cfg.Now,
+		Logger:         cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -164,6 +164,10 @@ func Open(cfg Config) (*DB, error) {
 	db.wg.Add(2)
 	go db.writer()
 	go db.sweeper()
+	if !cfg.InMemory && !cfg.KeepTablePages {
+		db.wg.Add(1)
+		go db.tableTrimmer()
+	}
 	return db, nil
 }
 

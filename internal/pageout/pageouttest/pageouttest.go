@@ -1,0 +1,78 @@
+//go:build linux
+
+// Package pageouttest writes files through a shared mapping, as Badger
+// writes its tables, and tells how much of a mapping is in memory: what
+// tests of package pageout and of its users need.
+package pageouttest
+
+import (
+	"os"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// DiskDir is a new directory on a disk-backed filesystem: the pages of a
+// file in tmpfs have nowhere to go, and the kernel keeps them.
+func DiskDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type == unix.TMPFS_MAGIC {
+		var err error
+		if dir, err = os.MkdirTemp(".", "pageout-test-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	return dir
+}
+
+// WriteMapped makes a new file of size bytes at path, maps it shared,
+// fills it with byte(i) at offset i and writes it back with msync, as
+// Badger's CreateTable does. The mapping is undone at the test's end.
+func WriteMapped(t testing.TB, path string, size int) []byte {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(int64(size)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Munmap(data) })
+	for i := range data {
+		data[i] = byte(i)
+	}
+	if err := unix.Msync(data, unix.MS_SYNC); err != nil {
+		t.Fatal(err)
+	}
+	if r := Resident(t, data); r < 0.9 {
+		t.Fatalf("a file just written is %.0f%% resident; the test cannot tell a page-out from none", r*100)
+	}
+	return data
+}
+
+// Resident is the fraction of a mapping's pages in memory (mincore).
+func Resident(t testing.TB, data []byte) float64 {
+	t.Helper()
+	page := os.Getpagesize()
+	vec := make([]byte, (len(data)+page-1)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatalf("mincore: %v", errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return float64(n) / float64(len(vec))
+}

@@ -1,0 +1,42 @@
+package points
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dakkio/dakkio/internal/pageout/pageouttest"
+)
+
+// TestStoreHandsBackWrittenTables: an open store pages out a table that
+// appears in its directory, mapped and written as Badger writes one, and
+// keeps it resident when told to.
+func TestStoreHandsBackWrittenTables(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		dir := pageouttest.DiskDir(t)
+		db, err := Open(Config{Dir: dir, KeepTablePages: keep, Retention: func(string) (time.Duration, bool) { return time.Hour, true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		table := pageouttest.WriteMapped(t, filepath.Join(dir, "999999.sst"), 2<<20)
+		if keep {
+			// Two trims' time, then the table is still whole in memory.
+			for deadline := time.Now().Add(2*tableTrimInterval + 500*time.Millisecond); time.Now().Before(deadline); {
+				if r := pageouttest.Resident(t, table); r < 0.9 {
+					t.Fatalf("with KeepTablePages the table fell to %.0f%% resident", r*100)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		} else {
+			for deadline := time.Now().Add(10 * time.Second); pageouttest.Resident(t, table) > 0.1; {
+				if time.Now().After(deadline) {
+					t.Fatalf("the table is %.0f%% resident 10 s after it was written", pageouttest.Resident(t, table)*100)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
