@@ -6,14 +6,16 @@
 // process, so a node's RSS grows by every table it writes and, with
 // compactions, by the whole data set it stores. A Trimmer finds the mappings
 // of such files in /proc/self/maps and asks the kernel to page them out
-// (MADV_PAGEOUT) once, the first time it sees each one. Reads fault the pages
-// they need back in; what stays resident is then what is read, not what was
-// written.
+// (MADV_PAGEOUT) once, on the second look that finds each one: a file is
+// mapped before it is written, and the kernel keeps pages still dirty.
+// Reads fault the pages they need back in; what stays resident is then what
+// is read, not what was written.
 //
 // MADV_PAGEOUT is safe against the race inherent in reading another
 // owner's mappings from /proc: if a table is unmapped and its range reused
 // before the advice lands, the advice only asks the kernel to reclaim the
-// new range's pages, which it does without losing data (swapped-out or
-// written-back) or, for anonymous memory without swap, not at all. It never
-// discards contents, as MADV_DONTNEED would.
+// new range's pages, which it does only where nothing is lost (clean file
+// pages dropped, anonymous pages swapped out); dirty pages, and anonymous
+// memory without swap, it keeps. It never discards contents, as
+// MADV_DONTNEED would.
 package pageout

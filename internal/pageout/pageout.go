@@ -1,20 +1,29 @@
 package pageout
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
 )
 
+// ErrUnsupported is returned once by Trim when the kernel refuses
+// MADV_PAGEOUT (before Linux 5.4); the Trimmer does nothing after it.
+var ErrUnsupported = errors.New("the kernel does not page out on request (MADV_PAGEOUT)")
+
 // Trimmer pages out the mappings of the files under one directory whose
-// names end with one of the suffixes, once each.
+// names end with one of the suffixes, once each, on the second Trim that
+// finds them: a file is mapped before it is written, and the kernel keeps
+// pages that are still dirty, so a mapping advised while its writer is at
+// work would stay resident.
 type Trimmer struct {
 	dir      string
 	suffixes []string
 
-	mu   sync.Mutex
-	seen map[mapping]struct{} // mappings already paged out, as of the last Trim
-	off  bool                 // the kernel refused MADV_PAGEOUT: stop trying
+	mu      sync.Mutex
+	pending map[mapping]struct{} // found by the last Trim, advised by the next
+	done    map[mapping]struct{} // advised
+	off     bool                 // the kernel refused MADV_PAGEOUT: stop trying
 }
 
 // mapping names one mapping of a file: the same file mapped again (a new
@@ -36,7 +45,7 @@ func New(dir string, suffixes ...string) *Trimmer {
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
-	return &Trimmer{dir: filepath.Clean(dir), suffixes: suffixes, seen: map[mapping]struct{}{}}
+	return &Trimmer{dir: filepath.Clean(dir), suffixes: suffixes, pending: map[mapping]struct{}{}, done: map[mapping]struct{}{}}
 }
 
 // matches tells whether path is one of the Trimmer's files.

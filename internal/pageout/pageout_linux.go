@@ -13,9 +13,9 @@ import (
 // madvPageout is MADV_PAGEOUT (Linux 5.4).
 const madvPageout = 21
 
-// Trim pages out every matching mapping not paged out before and returns
-// how many bytes of mappings it advised. A kernel without MADV_PAGEOUT turns
-// the Trimmer off: Trim then does nothing.
+// Trim pages out every matching mapping that the previous Trim found and
+// that is not paged out yet, and returns how many bytes of mappings it
+// advised. Mappings found for the first time wait for the next Trim.
 func (t *Trimmer) Trim() (int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -27,8 +27,15 @@ func (t *Trimmer) Trim() (int64, error) {
 		return 0, err
 	}
 	var advised int64
+	pending := make(map[mapping]struct{})
+	done := make(map[mapping]struct{}, len(t.done))
 	for _, m := range current {
-		if _, ok := t.seen[m]; ok {
+		if _, ok := t.done[m]; ok {
+			done[m] = struct{}{}
+			continue
+		}
+		if _, ok := t.pending[m]; !ok {
+			pending[m] = struct{}{}
 			continue
 		}
 		_, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), madvPageout)
@@ -37,19 +44,16 @@ func (t *Trimmer) Trim() (int64, error) {
 			advised += int64(m.end - m.start)
 		case unix.EINVAL:
 			t.off = true
-			return advised, nil
+			return advised, ErrUnsupported
 		default:
 			// ENOMEM: unmapped since /proc listed it. Anything else: the
 			// pages stay, which costs memory, not data.
 		}
+		done[m] = struct{}{}
 	}
-	// Forget mappings that are gone, so that the set stays as small as the
-	// store's tables.
-	seen := make(map[mapping]struct{}, len(current))
-	for _, m := range current {
-		seen[m] = struct{}{}
-	}
-	t.seen = seen
+	// Only mappings still there are remembered, so both sets stay as small
+	// as the store's tables.
+	t.pending, t.done = pending, done
 	return advised, nil
 }
 
@@ -88,7 +92,21 @@ func parseMapsLine(line []byte) (mapping, bool) {
 	if errors.Join(err1, err2, err3) != nil || end <= start {
 		return mapping{}, false
 	}
-	// A path may hold spaces; a deleted file's ends with " (deleted)".
-	path := string(bytes.Join(fields[5:], []byte(" ")))
-	return mapping{start: start, end: end, inode: inode, path: path}, true
+	return mapping{start: start, end: end, inode: inode, path: pathField(line)}, true
+}
+
+// pathField is the rest of a maps line after its first five fields, as
+// the kernel wrote it: a path may hold spaces (a deleted file's ends with
+// " (deleted)").
+func pathField(line []byte) string {
+	rest := line
+	for range 5 {
+		rest = bytes.TrimLeft(rest, " \t")
+		if i := bytes.IndexAny(rest, " \t"); i >= 0 {
+			rest = rest[i:]
+		} else {
+			return ""
+		}
+	}
+	return string(bytes.TrimLeft(rest, " \t"))
 }

@@ -1,15 +1,16 @@
 package points
 
 import (
+	"errors"
 	"time"
 
 	"github.com/dakkio/dakkio/internal/pageout"
 )
 
 // tableTrimInterval is how often the store looks for tables Badger wrote
-// since, to hand their pages back (internal/pageout). A flush or a
-// compaction writes a table in well under a second's worth of ingest at
-// full speed, so one table at most is resident for its writing's sake.
+// since, to hand their pages back (internal/pageout) on the look after the
+// one that found them: a table is resident for its writing's sake for one
+// to two seconds.
 const tableTrimInterval = time.Second
 
 // tableTrimmer pages out every table Badger writes, once, so that the
@@ -20,14 +21,22 @@ func (db *DB) tableTrimmer() {
 	tr := pageout.New(db.cfg.Dir, ".sst")
 	t := time.NewTicker(tableTrimInterval)
 	defer t.Stop()
+	warned := false
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-t.C:
-			if _, err := tr.Trim(); err != nil {
-				db.log.Warn("cannot hand written tables' pages back; RSS will grow with the data stored", "err", err)
+			_, err := tr.Trim()
+			switch {
+			case errors.Is(err, pageout.ErrUnsupported):
+				db.log.Warn("tables' pages stay resident; RSS will grow with the data stored", "err", err)
 				return
+			case err != nil && !warned:
+				// Reading /proc/self/maps failed (out of file descriptors?):
+				// said once, tried again at every tick.
+				db.log.Warn("cannot list the mapped tables to hand their pages back", "err", err)
+				warned = true
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package points
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,10 +19,15 @@ func TestStoreHandsBackWrittenTables(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		table := pageouttest.WriteMapped(t, filepath.Join(dir, "999999.sst"), 2<<20)
+		// Written under another name and renamed in, so that the store's
+		// trimmer, already running, first sees it whole.
+		table := pageouttest.WriteMapped(t, filepath.Join(dir, "999999.tmp"), 2<<20)
+		if err := os.Rename(filepath.Join(dir, "999999.tmp"), filepath.Join(dir, "999999.sst")); err != nil {
+			t.Fatal(err)
+		}
 		if keep {
-			// Two trims' time, then the table is still whole in memory.
-			for deadline := time.Now().Add(2*tableTrimInterval + 500*time.Millisecond); time.Now().Before(deadline); {
+			// Three trims' time, and the table is still whole in memory.
+			for deadline := time.Now().Add(3*tableTrimInterval + 500*time.Millisecond); time.Now().Before(deadline); {
 				if r := pageouttest.Resident(t, table); r < 0.9 {
 					t.Fatalf("with KeepTablePages the table fell to %.0f%% resident", r*100)
 				}

@@ -7,6 +7,7 @@ package pageouttest
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"unsafe"
 
@@ -14,22 +15,35 @@ import (
 )
 
 // DiskDir is a new directory on a disk-backed filesystem: the pages of a
-// file in tmpfs have nowhere to go, and the kernel keeps them.
+// file in tmpfs have nowhere to go, and the kernel keeps them. It is in
+// $TMPDIR, or in the package's directory when $TMPDIR is tmpfs.
 func DiskDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
+	if !inTmpfs(t, dir) {
+		return dir
+	}
+	dir, err := os.MkdirTemp(".", "pageout-test-")
+	if err != nil {
+		t.Fatalf("$TMPDIR is tmpfs and the package directory takes no files: %v; set TMPDIR to a directory on disk", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if dir, err = filepath.Abs(dir); err != nil {
+		t.Fatal(err)
+	}
+	if inTmpfs(t, dir) {
+		t.Fatal("both $TMPDIR and the package directory are tmpfs, where pages cannot be paged out; set TMPDIR to a directory on disk")
+	}
+	return dir
+}
+
+func inTmpfs(t testing.TB, dir string) bool {
+	t.Helper()
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Type == unix.TMPFS_MAGIC {
-		var err error
-		if dir, err = os.MkdirTemp(".", "pageout-test-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	return dir
+	return st.Type == unix.TMPFS_MAGIC
 }
 
 // WriteMapped makes a new file of size bytes at path, maps it shared,
