@@ -51,8 +51,9 @@ type Config struct {
 	// "snappy" (default), "zstd" (smaller, slower) or "none".
 	PointsCompression string
 	// KeepTablePages leaves the pages of the points tables the node writes
-	// in its memory instead of handing them back once written (see
-	// store/points/DESIGN.md): RSS grows with the data stored.
+	// in its memory instead of handing them back once written and keeping
+	// those reads bring back within a budget (see store/points/DESIGN.md):
+	// RSS grows with the data stored.
 	KeepTablePages bool
 	// Plans are the limits of each plan. Default store.DefaultPlans.
 	Plans map[string]store.PlanLimits

@@ -11,6 +11,12 @@
 // Reads fault the pages they need back in; what stays resident is then what
 // is read, not what was written.
 //
+// Reads can fault in a great deal: a compaction reads its input tables
+// through their mappings, and their pages stay counted in the process until
+// the tables are deleted. Shed bounds what stays: it reads each mapping's
+// resident size from /proc/self/smaps and pages out the most resident
+// mappings until the rest fit a budget.
+//
 // MADV_PAGEOUT is safe against the race inherent in reading another
 // owner's mappings from /proc: if a table is unmapped and its range reused
 // before the advice lands, the advice only asks the kernel to reclaim the

@@ -3,8 +3,11 @@ package pageout
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
+	"io"
 	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -109,4 +112,136 @@ func pathField(line []byte) string {
 		}
 	}
 	return string(bytes.TrimLeft(rest, " \t"))
+}
+
+// Shed pages out the matching mappings with the most resident pages until
+// the pages resident in all of them come to at most budget bytes, and
+// returns how many resident bytes it advised away. Unlike Trim it looks at
+// every mapping each time: pages that reads fault back in (a compaction
+// reading its inputs through, or queries) count against the budget too.
+func (t *Trimmer) Shed(budget int64) (int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.off {
+		return 0, nil
+	}
+	resident, err := t.residentMappings()
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, r := range resident {
+		total += r.rss
+	}
+	if total <= budget {
+		return 0, nil
+	}
+	// The most resident first: a table a compaction read through, or one
+	// just written, rather than the few pages each of many tables that
+	// queries keep using.
+	slices.SortFunc(resident, func(a, b residentMapping) int { return cmp.Compare(b.rss, a.rss) })
+	var shed int64
+	for _, r := range resident {
+		if total <= budget {
+			break
+		}
+		_, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(r.start), uintptr(r.end-r.start), madvPageout)
+		if errno == unix.EINVAL {
+			t.off = true
+			return shed, ErrUnsupported
+		}
+		if errno == 0 {
+			total -= r.rss
+			shed += r.rss
+		}
+	}
+	return shed, nil
+}
+
+// residentMapping is a mapping and how many bytes of it are resident in
+// this process (its Rss in smaps).
+type residentMapping struct {
+	mapping
+	rss int64
+}
+
+// residentMappings lists this process's mappings of the Trimmer's files
+// that have resident pages, from /proc/self/smaps.
+func (t *Trimmer) residentMappings() ([]residentMapping, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return t.parseSmaps(f)
+}
+
+// parseSmaps reads smaps: a maps line heads each mapping, followed by
+// "Key: value" lines, of which Rss is the one wanted.
+func (t *Trimmer) parseSmaps(r io.Reader) ([]residentMapping, error) {
+	var out []residentMapping
+	current, ours := mapping{}, false
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if isMapsHeader(line) {
+			m, ok := parseMapsLine(line)
+			current, ours = m, ok && t.matches(m.path)
+			continue
+		}
+		if !ours || !bytes.HasPrefix(line, []byte("Rss:")) {
+			continue
+		}
+		fields := bytes.Fields(line[len("Rss:"):])
+		if len(fields) != 2 || string(fields[1]) != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseInt(string(fields[0]), 10, 64)
+		if err == nil && kb > 0 {
+			out = append(out, residentMapping{mapping: current, rss: kb << 10})
+		}
+		ours = false
+	}
+	return out, sc.Err()
+}
+
+// isMapsHeader tells a mapping's first line in smaps ("start-end perms
+// ...") from the lines about it ("Rss:  12 kB"): only the first starts
+// with a hexadecimal address range.
+func isMapsHeader(line []byte) bool {
+	i := bytes.IndexByte(line, '-')
+	if i <= 0 {
+		return false
+	}
+	for _, c := range line[:i] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// FileResident is how many bytes of file-backed memory this process has
+// resident (RssFile in /proc/self/status): a cheap look, unlike Shed's
+// walk over every mapping, to tell whether one is worth making.
+func FileResident() (int64, error) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(data) {
+		rest, ok := bytes.CutPrefix(line, []byte("RssFile:"))
+		if !ok {
+			continue
+		}
+		fields := bytes.Fields(rest)
+		if len(fields) == 2 && string(fields[1]) == "kB" {
+			if kb, err := strconv.ParseInt(string(fields[0]), 10, 64); err == nil {
+				return kb << 10, nil
+			}
+		}
+		break
+	}
+	return 0, errors.New("no RssFile in /proc/self/status")
 }

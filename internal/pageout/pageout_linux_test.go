@@ -1,8 +1,11 @@
 package pageout
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dakkio/dakkio/internal/pageout/pageouttest"
@@ -106,5 +109,129 @@ func TestMatches(t *testing.T) {
 		if got := tr.matches(path); got != want {
 			t.Errorf("matches(%q) = %v, want %v", path, got, want)
 		}
+	}
+}
+
+func TestShedPagesOutTheMostResidentFirst(t *testing.T) {
+	dir := pageouttest.DiskDir(t)
+	const size = 4 << 20
+	a := pageouttest.WriteMapped(t, filepath.Join(dir, "000001.sst"), size)
+	b := pageouttest.WriteMapped(t, filepath.Join(dir, "000002.sst"), size)
+	c := pageouttest.WriteMapped(t, filepath.Join(dir, "000003.sst"), size)
+	other := pageouttest.WriteMapped(t, filepath.Join(dir, "000001.vlog"), size)
+	tr := New(dir, ".sst")
+
+	// Within the budget nothing moves.
+	if shed, err := tr.Shed(3 * size); err != nil || shed != 0 {
+		t.Fatalf("Shed with every table within the budget shed %d bytes (%v), want none", shed, err)
+	}
+	if r := pageouttest.Resident(t, a); r < 0.9 {
+		t.Fatalf("a table within the budget is %.0f%% resident after Shed", r*100)
+	}
+	if shed, err := tr.Shed(0); err != nil || shed < 3*size*9/10 {
+		t.Fatalf("Shed(0) shed %d bytes (%v), want the three tables' %d", shed, err, 3*size)
+	}
+	for i, table := range [][]byte{a, b, c} {
+		if r := pageouttest.Resident(t, table); r > 0.1 {
+			t.Fatalf("table %d is %.0f%% resident after Shed(0)", i+1, r*100)
+		}
+	}
+	if r := pageouttest.Resident(t, other); r < 0.9 {
+		t.Errorf("a file the trimmer does not own is %.0f%% resident after Shed(0)", r*100)
+	}
+
+	// Reads fault pages back: all of a, a quarter of b, a sixteenth of c.
+	// Over a budget of a quarter table, a goes; what is left fits.
+	read := func(table []byte, n int) {
+		for i := 0; i < n; i += 4096 {
+			if table[i] != byte(i) {
+				t.Fatalf("byte %d reads %d, want %d", i, table[i], byte(i))
+			}
+		}
+	}
+	read(a, size)
+	read(b, size/4)
+	read(c, size/16)
+	shed, err := tr.Shed(size / 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shed < size*9/10 || shed > size {
+		t.Errorf("Shed shed %d bytes, want the most resident table's %d", shed, size)
+	}
+	if r := pageouttest.Resident(t, a); r > 0.1 {
+		t.Errorf("the most resident table is %.0f%% resident after Shed", r*100)
+	}
+	if r := pageouttest.Resident(t, b); r < 0.2 {
+		t.Errorf("a table within the budget once the largest went is %.0f%% resident, want its quarter read", r*100)
+	}
+	if r := pageouttest.Resident(t, c); r < 0.05 {
+		t.Errorf("a table within the budget once the largest went is %.1f%% resident, want its sixteenth read", r*100)
+	}
+}
+
+func TestParseSmaps(t *testing.T) {
+	const smaps = `c000000000-c004000000 rw-p 00000000 00:00 0
+Size:              65536 kB
+Rss:               40000 kB
+VmFlags: rd wr mr mw me ac sd
+7f0c8a000000-7f0c8e000000 r--s 00000000 fd:01 1234 /data/points/000012.sst
+Size:              65536 kB
+KernelPageSize:        4 kB
+Rss:                2048 kB
+Pss:                2048 kB
+VmFlags: rd sh mr mw me ms sd
+7f0c8e000000-7f0c8f000000 r--s 00000000 fd:01 1235 /data/points/000013.sst
+Size:              16384 kB
+Rss:                   0 kB
+7f0c8f000000-7f0c90000000 rw-s 00000000 fd:01 1236 /data/points/00001.mem
+Rss:               16384 kB
+7f0c90000000-7f0c91000000 r--s 00000000 fd:01 1237 /data/points/000009.sst (deleted)
+Rss:                4096 kB
+7f0c91000000-7f0c92000000 r--s 00000000 fd:01 1238 /data/points/000014.sst
+Rss:                  12 kB
+`
+	tr := New("/data/points", ".sst")
+	got, err := tr.parseSmaps(strings.NewReader(smaps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []residentMapping{
+		{mapping{start: 0x7f0c8a000000, end: 0x7f0c8e000000, inode: 1234, path: "/data/points/000012.sst"}, 2048 << 10},
+		{mapping{start: 0x7f0c91000000, end: 0x7f0c92000000, inode: 1238, path: "/data/points/000014.sst"}, 12 << 10},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("parseSmaps = %+v\nwant %+v", got, want)
+	}
+}
+
+// BenchmarkShed: one look over a process with a few hundred mapped tables,
+// all within the budget (the store's trimmer makes one four times a second).
+func BenchmarkShed(b *testing.B) {
+	dir := pageouttest.DiskDir(b)
+	for i := range 300 {
+		pageouttest.WriteMapped(b, filepath.Join(dir, fmt.Sprintf("%06d.sst", i)), 64<<10)
+	}
+	tr := New(dir, ".sst")
+	for b.Loop() {
+		if _, err := tr.Shed(1 << 40); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestFileResidentCountsMappedPages(t *testing.T) {
+	before, err := FileResident()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 16 << 20
+	pageouttest.WriteMapped(t, filepath.Join(pageouttest.DiskDir(t), "000001.sst"), size)
+	after, err := FileResident()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < size*9/10 {
+		t.Errorf("file-backed RSS grew by %d bytes with a %d-byte file written through a mapping", after-before, size)
 	}
 }

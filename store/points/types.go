@@ -156,9 +156,10 @@ type Config struct {
 	Compression string
 	// InMemory keeps everything in memory (tests of layers above).
 	InMemory bool
-	// KeepTablePages leaves the pages of the tables Badger writes resident
-	// in the process (pageout.go): RSS then grows with the data stored, and
-	// the first read of data just written needs no disk.
+	// KeepTablePages leaves the pages of the tables Badger writes, and
+	// those reads fault in, resident in the process (pageout.go): RSS then
+	// grows with the data stored, and the first read of data just written
+	// needs no disk.
 	KeepTablePages bool
 	// MinFreeBytes is the free space the store keeps on its filesystem:
 	// below it, writes fail with ErrDiskFull. Default (0) 160 MiB;
