@@ -7,7 +7,7 @@ import (
 	"sync"
 )
 
-// ErrUnsupported is returned once by Trim when the kernel refuses
+// ErrUnsupported is returned once, by Trim or Shed, when the kernel refuses
 // MADV_PAGEOUT (before Linux 5.4); the Trimmer does nothing after it.
 var ErrUnsupported = errors.New("the kernel does not page out on request (MADV_PAGEOUT)")
 
@@ -24,6 +24,7 @@ type Trimmer struct {
 	pending map[mapping]struct{} // found by the last Trim, advised by the next
 	done    map[mapping]struct{} // advised
 	off     bool                 // the kernel refused MADV_PAGEOUT: stop trying
+	taken   bool                 // the kernel has taken an advice: it has MADV_PAGEOUT
 }
 
 // mapping names one mapping of a file: the same file mapped again (a new

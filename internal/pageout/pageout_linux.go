@@ -41,16 +41,12 @@ func (t *Trimmer) Trim() (int64, error) {
 			pending[m] = struct{}{}
 			continue
 		}
-		_, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), madvPageout)
-		switch errno {
-		case 0:
+		ok, err := t.advise(m)
+		if err != nil {
+			return advised, err
+		}
+		if ok {
 			advised += int64(m.end - m.start)
-		case unix.EINVAL:
-			t.off = true
-			return advised, ErrUnsupported
-		default:
-			// ENOMEM: unmapped since /proc listed it. Anything else: the
-			// pages stay, which costs memory, not data.
 		}
 		done[m] = struct{}{}
 	}
@@ -58,6 +54,27 @@ func (t *Trimmer) Trim() (int64, error) {
 	// as the store's tables.
 	t.pending, t.done = pending, done
 	return advised, nil
+}
+
+// advise asks the kernel to page out one mapping and tells whether it
+// agreed. EINVAL before any advice was taken means the kernel lacks
+// MADV_PAGEOUT: the Trimmer stops, with ErrUnsupported. After one was
+// taken, EINVAL means the range was unmapped and reused for memory that
+// cannot be paged out (locked, say) since /proc listed it, and only that
+// mapping is skipped; so is ENOMEM (unmapped). Pages the kernel keeps cost
+// memory, never data.
+func (t *Trimmer) advise(m mapping) (bool, error) {
+	_, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), madvPageout)
+	switch {
+	case errno == 0:
+		t.taken = true
+		return true, nil
+	case errno == unix.EINVAL && !t.taken:
+		t.off = true
+		return false, ErrUnsupported
+	default:
+		return false, nil
+	}
 }
 
 // mappings lists this process's mappings of the Trimmer's files.
@@ -115,47 +132,47 @@ func pathField(line []byte) string {
 }
 
 // Shed pages out the matching mappings with the most resident pages until
-// the pages resident in all of them come to at most budget bytes, and
-// returns how many resident bytes it advised away. Unlike Trim it looks at
-// every mapping each time: pages that reads fault back in (a compaction
-// reading its inputs through, or queries) count against the budget too.
-func (t *Trimmer) Shed(budget int64) (int64, error) {
+// the pages resident in all of them come to at most budget bytes. It
+// returns the resident bytes it found and those it advised away (the
+// kernel keeps pages still under writeback, so an advised mapping may not
+// have shrunk yet). Unlike Trim it looks at every mapping each time: pages
+// that reads fault back in (a compaction reading its inputs through, or
+// queries) count against the budget too.
+func (t *Trimmer) Shed(budget int64) (found, shed int64, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.off {
-		return 0, nil
+		return 0, 0, nil
 	}
 	resident, err := t.residentMappings()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var total int64
 	for _, r := range resident {
-		total += r.rss
+		found += r.rss
 	}
-	if total <= budget {
-		return 0, nil
+	if found <= budget {
+		return found, 0, nil
 	}
 	// The most resident first: a table a compaction read through, or one
 	// just written, rather than the few pages each of many tables that
 	// queries keep using.
 	slices.SortFunc(resident, func(a, b residentMapping) int { return cmp.Compare(b.rss, a.rss) })
-	var shed int64
+	left := found
 	for _, r := range resident {
-		if total <= budget {
+		if left <= budget {
 			break
 		}
-		_, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(r.start), uintptr(r.end-r.start), madvPageout)
-		if errno == unix.EINVAL {
-			t.off = true
-			return shed, ErrUnsupported
+		ok, err := t.advise(r.mapping)
+		if err != nil {
+			return found, shed, err
 		}
-		if errno == 0 {
-			total -= r.rss
+		if ok {
+			left -= r.rss
 			shed += r.rss
 		}
 	}
-	return shed, nil
+	return found, shed, nil
 }
 
 // residentMapping is a mapping and how many bytes of it are resident in

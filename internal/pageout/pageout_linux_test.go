@@ -122,13 +122,13 @@ func TestShedPagesOutTheMostResidentFirst(t *testing.T) {
 	tr := New(dir, ".sst")
 
 	// Within the budget nothing moves.
-	if shed, err := tr.Shed(3 * size); err != nil || shed != 0 {
-		t.Fatalf("Shed with every table within the budget shed %d bytes (%v), want none", shed, err)
+	if found, shed, err := tr.Shed(3 * size); err != nil || shed != 0 || found < 3*size*9/10 {
+		t.Fatalf("Shed with every table within the budget found %d bytes and shed %d (%v), want the three tables' %d and none", found, shed, err, 3*size)
 	}
 	if r := pageouttest.Resident(t, a); r < 0.9 {
 		t.Fatalf("a table within the budget is %.0f%% resident after Shed", r*100)
 	}
-	if shed, err := tr.Shed(0); err != nil || shed < 3*size*9/10 {
+	if _, shed, err := tr.Shed(0); err != nil || shed < 3*size*9/10 {
 		t.Fatalf("Shed(0) shed %d bytes (%v), want the three tables' %d", shed, err, 3*size)
 	}
 	for i, table := range [][]byte{a, b, c} {
@@ -152,9 +152,12 @@ func TestShedPagesOutTheMostResidentFirst(t *testing.T) {
 	read(a, size)
 	read(b, size/4)
 	read(c, size/16)
-	shed, err := tr.Shed(size / 2)
+	found, shed, err := tr.Shed(size / 2)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := int64(size + size/4 + size/16); found < want*9/10 || found > want*12/10 {
+		t.Errorf("Shed found %d resident bytes, want about the %d read", found, want)
 	}
 	if shed < size*9/10 || shed > size {
 		t.Errorf("Shed shed %d bytes, want the most resident table's %d", shed, size)
@@ -214,7 +217,7 @@ func BenchmarkShed(b *testing.B) {
 	}
 	tr := New(dir, ".sst")
 	for b.Loop() {
-		if _, err := tr.Shed(1 << 40); err != nil {
+		if _, _, err := tr.Shed(1 << 40); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -33,8 +33,8 @@ func (db *DB) tableTrimmer() {
 	tr := pageout.New(db.cfg.Dir, ".sst")
 	t := time.NewTicker(tableTrimInterval)
 	defer t.Stop()
-	warned := false
-	shed := budgetLook{baseline: -1}
+	var trimWarned, budgetWarned bool
+	budget := budgetLook{baseline: -1}
 	for {
 		select {
 		case <-db.stop:
@@ -42,47 +42,69 @@ func (db *DB) tableTrimmer() {
 		case <-t.C:
 			_, err := tr.Trim()
 			if err == nil {
-				err = shed.look(tr)
+				err = budget.look(tr)
+				if err != nil && !errors.Is(err, pageout.ErrUnsupported) && !budgetWarned {
+					// /proc/self/status or smaps unreadable: said once,
+					// tried again at every tick.
+					db.log.Warn("cannot measure the mapped tables' pages to keep them within budget", "err", err)
+					budgetWarned = true
+				}
+				continue
 			}
 			switch {
 			case errors.Is(err, pageout.ErrUnsupported):
 				db.log.Warn("tables' pages stay resident; RSS will grow with the data stored", "err", err)
 				return
-			case err != nil && !warned:
+			case !trimWarned:
 				// Reading /proc/self/maps failed (out of file descriptors?):
 				// said once, tried again at every tick.
 				db.log.Warn("cannot list the mapped tables to hand their pages back", "err", err)
-				warned = true
+				trimWarned = true
 			}
 		}
 	}
 }
 
-// shedSlack is how much the process's file-backed RSS grows before the
-// store walks its mappings again to keep its tables within
-// tablePageBudget: the walk (Shed) costs with every mapping of the process,
-// 1.1 ms with 300 tables and 18 ms under the race detector, whose shadow
-// memory it walks too, while the growth is one cheap read. The tables'
-// resident pages stay within tablePageBudget plus shedSlack.
-const shedSlack = 16 << 20
+// The walk over the process's mappings that the budget needs (Shed) costs
+// with every mapping: 1.1 ms with 300 tables, 18 ms under the race
+// detector, whose shadow memory it walks too. A look makes it only when
+// the process's file-backed RSS, one cheap read, grew by shedSlack since
+// the last walk that left the tables within budget (or the lowest seen
+// since), and at least every shedRecheck, since other files shrinking can
+// hide the tables' growth.
+const (
+	shedSlack   = 16 << 20
+	shedRecheck = 10 * time.Second
+)
 
-// budgetLook remembers the file-backed RSS after the last Shed, or the
-// lowest seen since: a node that is not faulting tables in (idle, or
-// writing only its memtable files) walks nothing.
-type budgetLook struct{ baseline int64 }
+// budgetLook decides, at each tick, whether to walk the mappings.
+type budgetLook struct {
+	baseline int64 // file-backed RSS after a walk that found the tables within budget; -1: walk at the next look
+	skipped  int   // looks since the last walk
+}
 
 func (l *budgetLook) look(tr *pageout.Trimmer) error {
 	file, err := pageout.FileResident()
 	if err != nil {
 		return err
 	}
-	if l.baseline >= 0 && file-l.baseline <= shedSlack {
+	l.skipped++
+	if l.baseline >= 0 && file-l.baseline <= shedSlack && time.Duration(l.skipped)*tableTrimInterval < shedRecheck {
 		l.baseline = min(l.baseline, file)
 		return nil
 	}
-	if _, err := tr.Shed(tablePageBudget); err != nil {
+	l.skipped = 0
+	found, shed, err := tr.Shed(tablePageBudget)
+	if err != nil {
 		return err
 	}
-	l.baseline, err = pageout.FileResident()
-	return err
+	if shed > 0 || found > tablePageBudget {
+		// Walk again at the next look: the kernel may have kept pages
+		// still being written back, and a baseline taken now would count
+		// them as allowed.
+		l.baseline = -1
+		return nil
+	}
+	l.baseline = file
+	return nil
 }
