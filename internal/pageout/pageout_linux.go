@@ -247,6 +247,11 @@ func FileResident() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseRssFile(data)
+}
+
+// parseRssFile finds "RssFile:  1234 kB" in the text of /proc/<pid>/status.
+func parseRssFile(data []byte) (int64, error) {
 	for line := range bytes.Lines(data) {
 		rest, ok := bytes.CutPrefix(line, []byte("RssFile:"))
 		if !ok {

@@ -193,6 +193,10 @@ Rss:               16384 kB
 Rss:                4096 kB
 7f0c91000000-7f0c92000000 r--s 00000000 fd:01 1238 /data/points/000014.sst
 Rss:                  12 kB
+7f0c92000000-7f0c93000000 r--s 00000000 fd:01 1239 /data/points/000015.sst
+Rss:                 abc kB
+7f0c93000000-7f0c94000000 r--s 00000000 fd:01 1240 /data/points/000016.sst
+Rss:                  64 MB
 `
 	tr := New("/data/points", ".sst")
 	got, err := tr.parseSmaps(strings.NewReader(smaps))
@@ -236,5 +240,26 @@ func TestFileResidentCountsMappedPages(t *testing.T) {
 	}
 	if after-before < size*9/10 {
 		t.Errorf("file-backed RSS grew by %d bytes with a %d-byte file written through a mapping", after-before, size)
+	}
+}
+
+func TestParseRssFile(t *testing.T) {
+	for _, tc := range []struct {
+		name, status string
+		want         int64
+		ok           bool
+	}{
+		{"present", "Name:\tdakkio\nRssAnon:\t  1000 kB\nRssFile:\t  2048 kB\nRssShmem:\t 0 kB\n", 2048 << 10, true},
+		{"missing", "Name:\tdakkio\nRssAnon:\t  1000 kB\n", 0, false},
+		{"not a number", "RssFile:\t  many kB\n", 0, false},
+		{"other unit", "RssFile:\t  2 MB\n", 0, false},
+		{"empty", "", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseRssFile([]byte(tc.status))
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Errorf("parseRssFile(%q) = %d, %v; want %d, ok %v", tc.status, got, err, tc.want, tc.ok)
+			}
+		})
 	}
 }

@@ -34,32 +34,36 @@ func (db *DB) tableTrimmer() {
 	t := time.NewTicker(tableTrimInterval)
 	defer t.Stop()
 	var trimWarned, budgetWarned bool
+	// failed reports err and tells whether to stop: a kernel without
+	// MADV_PAGEOUT (found by Trim or Shed, whichever advises first) ends
+	// the trimmer; /proc unreadable (out of file descriptors?) is said
+	// once and tried again at every tick.
+	failed := func(err error, msg string, warned *bool) bool {
+		if errors.Is(err, pageout.ErrUnsupported) {
+			db.log.Warn("tables' pages stay resident; RSS will grow with the data stored", "err", err)
+			return true
+		}
+		if !*warned {
+			db.log.Warn(msg, "err", err)
+			*warned = true
+		}
+		return false
+	}
 	budget := budgetLook{baseline: -1}
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-t.C:
-			_, err := tr.Trim()
-			if err == nil {
-				err = budget.look(tr)
-				if err != nil && !errors.Is(err, pageout.ErrUnsupported) && !budgetWarned {
-					// /proc/self/status or smaps unreadable: said once,
-					// tried again at every tick.
-					db.log.Warn("cannot measure the mapped tables' pages to keep them within budget", "err", err)
-					budgetWarned = true
+			if _, err := tr.Trim(); err != nil {
+				if failed(err, "cannot list the mapped tables to hand their pages back", &trimWarned) {
+					return
 				}
 				continue
 			}
-			switch {
-			case errors.Is(err, pageout.ErrUnsupported):
-				db.log.Warn("tables' pages stay resident; RSS will grow with the data stored", "err", err)
+			if err := budget.look(tr); err != nil &&
+				failed(err, "cannot measure the mapped tables' pages to keep them within budget", &budgetWarned) {
 				return
-			case !trimWarned:
-				// Reading /proc/self/maps failed (out of file descriptors?):
-				// said once, tried again at every tick.
-				db.log.Warn("cannot list the mapped tables to hand their pages back", "err", err)
-				trimWarned = true
 			}
 		}
 	}
