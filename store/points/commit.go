@@ -75,6 +75,7 @@ func (db *DB) writer() {
 		}
 		group = db.linger(group, n)
 		db.writeMu.Lock()
+		db.deleted.drop(group)
 		db.commitSplitting(group)
 		db.writeMu.Unlock()
 	}

@@ -30,6 +30,7 @@ type DB struct {
 	hot     map[hourKey]*hotHour // hours recently written; writeMu
 	scratch commitScratch        // writeMu
 	nextTxn *badger.Txn          // writeMu; see takeTxn
+	deleted deletions            // writeMu; deleted.go
 	eval    evalQueue            // evalqueue.go
 
 	writerCounters writerCounters // writerstats.go
@@ -301,6 +302,7 @@ func (db *DB) DeleteBucket(bucketID string) int64 {
 	}
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
+	db.deleted.bucket(bucket)
 	db.infoMu.Lock()
 	var n int64
 	found := false
@@ -338,6 +340,7 @@ func (db *DB) DeleteSource(bucketID, sourceID string) int64 {
 	s := series{bucket, source}
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
+	db.deleted.source(s)
 	db.infoMu.Lock()
 	var n int64
 	info, found := db.series[s]
