@@ -9,7 +9,9 @@
 // (MADV_PAGEOUT) once, on the second look that finds each one: a file is
 // mapped before it is written, and the kernel keeps pages still dirty.
 // Reads fault the pages they need back in; what stays resident is then what
-// is read, not what was written.
+// is read, not what was written. Pages still dirty are only unmapped: the
+// kernel keeps them in the page cache until they are written back, which
+// is what lets the store hand back Badger's write-ahead files too.
 //
 // Reads can fault in a great deal: a compaction reads its input tables
 // through their mappings, and their pages stay counted in the process until

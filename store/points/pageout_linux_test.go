@@ -1,11 +1,15 @@
 package points
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/dakkio/dakkio/internal/pageout"
 	"github.com/dakkio/dakkio/internal/pageout/pageouttest"
 )
 
@@ -87,4 +91,60 @@ func TestStoreBoundsTablePagesReadBack(t *testing.T) {
 		t.Logf("a look ran during the read: %.0f%% resident after it", r*100)
 	}
 	waitWithinBudget("read back whole")
+}
+
+// TestStoreHandsBackMemtableLog: the pages of a memtable's write-ahead
+// file, written through its mapping and never synced (as Badger writes
+// one), leave the process's RSS once they come to more than the budget,
+// and the file keeps every byte.
+func TestStoreHandsBackMemtableLog(t *testing.T) {
+	dir := pageouttest.DiskDir(t)
+	db, err := Open(Config{Dir: dir, Retention: func(string) (time.Duration, bool) { return time.Hour, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const size, bound = tablePageBudget + shedSlack + 8<<20, tablePageBudget + shedSlack
+	path := filepath.Join(dir, "99999.mem")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(data)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	// mincore counts pages in the page cache, where dirty pages stay; what
+	// the process maps is smaps' Rss, which Shed reports.
+	mapped := func() int64 {
+		found, _, err := pageout.New(dir, ".mem").Shed(math.MaxInt64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	for deadline := time.Now().Add(10 * time.Second); mapped() > bound; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%.1f MiB of the write-ahead file is mapped resident after 10 s, over the bound of %d MiB",
+				float64(mapped())/(1<<20), bound>>20)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i] != byte(i) {
+			t.Fatalf("byte %d of the file reads %d after the page-out, want %d", i, got[i], byte(i))
+		}
+	}
 }
