@@ -107,6 +107,7 @@ func New(cfg Config) (_ *Node, err error) {
 		SyncWrites:     cfg.SyncWrites,
 		Compression:    cfg.PointsCompression,
 		KeepTablePages: cfg.KeepTablePages,
+		SourceDeleted:  n.state.SourceDeleted,
 		Retention:      n.retention,
 		Now:            cfg.Now,
 		Logger:         cfg.Logger,

@@ -7,11 +7,12 @@
 // compactions, by the whole data set it stores. A Trimmer finds the mappings
 // of such files in /proc/self/maps and asks the kernel to page them out
 // (MADV_PAGEOUT) once, on the second look that finds each one: a file is
-// mapped before it is written, and the kernel keeps pages still dirty.
-// Reads fault the pages they need back in; what stays resident is then what
-// is read, not what was written. Pages still dirty are only unmapped: the
-// kernel keeps them in the page cache until they are written back, which
-// is what lets the store hand back Badger's write-ahead files too.
+// mapped before it is written, and pages written after the advice would
+// stay. Reads fault the pages they need back in; what stays resident is
+// then what is read, not what was written. Clean pages leave the page
+// cache too; dirty ones are only unmapped, and the kernel keeps them in the
+// page cache until they are written back, which is what lets the store
+// hand back Badger's write-ahead files as they are written.
 //
 // Reads can fault in a great deal: a compaction reads its input tables
 // through their mappings, and their pages stay counted in the process until

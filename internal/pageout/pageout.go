@@ -13,9 +13,8 @@ var ErrUnsupported = errors.New("the kernel does not page out on request (MADV_P
 
 // Trimmer pages out the mappings of the files under one directory whose
 // names end with one of the suffixes, once each, on the second Trim that
-// finds them: a file is mapped before it is written, and the kernel keeps
-// pages that are still dirty, so a mapping advised while its writer is at
-// work would stay resident.
+// finds them: a file is mapped before it is written, and the pages its
+// writer writes after the advice would stay resident.
 type Trimmer struct {
 	dir      string
 	suffixes []string

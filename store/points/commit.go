@@ -75,7 +75,6 @@ func (db *DB) writer() {
 		}
 		group = db.linger(group, n)
 		db.writeMu.Lock()
-		db.deleted.drop(group)
 		db.commitSplitting(group)
 		db.writeMu.Unlock()
 	}
@@ -177,7 +176,7 @@ func (db *DB) commitGroup(group []*writeReq) (err error) {
 	start := time.Now()
 	sc := &db.scratch
 	defer sc.reset()
-	sc.sortBySource(group)
+	sc.sortBySource(group, db.sourceDeleted)
 	g := &groupCommit{
 		db: db, txn: db.takeTxn(),
 		infos: map[series]seriesInfo{}, written: map[hourKey]*hotHour{}, folded: map[hourKey]bool{},
@@ -232,8 +231,9 @@ func (db *DB) takeTxn() *badger.Txn {
 
 // sortBySource fills c.entries with the group's points grouped by source
 // (sources in order of arrival) and each source's points in time order,
-// the later write of the same time after the earlier.
-func (c *commitScratch) sortBySource(group []*writeReq) {
+// the later write of the same time after the earlier. It leaves out the
+// points of sources deleted (DB.sourceDeleted), asking once per source.
+func (c *commitScratch) sortBySource(group []*writeReq, deleted func(id12) bool) {
 	if c.slot == nil {
 		c.slot = map[series]int{}
 	}
@@ -243,13 +243,20 @@ func (c *commitScratch) sortBySource(group []*writeReq) {
 			k, ok := c.slot[s]
 			if !ok {
 				k = len(c.runs)
-				c.slot[s] = k
-				c.order = append(c.order, s)
-				if k < cap(c.runs) {
-					c.runs = c.runs[:k+1]
+				if deleted(s.source) {
+					k = -1
 				} else {
-					c.runs = append(c.runs, nil)
+					c.order = append(c.order, s)
+					if k < cap(c.runs) {
+						c.runs = c.runs[:k+1]
+					} else {
+						c.runs = append(c.runs, nil)
+					}
 				}
+				c.slot[s] = k
+			}
+			if k < 0 {
+				continue
 			}
 			c.runs[k] = append(c.runs[k], &req.pts[i])
 		}

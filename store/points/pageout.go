@@ -30,7 +30,7 @@ const tableTrimInterval = 250 * time.Millisecond
 // MADV_PAGEOUT only unmaps those (the kernel keeps them in the page cache
 // until written back, or until the file is deleted after the flush), so a
 // kill loses nothing, and the page being written faults back in from
-// memory.
+// memory (from disk under --sync-writes, whose msync leaves it clean).
 const tablePageBudget = 32 << 20
 
 // trimmedSuffixes are the files whose pages the store hands back: Badger's

@@ -161,6 +161,10 @@ type Config struct {
 	// grows with the data stored, and the first read of data just written
 	// needs no disk.
 	KeepTablePages bool
+	// SourceDeleted reports whether a source was deleted for good (the
+	// replicated metadata remembers deleted sources); the writer leaves
+	// their points out (DB.sourceDeleted). Default: none is.
+	SourceDeleted func(sourceID string) bool
 	// MinFreeBytes is the free space the store keeps on its filesystem:
 	// below it, writes fail with ErrDiskFull. Default (0) 160 MiB;
 	// negative turns the check off.
