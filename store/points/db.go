@@ -328,15 +328,16 @@ func (db *DB) DeleteBucket(bucketID string) int64 {
 }
 
 // sourceDeleted tells whether the replicated metadata remembers the source
-// as deleted (Config.SourceDeleted). A write is validated before it queues,
-// so one can reach the writer after its source was deleted: its points
-// would be stored under a source nobody lists, counted in the bucket but in
-// no source (a cluster test saw a bucket of 297 points whose sources held
-// 296). So would a hinted or repaired copy arriving later. The metadata
-// marks a source deleted before DeleteSource runs, under writeMu like every
-// group commit, so a group either commits first and loses its points to
-// DeleteSource, or finds the source deleted and leaves them out; the write
-// is answered as if it had come just before the delete.
+// as deleted (Config.SourceDeleted). The node leaves out deleted sources'
+// points before a write queues (node/alerting), but a write can reach the
+// writer after its source was deleted all the same: its points would be
+// stored under a source nobody lists, counted in the bucket but in no
+// source (a cluster test saw a bucket of 297 points whose sources held
+// 296). The metadata marks a source deleted before DeleteSource runs,
+// under writeMu like every group commit, so a group either commits first
+// and loses its points to DeleteSource, or finds the source deleted and
+// leaves them out; the write is answered as if it had come just before the
+// delete.
 func (db *DB) sourceDeleted(src id12) bool {
 	return db.cfg.SourceDeleted != nil && db.cfg.SourceDeleted(src.String())
 }
