@@ -364,7 +364,14 @@ func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
 	h.noteFields(fields, uniform)
 	if n := len(h.b); n == 0 || add[0].TS > h.b[n-1].TS {
 		h.b = append(h.b, add...) // the common case: newer points only
-		h.followColumns(n, n)
+		switch {
+		case !h.fieldsKnown:
+			h.cols = nil
+		case n == 0:
+			h.cols = newHourColumns(h.b, h.fields)
+		case h.cols != nil && !h.cols.append(h.b, n):
+			h.cols = nil
+		}
 	} else {
 		for _, p := range add {
 			if _, found := h.b.search(p.TS); found {
@@ -373,7 +380,9 @@ func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
 		}
 		first, _ := h.b.search(add[0].TS) // the points before it stay as they are
 		h.b = mergeInto(h.b, add, replaced)
-		h.followColumns(n, first)
+		if h.cols != nil && (!h.fieldsKnown || !h.cols.rewind(first) || !h.cols.append(h.b, h.cols.n)) {
+			h.cols = nil
+		}
 	}
 	if h.r != nil && replaced == 0 {
 		for j := range add {
@@ -398,24 +407,6 @@ func (h *hotHour) noteFields(fields []blockField, uniform bool) {
 	case h.fieldsKnown && (!uniform || !slices.Equal(h.fields, fields)):
 		h.fields, h.fieldsKnown = nil, false
 	}
-}
-
-// followColumns brings the hour's columns (hourcols.go) up to date with a
-// run just added to its old points, which changed them from point first
-// on. They are built at the hour's second run, and once dropped, not again:
-// an hour whose runs they cannot follow is encoded whole at each fold.
-func (h *hotHour) followColumns(old, first int) {
-	switch {
-	case h.noColumns || old == 0:
-		return
-	case !h.fieldsKnown:
-		h.cols = nil
-	case h.cols == nil:
-		h.cols = newHourColumns(h.b, h.fields)
-	case first < h.cols.n && !h.cols.rewind(first), !h.cols.extend(h.b, h.cols.n):
-		h.cols = nil
-	}
-	h.noColumns = h.cols == nil
 }
 
 // encode appends the hour's stored form as one block.
@@ -581,10 +572,9 @@ type hotHour struct {
 	// fields are the fields every point of b carries, when fieldsKnown.
 	fields      []blockField
 	fieldsKnown bool
-	// cols is b's encoding, which folds copy, from the hour's second run
-	// while followColumns can keep it (nil for hours read back from disk).
-	cols      *hourColumns
-	noColumns bool // the columns were dropped, or never built
+	// cols is b's encoding while points are appended in order (nil
+	// otherwise, and for hours read back from disk): folds copy it.
+	cols *hourColumns
 }
 
 // An hour stored in this many blocks is compacted into one. Compacting

@@ -71,9 +71,8 @@ type writeReq struct {
 const (
 	maxGroupPoints = 16 << 10
 	maxHotHours    = 4096
-	// The cache's points, decoded (about 200 bytes each with 3 fields, and
-	// 5 to 30 more for the hours' columns, hourcols.go): past either bound
-	// it keeps only the hours just written.
+	// The cache's points, decoded (about 200 bytes each with 3 fields):
+	// past either bound it keeps only the hours just written.
 	maxHotPoints = 256 << 10
 )
 

@@ -12,21 +12,19 @@ import (
 // of a node's CPU under line-protocol ingest. The bytes are encodeBlockAs's,
 // so nothing about the stored form changes (unlike the segmented blocks of
 // DESIGN.md, "Folding without encoding again"). It covers hours whose
-// points all carry the same fields and no metadata, from their second run
-// on (an hour written in one run is never folded); any other hour is
+// points all carry the same fields and no metadata; any other hour is
 // encoded whole at its fold, as before.
 //
 // Concurrent clients' batches reach the writer a little out of order, so a
-// run often lands among an hour's last points. The columns remember where
-// each of the last runs ended (marks, and one before the first point) and
-// go back to the last mark at or before the first point the run changes,
-// then encode the points from there again: the hour's newest points, still
-// in the cache.
+// run often lands before an hour's last points. The columns remember where
+// each of the last runs ended (marks) and go back to the last mark before
+// the run's first point, then encode the points from there again: the
+// hour's newest points, still in the cache.
 type hourColumns struct {
 	n                 int
 	times             []byte
 	prevTS, prevDelta int64
-	fields            []columnBuf
+	cols              []columnBuf
 	marks             []hourMark // oldest first, at most maxHourMarks
 }
 
@@ -40,7 +38,7 @@ type columnBuf struct {
 
 // hourMark is the state of the columns after n points.
 type hourMark struct {
-	n, timesLen       int
+	n, times          int
 	prevTS, prevDelta int64
 }
 
@@ -48,34 +46,36 @@ type hourMark struct {
 // the column while the column's head (numbers: stored as floats, or at
 // which decimal scale) is the same: encoding at one scale is value by value.
 type colMark struct {
-	bufLen int
-	prev   int64
-	head   [2]byte
+	len  int
+	prev int64
+	head [2]byte
 }
 
 // maxHourMarks bounds how many runs back a late run can land and still
-// keep the columns. In BenchmarkWrite (8 concurrent writers), every late
-// run landed one or two runs back.
+// keep the columns. Under 8 concurrent writers, late runs landed one or
+// two runs back (BenchmarkWrite: 200 and 100 of 300 late runs).
 const maxHourMarks = 8
 
 // newHourColumns encodes the columns of b, whose points all carry fields
 // (in that order) and are sorted by time; nil if a point has metadata.
 func newHourColumns(b block, fields []blockField) *hourColumns {
-	c := &hourColumns{fields: make([]columnBuf, len(fields)), marks: make([]hourMark, 1, maxHourMarks)}
+	// The first mark, before any point, lets a run that lands among the
+	// first run's points encode the young hour again.
+	c := &hourColumns{cols: make([]columnBuf, len(fields)), marks: []hourMark{{}}}
 	for j, f := range fields {
-		c.fields[j].kind = f.kind
-		c.fields[j].marks = make([]colMark, 1, maxHourMarks)
+		c.cols[j].kind = f.kind
+		c.cols[j].marks = []colMark{{}}
 	}
-	if !c.extend(b, 0) {
+	if !c.append(b, 0) {
 		return nil
 	}
 	return c
 }
 
-// extend adds the points b[from:] (newer than b[:from], which the columns
+// append adds the points b[from:] (newer than b[:from], which the columns
 // already hold) and marks where they end. It reports false, having left c
 // unusable, if one has metadata.
-func (c *hourColumns) extend(b block, from int) bool {
+func (c *hourColumns) append(b block, from int) bool {
 	for i := from; i < len(b); i++ {
 		if len(b[i].Metadata) > 0 {
 			return false
@@ -91,25 +91,26 @@ func (c *hourColumns) extend(b block, from int) bool {
 		c.prevTS = ts
 	}
 	c.n = len(b)
-	full := len(c.marks) == maxHourMarks
-	if full {
-		c.marks = append(c.marks[:0], c.marks[1:]...)
+	drop := len(c.marks) == maxHourMarks
+	if drop {
+		copy(c.marks, c.marks[1:])
+		c.marks = c.marks[:len(c.marks)-1]
 	}
-	c.marks = append(c.marks, hourMark{n: c.n, timesLen: len(c.times), prevTS: c.prevTS, prevDelta: c.prevDelta})
-	for j := range c.fields {
-		col := &c.fields[j]
+	c.marks = append(c.marks, hourMark{n: c.n, times: len(c.times), prevTS: c.prevTS, prevDelta: c.prevDelta})
+	for j := range c.cols {
+		col := &c.cols[j]
 		col.append(b, from, j)
-		if full {
-			col.marks = append(col.marks[:0], col.marks[1:]...)
+		if drop {
+			copy(col.marks, col.marks[1:])
+			col.marks = col.marks[:len(col.marks)-1]
 		}
-		col.marks = append(col.marks, colMark{bufLen: len(col.buf), prev: col.prev, head: col.head()})
+		col.marks = append(col.marks, colMark{len: len(col.buf), prev: col.prev, head: col.head()})
 	}
 	return true
 }
 
 // rewind takes the columns back to the last mark at or before point p
-// (the points before it unchanged), reporting false, and changing nothing,
-// if there is none.
+// (the points before it unchanged), reporting false if there is none.
 func (c *hourColumns) rewind(p int) bool {
 	k := len(c.marks) - 1
 	for k >= 0 && c.marks[k].n > p {
@@ -119,17 +120,17 @@ func (c *hourColumns) rewind(p int) bool {
 		return false
 	}
 	m := c.marks[k]
-	c.n, c.times, c.prevTS, c.prevDelta = m.n, c.times[:m.timesLen], m.prevTS, m.prevDelta
+	c.n, c.times, c.prevTS, c.prevDelta = m.n, c.times[:m.times], m.prevTS, m.prevDelta
 	c.marks = c.marks[:k+1]
-	for j := range c.fields {
-		col := &c.fields[j]
+	for j := range c.cols {
+		col := &c.cols[j]
 		cm := col.marks[k]
 		col.marks = col.marks[:k+1]
 		if cm.head != col.head() {
-			col.buf = col.buf[:0] // encoded again whole by the next extend
+			col.buf = col.buf[:0] // encoded again whole by the next append
 			continue
 		}
-		col.buf, col.prev = col.buf[:cm.bufLen], cm.prev
+		col.buf, col.prev = col.buf[:cm.len], cm.prev
 	}
 	return true
 }
@@ -200,7 +201,7 @@ func (c *hourColumns) appendBlock(dst []byte, fields []blockField) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(f.name)))
 		dst = append(dst, f.name...)
 		dst = append(dst, byte(f.kind), presentAll)
-		dst = append(dst, c.fields[j].buf...)
+		dst = append(dst, c.cols[j].buf...)
 	}
 	return append(dst, 0) // no metadata
 }
