@@ -364,25 +364,13 @@ func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
 	h.noteFields(fields, uniform)
 	if n := len(h.b); n == 0 || add[0].TS > h.b[n-1].TS {
 		h.b = append(h.b, add...) // the common case: newer points only
-		switch {
-		case !h.fieldsKnown:
-			h.cols = nil
-		case n == 0:
-			h.cols = newHourColumns(h.b, h.fields)
-		case h.cols != nil && !h.cols.append(h.b, n):
-			h.cols = nil
-		}
 	} else {
 		for _, p := range add {
 			if _, found := h.b.search(p.TS); found {
 				replaced++
 			}
 		}
-		first, _ := h.b.search(add[0].TS) // the points before it stay as they are
 		h.b = mergeInto(h.b, add, replaced)
-		if h.cols != nil && (!h.fieldsKnown || !h.cols.rewind(first) || !h.cols.append(h.b, h.cols.n)) {
-			h.cols = nil
-		}
 	}
 	if h.r != nil && replaced == 0 {
 		for j := range add {
@@ -411,9 +399,6 @@ func (h *hotHour) noteFields(fields []blockField, uniform bool) {
 
 // encode appends the hour's stored form as one block.
 func (h *hotHour) encode(dst []byte) []byte {
-	if h.cols != nil {
-		return h.cols.appendBlock(dst, h.fields)
-	}
 	if h.fieldsKnown {
 		return encodeBlockAs(dst, h.b, h.fields, true)
 	}
@@ -572,9 +557,6 @@ type hotHour struct {
 	// fields are the fields every point of b carries, when fieldsKnown.
 	fields      []blockField
 	fieldsKnown bool
-	// cols is b's encoding while points are appended in order (nil
-	// otherwise, and for hours read back from disk): folds copy it.
-	cols *hourColumns
 }
 
 // An hour stored in this many blocks is compacted into one. Compacting
