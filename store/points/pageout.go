@@ -37,10 +37,10 @@ const tablePageBudget = 32 << 20
 // tables and its memtables' write-ahead files.
 var trimmedSuffixes = []string{".sst", ".mem"}
 
-// tableTrimmer pages out every table Badger writes, once, so that the
-// node's RSS holds what reads use, not every table it wrote (without it,
-// RSS grows with the data stored), and keeps what reads fault back in
-// within tablePageBudget.
+// tableTrimmer pages out every table and write-ahead file Badger writes,
+// once, so that the node's RSS holds what reads use, not every table it
+// wrote (without it, RSS grows with the data stored), and keeps what reads
+// fault back in within tablePageBudget.
 func (db *DB) tableTrimmer() {
 	defer db.wg.Done()
 	tr := pageout.New(db.cfg.Dir, trimmedSuffixes...)
@@ -53,7 +53,7 @@ func (db *DB) tableTrimmer() {
 	// once and tried again at every tick.
 	failed := func(err error, msg string, warned *bool) bool {
 		if errors.Is(err, pageout.ErrUnsupported) {
-			db.log.Warn("tables' pages stay resident; RSS will grow with the data stored", "err", err)
+			db.log.Warn("tables' and write-ahead files' pages stay resident; RSS will grow with the data stored", "err", err)
 			return true
 		}
 		if !*warned {

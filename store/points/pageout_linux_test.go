@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/dakkio/dakkio/internal/pageout"
 	"github.com/dakkio/dakkio/internal/pageout/pageouttest"
 )
@@ -107,22 +105,7 @@ func TestStoreHandsBackMemtableLog(t *testing.T) {
 	const size, bound = tablePageBudget + shedSlack + 8<<20, tablePageBudget + shedSlack
 	// Written under a name the store leaves alone, then renamed in.
 	tmp, path := filepath.Join(dir, "99999.tmp"), filepath.Join(dir, "99999.mem")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	data, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(data)
-	for i := range data {
-		data[i] = byte(i)
-	}
+	pageouttest.WriteMappedDirty(t, tmp, size)
 	// mincore counts pages in the page cache, where dirty pages stay; what
 	// the process maps is smaps' Rss, which Shed reports.
 	mapped := func(suffix string) int64 {

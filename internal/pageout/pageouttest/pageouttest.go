@@ -51,6 +51,20 @@ func inTmpfs(t testing.TB, dir string) bool {
 // Badger's CreateTable does. The mapping is undone at the test's end.
 func WriteMapped(t testing.TB, path string, size int) []byte {
 	t.Helper()
+	data := WriteMappedDirty(t, path, size)
+	if err := unix.Msync(data, unix.MS_SYNC); err != nil {
+		t.Fatal(err)
+	}
+	if r := Resident(t, data); r < 0.9 {
+		t.Fatalf("a file just written is %.0f%% resident; the test cannot tell a page-out from none", r*100)
+	}
+	return data
+}
+
+// WriteMappedDirty is WriteMapped without the msync, as Badger writes a
+// memtable's write-ahead file: the pages stay dirty.
+func WriteMappedDirty(t testing.TB, path string, size int) []byte {
+	t.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +80,6 @@ func WriteMapped(t testing.TB, path string, size int) []byte {
 	t.Cleanup(func() { _ = unix.Munmap(data) })
 	for i := range data {
 		data[i] = byte(i)
-	}
-	if err := unix.Msync(data, unix.MS_SYNC); err != nil {
-		t.Fatal(err)
-	}
-	if r := Resident(t, data); r < 0.9 {
-		t.Fatalf("a file just written is %.0f%% resident; the test cannot tell a page-out from none", r*100)
 	}
 	return data
 }
