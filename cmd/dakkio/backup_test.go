@@ -183,7 +183,11 @@ func TestBackupRestoreCluster(t *testing.T) {
 			}
 		}
 		code, _, stderr := restore(path, dst.nodes[1])
-		if code != 1 || !strings.Contains(stderr, want) {
+		// A flipped byte in the compressed stream reads as damage, or, when
+		// the decoder runs out of input first, as a cut (internal/backupfile
+		// allows both, TestDamageIsRefused): which depends on the data.
+		named := strings.Contains(stderr, want) || want == "corrupt" && strings.Contains(stderr, "truncated")
+		if code != 1 || !named {
 			t.Fatalf("restore of a %s file: exit %d, stderr %q; want 1 and %q", want, code, stderr, want)
 		}
 	}
