@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,8 +143,10 @@ func TestBodiesInFlightAreBounded(t *testing.T) {
 		return fmt.Sprintf("POST /api/data HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\nContent-Length: %d", n.AdminKey, size)
 	}
 	// Two uploads of 1 MiB, held after their first 64 KiB, fill the bound.
+	// Each is seen reserved before the next goes: a probe sent while only
+	// one held, or the second held upload itself, would be the one refused.
 	var held []net.Conn
-	for range 2 {
+	for i := range 2 {
 		conn, err := net.Dial("tcp", hostOf(n))
 		if err != nil {
 			t.Fatal(err)
@@ -153,43 +156,25 @@ func TestBodiesInFlightAreBounded(t *testing.T) {
 		if _, err := conn.Write([]byte(head(1<<20) + "\r\n\r\n" + strings.Repeat(" ", 64<<10))); err != nil {
 			t.Fatal(err)
 		}
+		waitBodyBytesInFlight(t, n, int64(i+1)<<20)
 	}
-	// Another upload is refused; poll until both held ones have reserved.
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for ; ; <-tick.C {
-		resp, body := rawExchange(t, hostOf(n), head(100<<10), bytes.Repeat([]byte(" "), 100<<10), 5*time.Second)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			wantRawError(t, resp, body, http.StatusServiceUnavailable, "Service Unavailable")
-			if resp.Header.Get("Retry-After") == "" {
-				t.Fatal("503 without Retry-After")
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("with 2 MiB of bodies in flight, an upload got %d, want 503; body %s", resp.StatusCode, body)
-		}
+	resp, body := rawExchange(t, hostOf(n), head(100<<10), bytes.Repeat([]byte(" "), 100<<10), 5*time.Second)
+	wantRawError(t, resp, body, http.StatusServiceUnavailable, "Service Unavailable")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
 	}
 	for _, c := range held {
 		c.Close()
 	}
 	// The bound frees up once the held uploads are gone.
-	for ; ; <-tick.C {
-		resp, body := rawExchange(t, hostOf(n), head(2), []byte("{}"), 5*time.Second)
-		if resp.StatusCode != http.StatusServiceUnavailable {
-			if resp.StatusCode != http.StatusBadRequest {
-				t.Fatalf("after the held uploads closed: status %d, want 400 (validation); body %s", resp.StatusCode, body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the bound of bodies in flight was not given back when the uploads closed")
-		}
+	waitBodyBytesInFlight(t, n, 0)
+	resp, body = rawExchange(t, hostOf(n), head(2), []byte("{}"), 5*time.Second)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("after the held uploads closed: status %d, want 400 (validation); body %s", resp.StatusCode, body)
 	}
 
 	// The server reads the first 8 KiB of a body before it answers.
-	resp, body := rawExchange(t, hostOf(n), "POST /api/data HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577", make([]byte, 16<<10), 5*time.Second)
+	resp, body = rawExchange(t, hostOf(n), "POST /api/data HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577", make([]byte, 16<<10), 5*time.Second)
 	wantRawError(t, resp, body, http.StatusRequestEntityTooLarge, "Payload Too Large")
 	var chunked bytes.Buffer
 	for range 260 {
@@ -198,6 +183,39 @@ func TestBodiesInFlightAreBounded(t *testing.T) {
 	chunked.WriteString("0\r\n\r\n")
 	resp, body = rawExchange(t, hostOf(n), "POST /api/data HTTP/1.1\r\nHost: x\r\nX-API-Key: "+n.AdminKey+"\r\nTransfer-Encoding: chunked", chunked.Bytes(), 5*time.Second)
 	wantRawError(t, resp, body, http.StatusRequestEntityTooLarge, "Payload Too Large")
+}
+
+// waitBodyBytesInFlight polls GET /metrics until the node reports want
+// bytes of request bodies in flight.
+func waitBodyBytesInFlight(t *testing.T, n *testnode.Node, want int64) {
+	t.Helper()
+	const name = "dakkio_http_request_body_bytes_in_flight "
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	last := "no sample"
+	for ; ; <-tick.C {
+		resp, err := n.HTTP.Get(n.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(text), "\n") {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				last = v
+			}
+		}
+		if v, err := strconv.ParseFloat(last, 64); err == nil && v == float64(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %s, want %d", strings.TrimSpace(name), last, want)
+		}
+	}
 }
 
 // TestMetricsBoundMethodsAndCountEveryStatus: an unknown method is counted

@@ -21,7 +21,9 @@ type apiMetrics struct {
 	rateLimited prometheus.Counter
 }
 
-func newAPIMetrics(reg *prometheus.Registry) (*apiMetrics, error) {
+// newAPIMetrics registers the server's metrics; bodies is the bound of
+// request bodies in flight, whose use it reports.
+func newAPIMetrics(reg *prometheus.Registry, bodies *bodyBudget) (*apiMetrics, error) {
 	m := &apiMetrics{
 		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -41,7 +43,11 @@ func newAPIMetrics(reg *prometheus.Registry) (*apiMetrics, error) {
 			Name: "dakkio_rate_limited_total", Help: "Calls refused with 429 because their organization's quota was reached.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ingested, m.returned, m.rateLimited} {
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dakkio_http_request_body_bytes_in_flight",
+		Help: "Bytes of request bodies being read or held by handlers, counted against --http-max-body-bytes-in-flight (a chunked body counts as the maximum body size).",
+	}, func() float64 { return float64(bodies.used.Load()) })
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ingested, m.returned, m.rateLimited, inFlight} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -242,7 +242,7 @@ func New(cfg Config) (*Server, error) {
 	s.bodies.limit = cfg.Limits.MaxBodyBytesInFlight
 	handler := s.dispatch
 	if cfg.Metrics != nil {
-		m, err := newAPIMetrics(cfg.Metrics)
+		m, err := newAPIMetrics(cfg.Metrics, &s.bodies)
 		if err != nil {
 			return nil, fmt.Errorf("httpapi: metrics: %w", err)
 		}
