@@ -82,8 +82,10 @@ const (
 // 15% of it (9.6 MiB, counting values under 1 MiB whole): the largest
 // batch the API takes, 1000 points with 8 KiB of metadata each over many
 // sources, must fit (TestE2ELargestBatchIsStored). With random printable
-// metadata, which compression barely shrinks, it does at 64 MiB and is
-// refused as too large at 48 MiB.
+// metadata, which compression barely shrinks, it is stored with memtables
+// of 54 MiB and up and refused as too large at 52 MiB: 64 MiB leaves room.
+// Smaller memtables would lower the node's peak (README, "Where the memory
+// peak comes from").
 const (
 	memTableSize   = 64 << 20
 	numMemtables   = 2
