@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -189,31 +188,17 @@ func TestBodiesInFlightAreBounded(t *testing.T) {
 // bytes of request bodies in flight.
 func waitBodyBytesInFlight(t *testing.T, n *testnode.Node, want int64) {
 	t.Helper()
-	const name = "dakkio_http_request_body_bytes_in_flight "
+	const name = "dakkio_http_request_body_bytes_in_flight"
 	deadline := time.Now().Add(10 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	last := "no sample"
 	for ; ; <-tick.C {
-		resp, err := n.HTTP.Get(n.URL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		text, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(text), "\n") {
-			if v, ok := strings.CutPrefix(line, name); ok {
-				last = v
-			}
-		}
-		if v, err := strconv.ParseFloat(last, 64); err == nil && v == float64(want) {
+		got := n.Metric(t, name)
+		if got == float64(want) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s is %s, want %d", strings.TrimSpace(name), last, want)
+			t.Fatalf("%s is %v, want %d", name, got, want)
 		}
 	}
 }

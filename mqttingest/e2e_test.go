@@ -1,7 +1,6 @@
 package mqttingest_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -11,8 +10,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -223,21 +220,7 @@ func waitStored(t *testing.T, c *client.Client, bucketID, source string, want in
 // metric reads a counter from a node's /metrics.
 func metric(t *testing.T, n *testnode.Node, name string) int {
 	t.Helper()
-	resp, err := n.HTTP.Get(n.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return int(f)
-		}
-	}
-	t.Fatalf("metric %s not served", name)
-	return 0
+	return int(n.Metric(t, name))
 }
 
 func payload(seq int, at time.Time) []byte {

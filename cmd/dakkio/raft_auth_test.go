@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/dakkio/dakkio/client"
 	"github.com/dakkio/dakkio/internal/secret"
+	"github.com/dakkio/dakkio/internal/testnode"
 	"github.com/dakkio/dakkio/node"
 	"github.com/dakkio/dakkio/store"
 )
@@ -24,23 +23,7 @@ import (
 // metric reads one unlabelled sample from a node's /metrics.
 func metric(t *testing.T, s *server, name string) float64 {
 	t.Helper()
-	resp, err := s.hc.Get(s.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("/metrics has no %s", name)
-	return 0
+	return testnode.MetricAt(t, s.hc, s.url, name)
 }
 
 // TestRaftPortRefusesStrangers plays the attack issue 12 measured: a real

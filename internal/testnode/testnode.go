@@ -1,6 +1,7 @@
 package testnode
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,4 +173,37 @@ func StartCluster(t testing.TB, size int, opts ...func(i int, cfg *node.Config))
 		}
 	}
 	return nodes
+}
+
+// Metric reads one unlabelled sample from the node's /metrics; the test
+// fails if the node does not serve it.
+func (n *Node) Metric(t testing.TB, name string) float64 {
+	t.Helper()
+	return MetricAt(t, n.HTTP, n.URL, name)
+}
+
+// MetricAt is Metric for a node at baseURL that this package did not start.
+func MetricAt(t testing.TB, hc *http.Client, baseURL, name string) float64 {
+	t.Helper()
+	resp, err := hc.Get(baseURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("reading /metrics: %v", err)
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }
