@@ -74,7 +74,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.DurationVar(&rc.ReadHedge, "read-hedge", 300*time.Millisecond, "how long a read waits on one replica before also asking the next")
 	fs.BoolVar(&cfg.SyncWrites, "sync-writes", false, "fsync every points commit before acknowledging it (survives power loss; slower)")
 	fs.StringVar(&cfg.PointsCompression, "points-compression", "snappy", "compression of points on disk: snappy, zstd (smaller, slower) or none")
-	fs.BoolVar(&cfg.KeepTablePages, "keep-table-pages", false, "keep the pages of the points tables the node writes, and those reads bring back, in its memory (RSS grows with the data stored; the first read of new data needs no disk)")
+	fs.BoolVar(&cfg.KeepTablePages, "keep-table-pages", false, "keep the pages of the points tables the node writes, and those reads bring back, in its memory (RSS grows with the data stored)")
 	fs.Var((*listFlag)(&cfg.WebhookDenyCIDRs), "webhook-deny-cidrs", "comma-separated `ranges` (CIDRs or addresses) alert webhooks may not reach, beside loopback, link-local and unspecified addresses")
 	fs.Var((*listFlag)(&cfg.WebhookAllowCIDRs), "webhook-allow-cidrs", "comma-separated `ranges` alert webhooks may reach even inside a denied range (the most specific range decides); the node's own ports stay refused")
 	_ = o.memoryLimit.Set(defaultMemoryLimit)

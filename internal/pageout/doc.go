@@ -20,6 +20,12 @@
 // resident size from /proc/self/smaps and pages out the most resident
 // mappings until the rest fit a budget.
 //
+// Paging out evicts clean pages from the page cache too, so they come back
+// from disk. A file whose owner can hold it mapped while the Trimmer
+// advises (SetPin; the store holds its tables with an open iterator) is
+// dropped instead (MADV_DONTNEED): its pages leave the process and stay
+// in the page cache.
+//
 // MADV_PAGEOUT is safe against the race inherent in reading another
 // owner's mappings from /proc: if a table is unmapped and its range reused
 // before the advice lands, the advice only asks the kernel to reclaim the

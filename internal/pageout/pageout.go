@@ -24,6 +24,25 @@ type Trimmer struct {
 	done    map[mapping]struct{} // advised
 	off     bool                 // the kernel refused MADV_PAGEOUT: stop trying
 	taken   bool                 // the kernel has taken an advice: it has MADV_PAGEOUT
+	pin     Pin                  // nil: every mapping is paged out
+}
+
+// Pin holds files mapped while the Trimmer advises: it returns which files
+// (by base name) stay mapped until release is called. A held file's pages
+// are dropped from the process (MADV_DONTNEED) and stay in the page cache,
+// so a read that needs them again is a minor fault, not a disk read. Any
+// other file is paged out (MADV_PAGEOUT), which evicts its clean pages from
+// the page cache too but is safe if the file is unmapped and its range
+// reused between reading /proc/self/maps and advising; dropping such a
+// range would zero whatever memory had taken it.
+type Pin func() (held func(name string) bool, release func())
+
+// SetPin makes the Trimmer ask p, before each pass that advises anything,
+// which files are held mapped (see Pin).
+func (t *Trimmer) SetPin(p Pin) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pin = p
 }
 
 // mapping names one mapping of a file: the same file mapped again (a new

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -30,6 +31,8 @@ func (t *Trimmer) Trim() (int64, error) {
 		return 0, err
 	}
 	var advised int64
+	pass := t.newPass()
+	defer pass.end()
 	pending := make(map[mapping]struct{})
 	done := make(map[mapping]struct{}, len(t.done))
 	for _, m := range current {
@@ -41,7 +44,7 @@ func (t *Trimmer) Trim() (int64, error) {
 			pending[m] = struct{}{}
 			continue
 		}
-		ok, err := t.advise(m)
+		ok, err := pass.advise(m)
 		if err != nil {
 			return advised, err
 		}
@@ -54,6 +57,42 @@ func (t *Trimmer) Trim() (int64, error) {
 	// as the store's tables.
 	t.pending, t.done = pending, done
 	return advised, nil
+}
+
+// pass is the advice of one Trim or Shed: at its first advice it asks the
+// Trimmer's Pin which files are held, and releases them at its end. Most
+// passes advise nothing and pin nothing.
+type pass struct {
+	t       *Trimmer
+	asked   bool
+	held    func(name string) bool
+	release func()
+}
+
+func (t *Trimmer) newPass() *pass { return &pass{t: t} }
+
+func (p *pass) advise(m mapping) (bool, error) {
+	if !p.asked && p.t.pin != nil {
+		p.held, p.release = p.t.pin()
+		p.asked = true
+	}
+	if p.held != nil && p.held(filepath.Base(m.path)) {
+		return drop(m), nil
+	}
+	return p.t.advise(m)
+}
+
+func (p *pass) end() {
+	if p.release != nil {
+		p.release()
+	}
+}
+
+// drop unmaps the pages of a mapping held mapped (Pin) from the process,
+// leaving them in the page cache, and tells whether the kernel agreed.
+func drop(m mapping) bool {
+	_, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_DONTNEED)
+	return errno == 0
 }
 
 // advise asks the kernel to page out one mapping and tells whether it
@@ -158,12 +197,14 @@ func (t *Trimmer) Shed(budget int64) (found, shed int64, err error) {
 	// just written, rather than the few pages each of many tables that
 	// queries keep using.
 	slices.SortFunc(resident, func(a, b residentMapping) int { return cmp.Compare(b.rss, a.rss) })
+	pass := t.newPass()
+	defer pass.end()
 	left := found
 	for _, r := range resident {
 		if left <= budget {
 			break
 		}
-		ok, err := t.advise(r.mapping)
+		ok, err := pass.advise(r.mapping)
 		if err != nil {
 			return found, shed, err
 		}

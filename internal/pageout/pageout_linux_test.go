@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/dakkio/dakkio/internal/pageout/pageouttest"
 )
@@ -262,4 +263,80 @@ func TestParseRssFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHeldFilesLeaveTheProcessNotThePageCache: a file the Pin holds is
+// dropped from the process and stays in the page cache; one it does not
+// hold is paged out of both. Each pass that advises pins once and releases
+// what it pinned; one that advises nothing does not pin.
+func TestHeldFilesLeaveTheProcessNotThePageCache(t *testing.T) {
+	dir := pageouttest.DiskDir(t)
+	const size = 4 << 20
+	heldPath, otherPath := filepath.Join(dir, "000001.sst"), filepath.Join(dir, "000002.sst")
+	held := pageouttest.WriteMapped(t, heldPath, size)
+	other := pageouttest.WriteMapped(t, otherPath, size)
+	tr := New(dir, ".sst")
+	pins, releases := 0, 0
+	tr.SetPin(func() (func(string) bool, func()) {
+		pins++
+		return func(name string) bool { return name == "000001.sst" }, func() { releases++ }
+	})
+	mapped := func(data []byte) int64 {
+		t.Helper()
+		resident, err := tr.residentMappings()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resident {
+			if r.start == uint64(uintptr(unsafe.Pointer(&data[0]))) {
+				return r.rss
+			}
+		}
+		return 0
+	}
+	check := func(when string) {
+		t.Helper()
+		if n := mapped(held); n > size/10 {
+			t.Errorf("%s: %d bytes of the held file are still mapped in the process", when, n)
+		}
+		if r := pageouttest.Cached(t, heldPath); r < 0.9 {
+			t.Errorf("%s: the held file is %.0f%% in the page cache, want it kept", when, r*100)
+		}
+		if r := pageouttest.Cached(t, otherPath); r > 0.1 {
+			t.Errorf("%s: the file not held is %.0f%% in the page cache, want it paged out", when, r*100)
+		}
+		if pins != releases {
+			t.Errorf("%s: pinned %d times, released %d", when, pins, releases)
+		}
+	}
+
+	if _, err := tr.Trim(); err != nil || pins != 0 {
+		t.Fatalf("a trim that advises nothing pinned %d times (%v)", pins, err)
+	}
+	if advised, err := tr.Trim(); err != nil || advised != 2*size {
+		t.Fatalf("the second trim advised %d bytes (%v), want both files' %d", advised, err, 2*size)
+	}
+	if pins != 1 {
+		t.Errorf("a trim that advised two files pinned %d times, want once", pins)
+	}
+	check("after the trim")
+
+	// Read back whole (the contents are the file's) and shed: the same.
+	for _, data := range [][]byte{held, other} {
+		for i := range data {
+			if data[i] != byte(i) {
+				t.Fatalf("byte %d reads %d after the trim, want %d", i, data[i], byte(i))
+			}
+		}
+	}
+	if mapped(held) < size*9/10 {
+		t.Fatalf("the held file read whole is %d bytes mapped, want %d", mapped(held), size)
+	}
+	if _, shed, err := tr.Shed(0); err != nil || shed < 2*size*9/10 {
+		t.Fatalf("Shed(0) shed %d bytes (%v), want both files' %d", shed, err, 2*size)
+	}
+	if pins != 2 {
+		t.Errorf("after a trim and a shed that advised, pinned %d times, want 2", pins)
+	}
+	check("after the shed")
 }

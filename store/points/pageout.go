@@ -4,6 +4,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/table"
+
 	"github.com/dakkio/dakkio/internal/pageout"
 )
 
@@ -21,7 +24,8 @@ const tableTrimInterval = 250 * time.Millisecond
 // inputs through their mappings and, without a bound, their pages (up to
 // 270 MiB in a sustained ingest of 1 s points) count in the node's RSS
 // until the inputs are deleted. Past it the most resident tables are paged
-// out; their pages come back from disk if a read needs them again.
+// out; their pages come back from the page cache if a read needs them
+// again (pinTables), or from disk for a table paged out.
 //
 // The memtables' write-ahead files (.mem) count against it too: Badger
 // writes them through their mappings and reads them only when it reopens
@@ -44,6 +48,7 @@ var trimmedSuffixes = []string{".sst", ".mem"}
 func (db *DB) tableTrimmer() {
 	defer db.wg.Done()
 	tr := pageout.New(db.cfg.Dir, trimmedSuffixes...)
+	tr.SetPin(db.pinTables)
 	t := time.NewTicker(tableTrimInterval)
 	defer t.Stop()
 	var trimWarned, budgetWarned bool
@@ -124,4 +129,35 @@ func (l *budgetLook) look(tr *pageout.Trimmer) error {
 	}
 	l.baseline = file
 	return nil
+}
+
+// pinTables holds the tables in Badger's levels mapped until release, so
+// the trimmer can drop their pages from the node and leave them in the
+// page cache: a query after an ingest, or after a budget shed, then reads
+// them from memory, not from disk. An iterator over the whole store (no
+// prefix) takes a reference on every table in the levels when it is made,
+// and Badger unmaps a table only when its last reference goes. A table
+// listed in the levels both before and after the iterator was made was
+// there when it was made, so it is held; one that came or went in between
+// (a compaction's) is not, and is paged out as before. Tables are named by
+// ids Badger never reuses, and a table stays at one mapping all its life.
+func (db *DB) pinTables() (held func(name string) bool, release func()) {
+	before := db.bdb.Tables()
+	txn := db.bdb.NewTransaction(false)
+	it := txn.NewIterator(badger.IteratorOptions{})
+	after := db.bdb.Tables()
+	listed := make(map[uint64]bool, len(before))
+	for _, ti := range before {
+		listed[ti.ID] = true
+	}
+	names := make(map[string]bool, len(after))
+	for _, ti := range after {
+		if listed[ti.ID] {
+			names[table.IDToFilename(ti.ID)] = true
+		}
+	}
+	return func(name string) bool { return names[name] }, func() {
+		it.Close()
+		txn.Discard()
+	}
 }

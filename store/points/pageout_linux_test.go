@@ -1,6 +1,7 @@
 package points
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -137,4 +138,84 @@ func TestStoreHandsBackMemtableLog(t *testing.T) {
 			t.Fatalf("byte %d of the file reads %d after the page-out, want %d", i, got[i], byte(i))
 		}
 	}
+}
+
+// TestStoreKeepsItsTablesInThePageCache: pages of the store's tables,
+// real Badger tables in its levels, that reads bring back and a shed
+// hands back leave the process's RSS and stay in the page cache
+// (pinTables), so reading them again needs no disk; the points read back
+// whole after it.
+func TestStoreKeepsItsTablesInThePageCache(t *testing.T) {
+	ctx := context.Background()
+	dir := pageouttest.DiskDir(t)
+	now := time.Now()
+	db := openTest(t, dir, &now)
+	from := now.Add(-48 * time.Hour).Truncate(time.Hour).UnixNano()
+	const sources, each = 50, 2000
+	ids := make([]string, sources)
+	for i := range ids {
+		ids[i] = idN(i)
+		if err := db.Write(ctx, testBucket, seq(ids[i], from, each)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil { // flushes the memtable into a table
+		t.Fatal(err)
+	}
+	db = openTest(t, dir, &now)
+	defer db.Close()
+	tables, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("no table after reopening (%v)", err)
+	}
+	readAll := func(when string) {
+		t.Helper()
+		res, err := db.Raw(ctx, RawQuery{Range: Range{BucketID: testBucket, SourceIDs: ids, Start: from, End: now.UnixNano()}, Limit: sources * each})
+		if err != nil || len(res.Points) != sources*each {
+			t.Fatalf("%s: the store reads %d points (%v), want %d", when, len(res.Points), err, sources*each)
+		}
+	}
+	// A trimmer of the test's own, pinning as the store's does, so that
+	// the test says when to shed.
+	tr := pageout.New(dir, ".sst")
+	tr.SetPin(db.pinTables)
+	mapped := func() int64 {
+		found, _, err := pageout.New(dir, ".sst").Shed(math.MaxInt64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	var size int64
+	for _, path := range tables {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += st.Size()
+	}
+	// The store's own trimmer hands back, once, the pages the opening
+	// read; then a read maps the tables' pages again.
+	for deadline := time.Now().Add(10 * time.Second); mapped() > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes of the tables are still mapped resident 10 s after the store opened", mapped())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	readAll("reopened")
+	if m := mapped(); m < size/2 {
+		t.Fatalf("after reading every point %d of the tables' %d bytes are mapped; the test cannot tell a shed from none", m, size)
+	}
+	if _, shed, err := tr.Shed(0); err != nil || shed == 0 {
+		t.Fatalf("Shed(0) shed %d bytes (%v)", shed, err)
+	}
+	if m := mapped(); m > size/10 {
+		t.Errorf("after the shed %d of the tables' %d bytes are still mapped", m, size)
+	}
+	for _, path := range tables {
+		if r := pageouttest.Cached(t, path); r < 0.9 {
+			t.Errorf("table %s is %.0f%% in the page cache after the shed, want it kept", filepath.Base(path), r*100)
+		}
+	}
+	readAll("after the shed")
 }

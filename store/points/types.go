@@ -158,8 +158,7 @@ type Config struct {
 	InMemory bool
 	// KeepTablePages leaves the pages of the tables Badger writes, and
 	// those reads fault in, resident in the process (pageout.go): RSS then
-	// grows with the data stored, and the first read of data just written
-	// needs no disk.
+	// grows with the data stored.
 	KeepTablePages bool
 	// SourceDeleted reports whether a source was deleted for good (the
 	// replicated metadata remembers deleted sources); the writer leaves

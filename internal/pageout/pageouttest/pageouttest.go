@@ -98,3 +98,25 @@ func Resident(t testing.TB, data []byte) float64 {
 	}
 	return float64(n) / float64(len(vec))
 }
+
+// Cached is the fraction of a file's pages in the page cache, whether or
+// not any process has them mapped: mincore on a fresh mapping of the file,
+// which has no page of its own yet, looks them up in the page cache.
+func Cached(t testing.TB, path string) float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(data)
+	return Resident(t, data)
+}
