@@ -2,6 +2,8 @@ package points
 
 import (
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -48,7 +50,8 @@ var trimmedSuffixes = []string{".sst", ".mem"}
 func (db *DB) tableTrimmer() {
 	defer db.wg.Done()
 	tr := pageout.New(db.cfg.Dir, trimmedSuffixes...)
-	tr.SetPin(db.pinTables)
+	pin := &tablePin{wg: &db.wg, hold: db.holdTables}
+	tr.SetPin(pin.pin)
 	t := time.NewTicker(tableTrimInterval)
 	defer t.Stop()
 	var trimWarned, budgetWarned bool
@@ -131,7 +134,58 @@ func (l *budgetLook) look(tr *pageout.Trimmer) error {
 	return nil
 }
 
-// pinTables holds the tables in Badger's levels mapped until release, so
+// pinWait bounds how long the trimmer waits to pin the tables. Making a
+// read transaction waits for the commits in flight, through a write stall
+// too, and making an iterator waits out a DropPrefix (a bucket or source
+// delete) and its compactions: the moments when compactions read their
+// inputs whole and the budget matters most. A pass that cannot pin in
+// time pages out, as before pinning.
+const pinWait = 50 * time.Millisecond
+
+// tablePin is the trimmer's pageout.Pin: hold (holdTables), in a goroutine
+// of its own that the store's Close waits for, and no longer than pinWait.
+// A hold that comes too late is released by that goroutine; until it is,
+// no other is started.
+type tablePin struct {
+	wg   *sync.WaitGroup
+	hold func() (held func(name string) bool, release func())
+	busy atomic.Bool
+}
+
+func (p *tablePin) pin() (held func(name string) bool, release func()) {
+	if !p.busy.CompareAndSwap(false, true) {
+		return nil, nil // an earlier hold is still waiting on Badger
+	}
+	type holding struct {
+		held    func(string) bool
+		release func()
+	}
+	got, late := make(chan holding), make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		var h holding
+		h.held, h.release = p.hold()
+		select {
+		case got <- h:
+		case <-late:
+			h.release()
+			p.busy.Store(false)
+		}
+	}()
+	timer := time.NewTimer(pinWait)
+	defer timer.Stop()
+	select {
+	case h := <-got:
+		p.busy.Store(false)
+		return h.held, h.release
+	case <-timer.C:
+		close(late)
+		return nil, nil
+	}
+}
+
+// holdTables holds the tables in Badger's levels mapped until release, so
 // the trimmer can drop their pages from the node and leave them in the
 // page cache: a query after an ingest, or after a budget shed, then reads
 // them from memory, not from disk. An iterator over the whole store (no
@@ -139,9 +193,11 @@ func (l *budgetLook) look(tr *pageout.Trimmer) error {
 // and Badger unmaps a table only when its last reference goes. A table
 // listed in the levels both before and after the iterator was made was
 // there when it was made, so it is held; one that came or went in between
-// (a compaction's) is not, and is paged out as before. Tables are named by
-// ids Badger never reuses, and a table stays at one mapping all its life.
-func (db *DB) pinTables() (held func(name string) bool, release func()) {
+// (a compaction's) is not, and is paged out as before. A table stays at
+// one mapping all its life, and while a process runs Badger names each
+// new table with a new id (it counts ids again only after DropAll, which
+// the store never calls, and from the highest left after a restart).
+func (db *DB) holdTables() (held func(name string) bool, release func()) {
 	before := db.bdb.Tables()
 	txn := db.bdb.NewTransaction(false)
 	it := txn.NewIterator(badger.IteratorOptions{})

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,7 +180,7 @@ func TestStoreKeepsItsTablesInThePageCache(t *testing.T) {
 	// A trimmer of the test's own, pinning as the store's does, so that
 	// the test says when to shed.
 	tr := pageout.New(dir, ".sst")
-	tr.SetPin(db.pinTables)
+	tr.SetPin(db.holdTables)
 	mapped := func() int64 {
 		found, _, err := pageout.New(dir, ".sst").Shed(math.MaxInt64)
 		if err != nil {
@@ -218,4 +220,41 @@ func TestStoreKeepsItsTablesInThePageCache(t *testing.T) {
 		}
 	}
 	readAll("after the shed")
+}
+
+// TestTablePinNeverWaitsOnBadger: a hold that Badger keeps waiting (a
+// write stall, a DropPrefix) leaves the pass unpinned after pinWait, no
+// second hold starts while it waits, and the late hold is released.
+func TestTablePinNeverWaitsOnBadger(t *testing.T) {
+	var wg sync.WaitGroup
+	unblock := make(chan struct{})
+	var holds, releases atomic.Int32
+	p := &tablePin{wg: &wg, hold: func() (func(string) bool, func()) {
+		holds.Add(1)
+		<-unblock
+		return func(string) bool { return true }, func() { releases.Add(1) }
+	}}
+	start := time.Now()
+	if held, release := p.pin(); held != nil || release != nil {
+		t.Fatal("a hold still waiting on Badger pinned the pass")
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("the pass waited %v for a blocked hold", waited)
+	}
+	if held, _ := p.pin(); held != nil || holds.Load() != 1 {
+		t.Fatalf("a pass while the first hold waits: pinned %v, %d holds started, want none pinned and 1 hold", held != nil, holds.Load())
+	}
+	close(unblock)
+	wg.Wait()
+	if releases.Load() != 1 {
+		t.Fatalf("the late hold was released %d times, want once", releases.Load())
+	}
+	held, release := p.pin()
+	if held == nil || !held("000001.sst") || holds.Load() != 2 {
+		t.Fatalf("a pass after the late hold was released did not pin (%d holds)", holds.Load())
+	}
+	release()
+	if releases.Load() != 2 {
+		t.Fatalf("released %d times, want 2", releases.Load())
+	}
 }
