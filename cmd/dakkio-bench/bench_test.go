@@ -62,7 +62,8 @@ func TestParseFlags(t *testing.T) {
 }
 
 // TestQuickRun is the CI smoke run: both phases, a few thousand points,
-// against a dakkio built from this tree.
+// against a dakkio built from this tree, and the raw query compared with a
+// stand-in for VictoriaMetrics (fakeVM).
 func TestQuickRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds dakkio and starts four nodes")
@@ -73,7 +74,8 @@ func TestQuickRun(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	args := []string{"--binary", bin, "--tmp-dir", t.TempDir(), "--sources", "10", "--days", "1",
-		"--max-points", "20000", "--cluster-points", "5000", "--queries", "2", "--rules", "2", "--idle", "1s"}
+		"--max-points", "20000", "--cluster-points", "5000", "--queries", "2", "--rules", "2", "--idle", "1s",
+		"--vm-addr", newFakeVM(t).URL}
 	if code := run("dakkio-bench", args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -87,6 +89,9 @@ func TestQuickRun(t *testing.T) {
 		`(?m)^node peak RSS, ingest and settle +[0-9.]+ MiB \(anon .*; VmHWM [0-9.]+ MiB`,
 		`(?m)^write amplification, ingest to settle +[0-9.]+ \(`,
 		`(?m)^alert rules on the bucket +2 `,
+		`(?m)^query \(a\) raw, 1000 points of one source +1,000 rows +[0-9.]+ ms`,
+		`(?m)^query \(a\) the same from VictoriaMetrics /api/v1/export \(3 series × 1000 samples\) +1,000 rows +[0-9.]+ ms`,
+		`(?m)^query \(a\) raw again, after VictoriaMetrics' turn, 1000 points of one source +1,000 rows +[0-9.]+ ms`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("report lacks %q:\n%s", want, out)

@@ -35,7 +35,10 @@
 // single node's points (InfluxDB line protocol on /write, a series per
 // source and field) and reads query (a)'s windows, the same ones, from its
 // /api/v1/export on one keep-alive connection (vm.go): issue 13's raw-read
-// comparison, one more row of the table.
+// comparison, one more row of the table. Then it runs query (a) on the node
+// again, over other windows (the next seed): the node's first
+// queries run while its restart's compactions do, VictoriaMetrics' after
+// its feed has merged, and this last row compares the two at rest.
 //
 // Every answer is checked: row counts, and for aggregates the sum of the
 // rows' counts against the points in the range; a wrong answer fails the run.

@@ -434,6 +434,19 @@ func (b *bench) runSingle(ctx context.Context) (*singleReport, error) {
 			return nil, err
 		}
 		r.queries = append(r.queries, vq)
+		// Query (a) once more, over other windows: by now the restarted
+		// node has done the compacting its restart started, as
+		// VictoriaMetrics has merged what it was fed, so this row and the
+		// one above compare the two stores at rest.
+		again := queryKinds(w, bucketID)[0]
+		again.label = strings.Replace(again.label, "(a) raw", "(a) raw again, after VictoriaMetrics' turn", 1)
+		again.target = 0
+		b.logf("querying the node again: %d runs of (a) after %d warm-up runs", cfg.queries, queryWarmup)
+		aq, err := runQueries(ctx, t, readKey, []queryKind{again}, cfg.queries, queryWarmup, cfg.seed+1)
+		if err != nil {
+			return nil, err
+		}
+		r.queries = append(r.queries, aq...)
 	}
 	return r, nil
 }
