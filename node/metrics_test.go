@@ -129,6 +129,8 @@ func TestMetrics(t *testing.T) {
 		{"dakkio_hinted_handoff_hints", []string{"target", victim.Config.NodeID}, eq(1), "one batch missed the stopped replica"},
 		{"dakkio_replicated_writes_total", []string{"outcome", "acknowledged"}, eq(3), "3 writes acknowledged"},
 		{"dakkio_disk_bytes", []string{"store", "points_lsm"}, ge(0), "disk size"},
+		{"dakkio_store_lsm_tables", []string{"level", "6"}, ge(0), "the last of the LSM tree's 7 levels"},
+		{"dakkio_store_lsm_compaction_score", []string{"level", "0"}, ge(0), "level 0's score"},
 		{"dakkio_metadata_confirmed_age_seconds", nil, func(v float64) bool { return v >= 0 && v <= 5 }, "confirmed within the 5s key lease"},
 		{"go_goroutines", nil, gt(0), "Go runtime"},
 	}

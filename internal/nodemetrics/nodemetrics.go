@@ -8,6 +8,7 @@ package nodemetrics
 import (
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,7 @@ type Sources struct {
 	Points interface {
 		DiskSize() (lsm, vlog int64)
 		WriterStats() points.WriterStats
+		Levels() []points.LevelStats
 	}
 	Metadata interface{ CurrentAge() time.Duration }
 	Hints    interface {
@@ -97,6 +99,9 @@ var (
 	descGroupRuns        = desc("store_group_commit_runs_total", "Runs (one source's points in one hour, stored as a piece and a rollup) the writer's group commits wrote since start.")
 	descGroupLingers     = desc("store_group_commit_lingers_total", "Group commits that waited, at most a millisecond, for writes announced to be on their way.")
 	descWriterBusy       = desc("store_writer_busy_seconds_total", "Time the points store's writer spent committing since start; a rate near 1 means writes queue behind it.")
+	descLSMTables        = desc("store_lsm_tables", "Tables in each level of the points store's LSM tree (level 0 holds the memtables' flushes; too many there stall writes).", "level")
+	descLSMBytes         = desc("store_lsm_bytes", "Bytes of the tables in each level of the points store's LSM tree.", "level")
+	descLSMScore         = desc("store_lsm_compaction_score", "How far past its target size each level of the points store's LSM tree is, once 1 or more (the level is due a compaction); 0 below.", "level")
 	descDiskBytes        = desc("disk_bytes", "Bytes on disk by store (points LSM and value log, hints).", "store")
 	descEvalQueued       = desc("alert_eval_queue_writes", "Written batches stored and acknowledged on this node that wait for alert rule evaluation.")
 	descEvalQueueBytes   = desc("alert_eval_queue_bytes", "Bytes of the batches waiting for alert rule evaluation.")
@@ -159,6 +164,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descGroupRuns, float64(ws.Runs))
 	counter(descGroupLingers, float64(ws.Lingers))
 	counter(descWriterBusy, ws.Busy.Seconds())
+	for _, l := range s.Points.Levels() {
+		level := strconv.Itoa(l.Level)
+		gauge(descLSMTables, float64(l.Tables), level)
+		gauge(descLSMBytes, float64(l.Bytes), level)
+		gauge(descLSMScore, l.Score, level)
+	}
 	lsm, vlog := s.Points.DiskSize()
 	gauge(descDiskBytes, float64(lsm), "points_lsm")
 	gauge(descDiskBytes, float64(vlog), "points_vlog")

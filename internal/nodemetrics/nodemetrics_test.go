@@ -38,6 +38,9 @@ func (fakeQueue) Counters() alerting.QueueCounters {
 type fakePoints struct{}
 
 func (fakePoints) DiskSize() (int64, int64) { return 1000, 10 }
+func (fakePoints) Levels() []points.LevelStats {
+	return []points.LevelStats{{Level: 0, Tables: 3, Bytes: 3 << 20, Score: 1.5}, {Level: 1, Tables: 7, Bytes: 14 << 20}}
+}
 func (fakePoints) WriterStats() points.WriterStats {
 	return points.WriterStats{Commits: 4, Points: 8000, Runs: 400, Busy: 1500 * time.Millisecond, Lingers: 3}
 }
@@ -93,6 +96,18 @@ dakkio_alert_eval_lag_seconds 1.5
 # HELP dakkio_metadata_confirmed_age_seconds Seconds since this node last confirmed with the leader that it had applied every committed metadata change; past the key lease it refuses API keys until it confirms again.
 # TYPE dakkio_metadata_confirmed_age_seconds gauge
 dakkio_metadata_confirmed_age_seconds 2
+# HELP dakkio_store_lsm_tables Tables in each level of the points store's LSM tree (level 0 holds the memtables' flushes; too many there stall writes).
+# TYPE dakkio_store_lsm_tables gauge
+dakkio_store_lsm_tables{level="0"} 3
+dakkio_store_lsm_tables{level="1"} 7
+# HELP dakkio_store_lsm_bytes Bytes of the tables in each level of the points store's LSM tree.
+# TYPE dakkio_store_lsm_bytes gauge
+dakkio_store_lsm_bytes{level="0"} 3.145728e+06
+dakkio_store_lsm_bytes{level="1"} 1.4680064e+07
+# HELP dakkio_store_lsm_compaction_score How far past its target size each level of the points store's LSM tree is, once 1 or more (the level is due a compaction); 0 below.
+# TYPE dakkio_store_lsm_compaction_score gauge
+dakkio_store_lsm_compaction_score{level="0"} 1.5
+dakkio_store_lsm_compaction_score{level="1"} 0
 # HELP dakkio_disk_bytes Bytes on disk by store (points LSM and value log, hints).
 # TYPE dakkio_disk_bytes gauge
 dakkio_disk_bytes{store="hints"} 4096
@@ -122,7 +137,8 @@ dakkio_store_writer_busy_seconds_total 1.5
 		"dakkio_metadata_confirmed_age_seconds", "dakkio_disk_bytes", "dakkio_hinted_handoff_hints",
 		"dakkio_store_group_commits_total", "dakkio_store_group_commit_points_total",
 		"dakkio_store_group_commit_runs_total", "dakkio_store_group_commit_lingers_total",
-		"dakkio_store_writer_busy_seconds_total"); err != nil {
+		"dakkio_store_writer_busy_seconds_total", "dakkio_store_lsm_tables", "dakkio_store_lsm_bytes",
+		"dakkio_store_lsm_compaction_score"); err != nil {
 		t.Fatal(err)
 	}
 	problems, err := testutil.GatherAndLint(reg)

@@ -38,3 +38,26 @@ func (db *DB) WriterStats() WriterStats {
 	c := &db.writerCounters
 	return WriterStats{Commits: c.commits.Load(), Points: c.points.Load(), Runs: c.runs.Load(), Busy: time.Duration(c.busyNS.Load()), Lingers: c.lingers.Load()}
 }
+
+// LevelStats is one level of the store's LSM tree, as Badger reports it.
+type LevelStats struct {
+	Level  int
+	Tables int
+	Bytes  int64
+	// Score is how far past its target the level is, once it is 1 or more
+	// and Badger will compact it; 0 below that.
+	Score float64
+}
+
+// Levels returns the LSM tree's levels, level 0 (the memtables' flushes)
+// first: a store still compacting (after a restart, a large ingest or a
+// bucket delete) has levels with a score of 1 or more, and level 0 tables
+// piling up stall writes.
+func (db *DB) Levels() []LevelStats {
+	info := db.bdb.Levels()
+	out := make([]LevelStats, len(info))
+	for i, l := range info {
+		out[i] = LevelStats{Level: l.Level, Tables: l.NumTables, Bytes: l.Size, Score: l.Score}
+	}
+	return out
+}

@@ -35,3 +35,32 @@ func TestWriterStats(t *testing.T) {
 		t.Fatalf("after a second write of one point: %+v, want 2 commits, 21 points, 5 runs", st)
 	}
 }
+
+// TestLevelsCountTheTables: a store's tables show in its levels, level 0
+// first.
+func TestLevelsCountTheTables(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	now := time.Now()
+	db := openTest(t, dir, &now)
+	if err := db.Write(ctx, testBucket, seq(srcA, now.Add(-time.Hour).UnixNano(), 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // flushes the memtable into a table
+		t.Fatal(err)
+	}
+	db = openTest(t, dir, &now)
+	defer db.Close()
+	levels := db.Levels()
+	tables, bytes := 0, int64(0)
+	for i, l := range levels {
+		if l.Level != i {
+			t.Fatalf("level %d listed at %d", l.Level, i)
+		}
+		tables += l.Tables
+		bytes += l.Bytes
+	}
+	if len(levels) != 7 || tables == 0 || bytes <= 0 {
+		t.Fatalf("%d levels with %d tables of %d bytes, want Badger's 7 levels holding the flushed table", len(levels), tables, bytes)
+	}
+}
