@@ -27,7 +27,7 @@ const tableTrimInterval = 250 * time.Millisecond
 // 270 MiB in a sustained ingest of 1 s points) count in the node's RSS
 // until the inputs are deleted. Past it the most resident tables are paged
 // out; their pages come back from the page cache if a read needs them
-// again (pinTables), or from disk for a table paged out.
+// again (holdTables), or from disk for a table paged out.
 //
 // The memtables' write-ahead files (.mem) count against it too: Badger
 // writes them through their mappings and reads them only when it reopens

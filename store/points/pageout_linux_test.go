@@ -145,7 +145,7 @@ func TestStoreHandsBackMemtableLog(t *testing.T) {
 // TestStoreKeepsItsTablesInThePageCache: pages of the store's tables,
 // real Badger tables in its levels, that reads bring back and a shed
 // hands back leave the process's RSS and stay in the page cache
-// (pinTables), so reading them again needs no disk; the points read back
+// (holdTables), so reading them again needs no disk; the points read back
 // whole after it.
 func TestStoreKeepsItsTablesInThePageCache(t *testing.T) {
 	ctx := context.Background()
