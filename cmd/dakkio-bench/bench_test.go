@@ -87,6 +87,7 @@ func TestQuickRun(t *testing.T) {
 		`(?m)^cluster ingest values +[0-9,]+ values/s`,
 		`(?m)^cluster / single ingest +[0-9.]+ \(`,
 		`(?m)^node peak RSS, ingest and settle +[0-9.]+ MiB \(anon .*; VmHWM [0-9.]+ MiB`,
+		`(?m)^node RSS above 384.0 MiB, sampled every 100ms +[0-9.]+% of the samples \([0-9,]+ of [0-9,]+\); p90 [0-9.]+ MiB, p99 [0-9.]+ MiB`,
 		`(?m)^write amplification, ingest to settle +[0-9.]+ \(`,
 		`(?m)^alert rules on the bucket +2 `,
 		`(?m)^query \(a\) raw, 1000 points of one source +1,000 rows +[0-9.]+ ms`,
@@ -99,5 +100,26 @@ func TestQuickRun(t *testing.T) {
 	}
 	if strings.Contains(out, "WRONG") {
 		t.Errorf("wrong answers:\n%s", out)
+	}
+}
+
+func TestRSSAboveAndQuantile(t *testing.T) {
+	var samples []memSample
+	for _, mib := range []int64{300, 390, 100, 384, 385, 200, 250, 310, 330, 500} {
+		samples = append(samples, memSample{m: procMem{rss: mib << 20}})
+	}
+	if n := rssAbove(samples, 384<<20); n != 3 { // 390, 385, 500; 384 is not above
+		t.Errorf("rssAbove = %d, want 3", n)
+	}
+	for _, c := range []struct {
+		q    float64
+		want int64
+	}{{0.5, 310}, {0.9, 390}, {0.99, 500}, {1, 500}, {0, 100}} {
+		if got := rssQuantile(samples, c.q); got != c.want<<20 {
+			t.Errorf("rssQuantile(%v) = %d MiB, want %d", c.q, got>>20, c.want)
+		}
+	}
+	if got := rssQuantile(nil, 0.99); got != 0 {
+		t.Errorf("rssQuantile(nil) = %d, want 0", got)
 	}
 }

@@ -57,9 +57,11 @@
 // memtable files rather than .sst files, and other buckets count too.
 //
 // With --binary the bench also watches the single node's process (Linux
-// /proc): its resident memory every second from the start of the ingest to
+// /proc): its resident memory every 0.1 s from the start of the ingest to
 // the settle (VmRSS, split into anonymous and file-backed pages; the table
-// gives the peak, against the target of 384 MiB, and the RSS every 10 s),
+// gives the peak and VmHWM against the target of 384 MiB, the share of the
+// samples above it with the 90th and 99th percentiles, and the RSS every
+// 10 s),
 // its RSS again after --idle of no load (default 30s: an idle node gives
 // memory back), and the bytes it wrote to storage, /proc/<pid>/io
 // write_bytes from the start of the ingest to the settle, and from its

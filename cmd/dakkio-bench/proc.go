@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,6 +135,32 @@ func peak(samples []memSample) memSample {
 		}
 	}
 	return p
+}
+
+// rssAbove counts the samples whose RSS is above limit.
+func rssAbove(samples []memSample, limit int64) int {
+	n := 0
+	for _, s := range samples {
+		if s.m.rss > limit {
+			n++
+		}
+	}
+	return n
+}
+
+// rssQuantile is the RSS that the fraction q of the samples do not exceed
+// (nearest rank); 0 without samples.
+func rssQuantile(samples []memSample, q float64) int64 {
+	if len(samples) == 0 {
+		return 0
+	}
+	rss := make([]int64, len(samples))
+	for i, s := range samples {
+		rss[i] = s.m.rss
+	}
+	slices.Sort(rss)
+	rank := int(math.Ceil(q*float64(len(rss)))) - 1
+	return rss[min(max(rank, 0), len(rss)-1)]
 }
 
 // timeline is the RSS every step, as "10s 212, 20s 230, ..." in MiB.
