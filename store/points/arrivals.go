@@ -6,7 +6,7 @@ import (
 )
 
 // Writes on their way. A group commit's cost is mostly per run (one
-// source's points in one hour: a piece, a rollup, two Badger entries) and
+// source's points in one hour: a piece, one Badger entry) and
 // per commit, so one group of many requests costs less a point than
 // several groups of few. Ingest handlers announce a request when they
 // start reading it and withdraw the announcement when they hand its points

@@ -298,9 +298,10 @@ func (g *groupCommit) keepSealed(b []byte) []byte {
 	return g.keep(sc.sealed)
 }
 
-// writeRuns writes each run of the sorted entries: the hour's next piece
-// (only the run's points) and the hour's rollup, and updates the hour's
-// cached points and rollup and the source's count and time bounds.
+// writeRuns writes each run of the sorted entries as the hour's next piece
+// (only the run's points), marks the hour's rollup stale if it is not yet,
+// and updates the hour's cached points and the source's count and time
+// bounds.
 func (g *groupCommit) writeRuns(sc *commitScratch) error {
 	entries := sc.entries
 	var key []byte
@@ -336,10 +337,16 @@ func (g *groupCommit) writeRuns(sc *commitScratch) error {
 		if h.pieces >= maxPieces {
 			g.compactions = append(g.compactions, hk)
 		}
-		sc.block = h.r.encode(sc.block[:0])
-		key = s.appendKey(key[:0], tagRollup, hour)
-		if err := g.txn.Set(g.keep(key), g.keep(sc.block)); err != nil {
-			return fmt.Errorf("cannot write rollup: %w", err)
+		// The hour's rollup is stored when it is folded (keys.go); until
+		// then a stale mark sends readers to its blocks. Writing the rollup
+		// with every piece doubled the Badger entries of a run and added
+		// about 200 bytes to each (a skiplist insert, the WAL, the flush).
+		if !h.stale {
+			key = append(s.appendKey(key[:0], tagRollup, hour), staleSuffix)
+			if err := g.txn.Set(g.keep(key), nil); err != nil {
+				return fmt.Errorf("cannot mark rollup stale: %w", err)
+			}
+			h.stale = true
 		}
 		info := g.info(s)
 		// The source has moved on to a later hour: the hours before its
@@ -371,13 +378,6 @@ func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
 			}
 		}
 		h.b = mergeInto(h.b, add, replaced)
-	}
-	if h.r != nil && replaced == 0 {
-		for j := range add {
-			h.r.add(add[j].TS, add[j].Values)
-		}
-	} else {
-		h.r = h.b.rollup()
 	}
 	h.pieces++
 	return encodeBlockAs(dst, add, fields, uniform), replaced
@@ -441,24 +441,31 @@ func (g *groupCommit) foldCompactions(sc *commitScratch) error {
 	var foldedBytes, foldedEntries int
 	fold := func(hk hourKey) error {
 		h := g.db.hotHourOf(g.written, hk)
-		if h == nil || h.pieces <= 1 || g.folded[hk] || foldedBytes >= maxFoldedGroup || foldedEntries+h.pieces > maxFoldedEntries {
+		if h == nil || !h.needsFold() || g.folded[hk] || foldedBytes >= maxFoldedGroup || foldedEntries+h.pieces+2 > maxFoldedEntries {
 			return nil
 		}
-		sc.block = h.encode(sc.block[:0])
-		if len(sc.block) > maxFoldedHour {
-			return nil
-		}
-		for seq := 1; seq < h.pieces; seq++ {
-			if err := g.txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
+		if h.pieces > 1 {
+			sc.block = h.encode(sc.block[:0])
+			if len(sc.block) > maxFoldedHour {
+				return nil
+			}
+			for seq := 1; seq < h.pieces; seq++ {
+				if err := g.txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
+					return fmt.Errorf("cannot compact block: %w", err)
+				}
+			}
+			if err := g.txn.Set(h.s.blockKey(h.hour, 0), g.keepSealed(sc.block)); err != nil {
 				return fmt.Errorf("cannot compact block: %w", err)
 			}
+			foldedBytes += len(sc.block)
 		}
-		if err := g.txn.Set(h.s.blockKey(h.hour, 0), g.keepSealed(sc.block)); err != nil {
-			return fmt.Errorf("cannot compact block: %w", err)
+		if h.stale {
+			if err := storeRollup(g.txn, h.s, h.hour, h.b); err != nil {
+				return err
+			}
 		}
 		g.folded[hk] = true
-		foldedBytes += len(sc.block)
-		foldedEntries += h.pieces
+		foldedEntries += h.pieces + 2
 		return nil
 	}
 	for _, list := range [][]hourKey{g.compactions, g.retired} {
@@ -487,7 +494,8 @@ func (g *groupCommit) publish() {
 	}
 	db.infoMu.Unlock()
 	for hk := range g.folded {
-		g.db.hotHourOf(g.written, hk).pieces = 1
+		h := g.db.hotHourOf(g.written, hk)
+		h.pieces, h.stale = 1, false
 	}
 	maps.Copy(db.hot, g.written)
 }
@@ -531,18 +539,21 @@ func (g *groupCommit) compactAfter() {
 // compactHour stores an hour kept in pieces as one block, in a transaction
 // of its own, and reports whether the hour is now in one piece.
 func (db *DB) compactHour(h *hotHour) bool {
-	if h.pieces <= 1 {
+	if !h.needsFold() {
 		return true
 	}
 	c := *h
-	err := db.bdb.Update(func(txn *badger.Txn) error { return compact(txn, db.zip, &c, h.pieces) })
+	err := db.bdb.Update(func(txn *badger.Txn) error { return compact(txn, db.zip, &c) })
 	if err != nil {
-		db.log.Warn("cannot compact hour; it stays in pieces", "hour", time.Unix(0, h.hour).UTC(), "err", err)
+		db.log.Warn("cannot compact hour; it stays in pieces, its rollup summarized from them", "hour", time.Unix(0, h.hour).UTC(), "err", err)
 		return false
 	}
-	h.pieces = 1
+	h.pieces, h.stale = 1, false
 	return true
 }
+
+// needsFold tells whether the hour is in pieces or its rollup is stale.
+func (h *hotHour) needsFold() bool { return h.pieces > 1 || h.stale }
 
 // hotHour is one source's hour as the writer last wrote it: its points,
 // rollup, and how many blocks it is stored in. Cached so that a group
@@ -552,8 +563,12 @@ type hotHour struct {
 	s      series
 	hour   int64
 	b      block
-	r      *rollup // nil until needed
-	pieces int     // blocks stored at seq 0..pieces-1
+	pieces int // blocks stored at seq 0..pieces-1
+	// stale: the hour's stale mark is stored (keys.go), so its stored
+	// rollup is behind b until a fold stores it. An hour read from disk
+	// starts false even if a mark is stored: its next piece writes the mark
+	// again, which costs one entry and is never wrong.
+	stale bool
 	// fields are the fields every point of b carries, when fieldsKnown.
 	fields      []blockField
 	fieldsKnown bool
@@ -566,17 +581,43 @@ type hotHour struct {
 const maxPieces = 48
 
 // compact stores h as one block at seq 0, deleting its other stored blocks
-// (seq 1..pieces-1), and records that in h.
-func compact(txn *badger.Txn, zip blockZip, h *hotHour, pieces int) error {
-	for seq := 1; seq < pieces; seq++ {
-		if err := txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
+// (seq 1..pieces-1), and its rollup if stale, clearing its stale mark; and
+// records that in h.
+func compact(txn *badger.Txn, zip blockZip, h *hotHour) error {
+	if h.pieces > 1 {
+		for seq := 1; seq < h.pieces; seq++ {
+			if err := txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
+				return fmt.Errorf("cannot compact block: %w", err)
+			}
+		}
+		if err := txn.Set(h.s.blockKey(h.hour, 0), zip.seal(nil, h.encode(nil))); err != nil {
 			return fmt.Errorf("cannot compact block: %w", err)
 		}
 	}
-	if err := txn.Set(h.s.blockKey(h.hour, 0), zip.seal(nil, h.encode(nil))); err != nil {
-		return fmt.Errorf("cannot compact block: %w", err)
+	if h.stale {
+		if err := storeRollup(txn, h.s, h.hour, h.b); err != nil {
+			return err
+		}
 	}
-	h.pieces = 1
+	h.pieces, h.stale = 1, false
+	return nil
+}
+
+// storeRollup stores the rollup of the hour's points b and deletes the
+// hour's stale mark, if any.
+func storeRollup(txn *badger.Txn, s series, hour int64, b block) error {
+	var err error
+	if len(b) == 0 {
+		err = txn.Delete(s.key(tagRollup, hour))
+	} else {
+		err = txn.Set(s.key(tagRollup, hour), b.rollup().encode(nil))
+	}
+	if err == nil {
+		err = txn.Delete(s.staleKey(hour))
+	}
+	if err != nil {
+		return fmt.Errorf("cannot store rollup: %w", err)
+	}
 	return nil
 }
 

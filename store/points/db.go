@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,7 +168,11 @@ func Open(cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("cannot open points store in %q: %w", cfg.Dir, err)
 	}
 	db.bdb = bdb
-	if err := errors.Join(db.loadSeries(), db.loadEval()); err != nil {
+	err = db.storeStaleRollups()
+	if err == nil {
+		err = errors.Join(db.loadSeries(), db.loadEval())
+	}
+	if err != nil {
 		bdb.Close()
 		return nil, err
 	}
@@ -181,14 +186,54 @@ func Open(cfg Config) (*DB, error) {
 	return db, nil
 }
 
+// storeStaleRollups stores the rollups of the hours left with a stale mark
+// (keys.go) by a process that stopped before folding them, each hour in a
+// transaction of its own, so that loadSeries can count from rollups alone.
+// Only hours being written when the process stopped carry a mark: a few
+// per source.
+func (db *DB) storeStaleRollups() error {
+	var stale [][]byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagRollup}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if k := it.Item().Key(); isStaleKey(k) {
+				stale = append(stale, slices.Clone(k))
+			}
+		}
+		return nil
+	})
+	for _, k := range stale {
+		if err != nil {
+			break
+		}
+		s, hour := keySeries(k), keyTime(k)
+		err = db.bdb.Update(func(txn *badger.Txn) error {
+			b, _, err := readHour(txn, s, hour, nil, false)
+			if err != nil {
+				return err
+			}
+			return storeRollup(txn, s, hour, b)
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("cannot store the rollups of the hours being written: %w", err)
+	}
+	return nil
+}
+
 // loadSeries rebuilds the per-source counts and time bounds from the stored
-// rollups, which are committed with the points they count.
+// rollups, which are committed with the points they count (or, for the
+// hours being written, stored by storeStaleRollups before).
 func (db *DB) loadSeries() error {
 	return db.bdb.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagRollup}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
+			if isStaleKey(item.Key()) {
+				continue // none is left after storeStaleRollups
+			}
 			s := keySeries(item.Key())
 			var r *rollup
 			err := item.Value(func(v []byte) (err error) { r, err = decodeRollup(v); return err })

@@ -13,7 +13,14 @@ import (
 //
 //	'b' bucket source hour seq -> a block of points of that source in that hour
 //	'r' bucket source hour     -> rollup of all the hour's points
+//	'r' bucket source hour 0   -> (empty) the hour's rollup is stale
 //
+// The writer stores an hour's rollup only when it folds the hour's pieces
+// into one block; meanwhile the hour carries a stale mark, written with its
+// first piece since the last fold and deleted with the fold that stores the
+// rollup. Readers summarize a marked hour from its blocks. The mark sorts
+// right after the hour's rollup, so one scan over a source's rollups finds
+// both.
 // An hour's points arrive as several blocks (seq 0, 1, ... in write order; a
 // later block's point replaces an earlier one at the same time) until the
 // writer compacts them into one at seq 0.
@@ -60,6 +67,17 @@ func (s series) prefix(tag byte) []byte {
 func (s series) key(tag byte, ts int64) []byte {
 	return binary.BigEndian.AppendUint64(s.prefix(tag), uint64(ts)^(1<<63))
 }
+
+// staleKey is the key of the hour's stale mark.
+func (s series) staleKey(hour int64) []byte {
+	return append(s.key(tagRollup, hour), staleSuffix)
+}
+
+// staleSuffix ends a stale mark's key: a rollup key one byte longer.
+const staleSuffix byte = 0
+
+// isStaleKey tells a stale mark's key from a rollup's.
+func isStaleKey(k []byte) bool { return len(k) == keyLen+1 }
 
 func (s series) blockKey(hour int64, seq uint32) []byte {
 	return binary.BigEndian.AppendUint32(s.key(tagBlock, hour), seq)

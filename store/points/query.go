@@ -136,18 +136,49 @@ func scanRollups(txn *badger.Txn, s series, start, end int64, fn func(hour int64
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: s.prefix(tagRollup)}) // inline values: see newCursor
 	defer it.Close()
 	r := newRollup()
-	for it.Seek(s.key(tagRollup, start)); it.Valid(); it.Next() {
+	for it.Seek(s.key(tagRollup, start)); it.Valid(); {
 		item := it.Item()
 		h := keyTime(item.Key())
 		if h >= end {
 			break
 		}
-		if err := item.Value(r.decode); err != nil {
-			return fmt.Errorf("cannot decode rollup: %w", err)
+		// An hour's stale mark follows its rollup, if it has one (keys.go).
+		stale := isStaleKey(item.Key())
+		if !stale {
+			if err := item.Value(r.decode); err != nil {
+				return fmt.Errorf("cannot decode rollup: %w", err)
+			}
+			it.Next()
+			if it.Valid() && isStaleKey(it.Item().Key()) && keyTime(it.Item().Key()) == h {
+				stale = true
+			}
+		}
+		if stale {
+			it.Next()
+			if err := summarizeHour(txn, s, h, r); err != nil {
+				return err
+			}
+			if r.points == 0 {
+				continue
+			}
 		}
 		if err := fn(h, r); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// summarizeHour sets r to the rollup of the hour's stored points: the
+// rollup of an hour whose stored one is stale.
+func summarizeHour(txn *badger.Txn, s series, hour int64, r *rollup) error {
+	b, _, err := readHour(txn, s, hour, nil, false)
+	if err != nil {
+		return err
+	}
+	r.reset()
+	for i := range b {
+		r.add(b[i].TS, b[i].Values)
 	}
 	return nil
 }
@@ -448,15 +479,26 @@ func edgeRollup(txn *badger.Txn, s series, a, b int64, r *rollup) (bool, error) 
 	if hourOf(a) != hourOf(b-1) {
 		return false, nil
 	}
-	item, err := txn.Get(s.key(tagRollup, hourOf(a)))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return true, nil
-	}
-	if err != nil {
+	hour := hourOf(a)
+	_, err := txn.Get(s.staleKey(hour))
+	switch {
+	case err == nil:
+		if err := summarizeHour(txn, s, hour, r); err != nil {
+			return false, err
+		}
+	case errors.Is(err, badger.ErrKeyNotFound):
+		item, err := txn.Get(s.key(tagRollup, hour))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("cannot read rollup: %w", err)
+		}
+		if err := item.Value(r.decode); err != nil {
+			return false, fmt.Errorf("cannot decode rollup: %w", err)
+		}
+	default:
 		return false, fmt.Errorf("cannot read rollup: %w", err)
-	}
-	if err := item.Value(r.decode); err != nil {
-		return false, fmt.Errorf("cannot decode rollup: %w", err)
 	}
 	return r.points == 0 || (r.minTS >= a && r.maxTS < b), nil
 }

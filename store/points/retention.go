@@ -87,13 +87,12 @@ func (db *DB) sweepSeries(s series, cutoff int64) error {
 				}
 			}
 			kept := b[i:]
-			if len(kept) == 0 {
-				return txn.Delete(s.key(tagRollup, h))
+			if len(kept) > 0 {
+				if err := txn.Set(s.blockKey(h, 0), db.zip.seal(nil, encodeBlock(nil, kept))); err != nil {
+					return err
+				}
 			}
-			if err := txn.Set(s.blockKey(h, 0), db.zip.seal(nil, encodeBlock(nil, kept))); err != nil {
-				return err
-			}
-			return txn.Set(s.key(tagRollup, h), kept.rollup().encode(nil))
+			return storeRollup(txn, s, h, kept)
 		})
 		if err != nil {
 			return fmt.Errorf("cannot sweep expired points: %w", err)

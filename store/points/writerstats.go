@@ -7,7 +7,7 @@ import (
 
 // WriterStats counts the writer's group commits since the store opened:
 // how many, how many points and runs (one source's points in one hour: a
-// piece and a rollup in Badger each) they held, and how long the writer
+// piece in Badger each) they held, and how long the writer
 // spent in them; and how many groups waited for writes announced to be on
 // their way (arrivals.go). Points per commit is how well group commit
 // amortizes; busy time growing as fast as the clock means the writer is
