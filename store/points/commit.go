@@ -379,6 +379,17 @@ func (h *hotHour) extend(dst []byte, add []Point) (piece []byte, replaced int) {
 		}
 		h.b = mergeInto(h.b, add, replaced)
 	}
+	// The rollup is kept as the hour grows, for the fold to store: adding
+	// each run's points while they are in the cache cost less than one
+	// pass over the whole hour at the fold (0.31 against 0.50 s of an 8 s
+	// profile of line-protocol ingest).
+	if h.r != nil && replaced == 0 {
+		for j := range add {
+			h.r.add(add[j].TS, add[j].Values)
+		}
+	} else {
+		h.r = h.b.rollup()
+	}
 	h.pieces++
 	return encodeBlockAs(dst, add, fields, uniform), replaced
 }
@@ -460,7 +471,7 @@ func (g *groupCommit) foldCompactions(sc *commitScratch) error {
 			foldedBytes += len(sc.block)
 		}
 		if h.stale {
-			if err := storeRollup(g.txn, h.s, h.hour, h.b); err != nil {
+			if err := storeRollup(g.txn, h.s, h.hour, h.rollup()); err != nil {
 				return err
 			}
 		}
@@ -563,7 +574,8 @@ type hotHour struct {
 	s      series
 	hour   int64
 	b      block
-	pieces int // blocks stored at seq 0..pieces-1
+	r      *rollup // b's rollup; nil until the hour is extended
+	pieces int     // blocks stored at seq 0..pieces-1
 	// stale: the hour's stale mark is stored (keys.go), so its stored
 	// rollup is behind b until a fold stores it. An hour read from disk
 	// starts false even if a mark is stored: its next piece writes the mark
@@ -595,7 +607,7 @@ func compact(txn *badger.Txn, zip blockZip, h *hotHour) error {
 		}
 	}
 	if h.stale {
-		if err := storeRollup(txn, h.s, h.hour, h.b); err != nil {
+		if err := storeRollup(txn, h.s, h.hour, h.rollup()); err != nil {
 			return err
 		}
 	}
@@ -603,14 +615,22 @@ func compact(txn *badger.Txn, zip blockZip, h *hotHour) error {
 	return nil
 }
 
-// storeRollup stores the rollup of the hour's points b and deletes the
-// hour's stale mark, if any.
-func storeRollup(txn *badger.Txn, s series, hour int64, b block) error {
+// rollup returns the hour's rollup.
+func (h *hotHour) rollup() *rollup {
+	if h.r == nil {
+		h.r = h.b.rollup()
+	}
+	return h.r
+}
+
+// storeRollup stores the hour's rollup r and deletes its stale mark, if
+// any; an hour without points has no rollup.
+func storeRollup(txn *badger.Txn, s series, hour int64, r *rollup) error {
 	var err error
-	if len(b) == 0 {
+	if r.points == 0 {
 		err = txn.Delete(s.key(tagRollup, hour))
 	} else {
-		err = txn.Set(s.key(tagRollup, hour), b.rollup().encode(nil))
+		err = txn.Set(s.key(tagRollup, hour), r.encode(nil))
 	}
 	if err == nil {
 		err = txn.Delete(s.staleKey(hour))

@@ -213,7 +213,7 @@ func (db *DB) storeStaleRollups() error {
 			if err != nil {
 				return err
 			}
-			return storeRollup(txn, s, hour, b)
+			return storeRollup(txn, s, hour, b.rollup())
 		})
 	}
 	if err != nil {

@@ -92,7 +92,7 @@ func (db *DB) sweepSeries(s series, cutoff int64) error {
 					return err
 				}
 			}
-			return storeRollup(txn, s, h, kept)
+			return storeRollup(txn, s, h, kept.rollup())
 		})
 		if err != nil {
 			return fmt.Errorf("cannot sweep expired points: %w", err)
