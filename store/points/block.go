@@ -193,8 +193,16 @@ func appendScaled(dst []byte, col []*Value) ([]byte, bool) {
 
 // mantissa returns m with m / 10^scale == f exactly (so decoding gives back
 // f), if there is one below maxExact; never for -0.
+//
+// RoundToEven compiles to one instruction on amd64 (ROUNDSD), and leaves
+// mantissa cheap enough to inline, where math.Round does neither:
+// BenchmarkEncodeHour took 23% less time. Below 2^51 both find the same m
+// (TestMantissaRoundingHalfWay); above, where the product's own rounding
+// can land half-way, one may miss an m the other finds, which only costs
+// a finer scale or 8-byte floats: the check below keeps every encoding
+// exact.
 func mantissa(f float64, scale int) (int64, bool) {
-	m := math.Round(f * pow10[scale])
+	m := math.RoundToEven(f * pow10[scale])
 	if math.Abs(m) >= maxExact || m/pow10[scale] != f || (f == 0 && math.Signbit(f)) {
 		return 0, false
 	}

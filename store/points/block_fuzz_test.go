@@ -166,3 +166,37 @@ func TestDecodeBlockIn(t *testing.T) {
 		}
 	}
 }
+
+// mantissa rounds half to even: below 2^51 it finds the mantissas that
+// rounding half away from zero finds, half-way values included; above, it
+// may miss one (the product itself can land half-way), never returning an
+// inexact one.
+func TestMantissaRoundingHalfWay(t *testing.T) {
+	away := func(f float64, scale int) (int64, bool) {
+		m := math.Round(f * pow10[scale])
+		if math.Abs(m) >= maxExact || m/pow10[scale] != f || (f == 0 && math.Signbit(f)) {
+			return 0, false
+		}
+		return int64(m), true
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	values := []float64{0.5, 1.5, 2.5, -0.5, -2.5, 0.125, 0.375, 12.345, 1e15 + 0.5, 4503599627370495.5, 0, 1e-300}
+	for range 100_000 {
+		values = append(values,
+			float64(rng.IntN(2_000_001)-1_000_000)/float64(int64(1)<<rng.IntN(12)), // binary fractions: half-way products
+			float64(rng.IntN(2_000_001)-1_000_000)/pow10[rng.IntN(7)],              // sensor readings
+			rng.NormFloat64()*1e4)
+	}
+	for _, f := range values {
+		for scale := range pow10 {
+			m1, ok1 := mantissa(f, scale)
+			m2, ok2 := away(f, scale)
+			if ok1 && float64(m1)/pow10[scale] != f {
+				t.Fatalf("mantissa(%v, %d) = %d, which is not exact", f, scale, m1)
+			}
+			if (m1 != m2 || ok1 != ok2) && math.Abs(f*pow10[scale]) < 1<<51 {
+				t.Fatalf("mantissa(%v, %d) = %d, %v; rounding half away from zero gives %d, %v", f, scale, m1, ok1, m2, ok2)
+			}
+		}
+	}
+}
