@@ -96,7 +96,7 @@ var (
 	descReads            = desc("replicated_reads_total", "Reads by event: failover (a replica failed or was out of sync), hedge (a slow replica), partial (answered partial).", "event")
 	descGroupCommits     = desc("store_group_commits_total", "Transactions the points store's writer committed since start; each takes every write queued while the one before committed.")
 	descGroupPoints      = desc("store_group_commit_points_total", "Points in the writer's group commits since start: divided by commits, how many points one transaction carries.")
-	descGroupRuns        = desc("store_group_commit_runs_total", "Runs (one source's points in one hour, stored as a piece and a rollup) the writer's group commits wrote since start.")
+	descGroupRuns        = desc("store_group_commit_runs_total", "Runs (one source's points in one hour, stored as one piece) the writer's group commits wrote since start.")
 	descGroupLingers     = desc("store_group_commit_lingers_total", "Group commits that waited, at most a millisecond, for writes announced to be on their way.")
 	descWriterBusy       = desc("store_writer_busy_seconds_total", "Time the points store's writer spent committing since start; a rate near 1 means writes queue behind it.")
 	descLSMTables        = desc("store_lsm_tables", "Tables in each level of the points store's LSM tree (level 0 holds the memtables' flushes; too many there stall writes).", "level")

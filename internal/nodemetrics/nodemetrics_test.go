@@ -122,7 +122,7 @@ dakkio_store_group_commits_total 4
 # HELP dakkio_store_group_commit_points_total Points in the writer's group commits since start: divided by commits, how many points one transaction carries.
 # TYPE dakkio_store_group_commit_points_total counter
 dakkio_store_group_commit_points_total 8000
-# HELP dakkio_store_group_commit_runs_total Runs (one source's points in one hour, stored as a piece and a rollup) the writer's group commits wrote since start.
+# HELP dakkio_store_group_commit_runs_total Runs (one source's points in one hour, stored as one piece) the writer's group commits wrote since start.
 # TYPE dakkio_store_group_commit_runs_total counter
 dakkio_store_group_commit_runs_total 400
 # HELP dakkio_store_group_commit_lingers_total Group commits that waited, at most a millisecond, for writes announced to be on their way.
