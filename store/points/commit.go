@@ -519,48 +519,87 @@ func (g *groupCommit) forgetWritten() {
 	}
 }
 
-// compactAfter runs the compactions the group could not fold, each hour in
-// its own transaction (the points are committed and acknowledged whatever
-// happens here: an hour whose compaction fails stays in pieces, which reads
-// merge, until a later one), uncaches the retired hours, and trims the
-// cache to its bounds.
+// compactAfter runs the compactions the group could not fold, in
+// transactions of their own (the points are committed and acknowledged
+// whatever happens here: an hour whose compaction fails stays in pieces,
+// which reads merge, until a later one), uncaches the retired hours, and
+// trims the cache to its bounds.
 func (g *groupCommit) compactAfter() {
 	db := g.db
-	for _, hk := range g.compactions {
-		if h := db.hot[hk]; h != nil {
-			db.compactHour(h)
+	var due []*hotHour
+	for _, list := range [][]hourKey{g.compactions, g.retired} {
+		for _, hk := range list {
+			if h := db.hot[hk]; h != nil {
+				due = append(due, h)
+			}
 		}
 	}
+	db.compactHours(due)
 	for _, hk := range g.retired {
-		if h := db.hot[hk]; h != nil && db.compactHour(h) {
+		if h := db.hot[hk]; h != nil && !h.needsFold() {
 			delete(db.hot, hk)
 		}
 	}
 	if len(db.hot) > maxHotHours || db.hotPoints() > maxHotPoints {
+		due = due[:0]
 		for hk, h := range db.hot {
 			if _, ok := g.written[hk]; !ok {
-				db.compactHour(h)
+				due = append(due, h)
 			}
 		}
+		db.compactHours(due)
 		clear(db.hot)
 		maps.Copy(db.hot, g.written)
 	}
 }
 
-// compactHour stores an hour kept in pieces as one block, in a transaction
-// of its own, and reports whether the hour is now in one piece.
-func (db *DB) compactHour(h *hotHour) bool {
-	if !h.needsFold() {
-		return true
+// compactHours stores each hour that is in pieces or has a stale rollup as
+// one block with its rollup, many hours to a transaction, within the
+// bounds of the folds of a group commit: evicting the cache or closing
+// compacts up to thousands of hours, most of them, with rollups stored at
+// the fold, one piece with a stale rollup; a transaction each would cost a
+// commit each, and an fsync each with SyncWrites. An hour whose
+// compaction fails stays as it is (needsFold tells).
+func (db *DB) compactHours(hours []*hotHour) {
+	var batch []foldWrite
+	var entries, size int
+	commit := func() {
+		if len(batch) == 0 {
+			return
+		}
+		err := db.bdb.Update(func(txn *badger.Txn) error {
+			for _, f := range batch {
+				if err := f.apply(txn); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			db.log.Warn("cannot compact hours; they stay in pieces, their rollups summarized from them", "hours", len(batch), "first", time.Unix(0, batch[0].h.hour).UTC(), "err", err)
+		} else {
+			for _, f := range batch {
+				f.h.pieces, f.h.stale = 1, false
+			}
+		}
+		clear(batch)
+		batch, entries, size = batch[:0], 0, 0
 	}
-	c := *h
-	err := db.bdb.Update(func(txn *badger.Txn) error { return compact(txn, db.zip, &c) })
-	if err != nil {
-		db.log.Warn("cannot compact hour; it stays in pieces, its rollup summarized from them", "hour", time.Unix(0, h.hour).UTC(), "err", err)
-		return false
+	seen := make(map[*hotHour]bool, len(hours))
+	for _, h := range hours {
+		if !h.needsFold() || seen[h] {
+			continue
+		}
+		seen[h] = true
+		f := db.prepareFold(h)
+		if len(batch) > 0 && (entries+f.entries() > maxFoldedEntries || size+f.size() > maxFoldedGroup) {
+			commit()
+		}
+		batch = append(batch, f)
+		entries += f.entries()
+		size += f.size()
 	}
-	h.pieces, h.stale = 1, false
-	return true
+	commit()
 }
 
 // needsFold tells whether the hour is in pieces or its rollup is stale.
@@ -592,26 +631,49 @@ type hotHour struct {
 // times over; readers append pieces that follow one another in time.
 const maxPieces = 48
 
-// compact stores h as one block at seq 0, deleting its other stored blocks
-// (seq 1..pieces-1), and its rollup if stale, clearing its stale mark; and
-// records that in h.
-func compact(txn *badger.Txn, zip blockZip, h *hotHour) error {
+// foldWrite is an hour's compaction, encoded: its block, if it is in
+// pieces, and its rollup, if stale.
+type foldWrite struct {
+	h      *hotHour
+	block  []byte // the hour as one block, stored form; nil: in one piece
+	stale  bool   // the rollup is stale: store it
+	rollup []byte // the rollup's stored form; nil: the hour has no points
+}
+
+func (db *DB) prepareFold(h *hotHour) foldWrite {
+	f := foldWrite{h: h}
 	if h.pieces > 1 {
+		f.block = db.zip.seal(nil, h.encode(nil))
+	}
+	if h.stale {
+		f.stale, f.rollup = true, encodedRollup(h.rollup())
+	}
+	return f
+}
+
+// entries and size bound what apply adds to a transaction.
+func (f foldWrite) entries() int { return f.h.pieces + 2 }
+func (f foldWrite) size() int {
+	return len(f.block) + len(f.rollup) + f.entries()*(blockKeyLen+16)
+}
+
+// apply stores the hour as one block at seq 0, deleting its other blocks
+// (seq 1..pieces-1), and its rollup if stale, deleting its stale mark.
+func (f foldWrite) apply(txn *badger.Txn) error {
+	h := f.h
+	if f.block != nil {
 		for seq := 1; seq < h.pieces; seq++ {
 			if err := txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
 				return fmt.Errorf("cannot compact block: %w", err)
 			}
 		}
-		if err := txn.Set(h.s.blockKey(h.hour, 0), zip.seal(nil, h.encode(nil))); err != nil {
+		if err := txn.Set(h.s.blockKey(h.hour, 0), f.block); err != nil {
 			return fmt.Errorf("cannot compact block: %w", err)
 		}
 	}
-	if h.stale {
-		if err := storeRollup(txn, h.s, h.hour, h.rollup()); err != nil {
-			return err
-		}
+	if f.stale {
+		return storeEncodedRollup(txn, h.s, h.hour, f.rollup)
 	}
-	h.pieces, h.stale = 1, false
 	return nil
 }
 
@@ -626,11 +688,24 @@ func (h *hotHour) rollup() *rollup {
 // storeRollup stores the hour's rollup r and deletes its stale mark, if
 // any; an hour without points has no rollup.
 func storeRollup(txn *badger.Txn, s series, hour int64, r *rollup) error {
-	var err error
+	return storeEncodedRollup(txn, s, hour, encodedRollup(r))
+}
+
+// encodedRollup is r's stored form, or nil for a rollup of no points.
+func encodedRollup(r *rollup) []byte {
 	if r.points == 0 {
+		return nil
+	}
+	return r.encode(nil)
+}
+
+// storeEncodedRollup is storeRollup of an encoded rollup (nil: none).
+func storeEncodedRollup(txn *badger.Txn, s series, hour int64, enc []byte) error {
+	var err error
+	if enc == nil {
 		err = txn.Delete(s.key(tagRollup, hour))
 	} else {
-		err = txn.Set(s.key(tagRollup, hour), r.encode(nil))
+		err = txn.Set(s.key(tagRollup, hour), enc)
 	}
 	if err == nil {
 		err = txn.Delete(s.staleKey(hour))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -445,9 +446,11 @@ func (db *DB) Close() error {
 func (db *DB) compactHot() error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
+	hours := slices.Collect(maps.Values(db.hot))
+	db.compactHours(hours)
 	var failed int
-	for _, h := range db.hot {
-		if !db.compactHour(h) {
+	for _, h := range hours {
+		if h.needsFold() {
 			failed++
 		}
 	}

@@ -50,7 +50,11 @@ func (db *DB) Sweep(ctx context.Context) error {
 		}
 		cutoff := db.cutoff(s.bucket)
 		for k, h := range db.hot {
-			if h.s == s && h.hour < cutoff {
+			// Every hour sweepSeries may rewrite, the one the cutoff falls
+			// in too even when the cutoff is its first instant: a cached
+			// hour rewritten underneath would go on from stale pieces and
+			// flags.
+			if h.s == s && h.hour <= hourOf(cutoff) {
 				delete(db.hot, k) // about to change on disk
 			}
 		}

@@ -3,7 +3,9 @@ package points
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -80,23 +82,7 @@ func TestStaleRollupsSummarizedAndStoredOnReopen(t *testing.T) {
 			t.Errorf("%s: source count %d, want 1800", when, got)
 		}
 	}
-	stale := func(db *DB) (marks int) {
-		t.Helper()
-		err := db.bdb.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagRollup}})
-			defer it.Close()
-			for it.Rewind(); it.Valid(); it.Next() {
-				if isStaleKey(it.Item().Key()) {
-					marks++
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return marks
-	}
+	stale := func(db *DB) int { return staleMarks(t, db) }
 
 	// The last hour is being written: marked, and summarized from blocks.
 	if n := stale(db); n == 0 {
@@ -143,10 +129,139 @@ func TestStaleRollupsSummarizedAndStoredOnReopen(t *testing.T) {
 	check(db, "after a clean close")
 }
 
+// staleMarks counts the stale marks stored.
+func staleMarks(t *testing.T, db *DB) (marks int) {
+	t.Helper()
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagRollup}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if isStaleKey(it.Item().Key()) {
+				marks++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return marks
+}
+
 func mustID(s string) id12 {
 	id, err := parseID(s)
 	if err != nil {
 		panic(errors.New(s + ": " + err.Error()))
 	}
 	return id
+}
+
+// A sweep whose cutoff is the first instant of a cached hour rewrites that
+// hour (and stores its rollup, clearing its stale mark): the writer must
+// not go on from its cached state, or the hour's next piece would leave
+// the stored rollup behind with no mark.
+func TestSweepAtAnHourBoundaryLeavesRollupsRight(t *testing.T) {
+	ctx := context.Background()
+	hour := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	now := hour.Add(30 * 24 * time.Hour) // the cutoff is the hour's start
+	dir := t.TempDir()
+	db := openTest(t, dir, &now)
+	at := func(sec int) int64 { return hour.Add(time.Duration(sec) * time.Second).UnixNano() }
+	// A point of the hour before, which the sweep deletes: the source is
+	// swept only if it holds an expired point.
+	if err := db.Write(ctx, testBucket, []Point{{SourceID: srcA, TS: at(-1800), Values: []Value{num("t", 9)}}}); err != nil {
+		t.Fatal(err)
+	}
+	for w := 0; w < 3; w++ {
+		if err := db.Write(ctx, testBucket, []Point{{SourceID: srcA, TS: at(10 * (w + 1)), Values: []Value{num("t", 1)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, testBucket, []Point{{SourceID: srcA, TS: at(3000), Values: []Value{num("t", 5)}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The hour whole, so that its rollup serves, before and after a crash.
+	r := Range{BucketID: testBucket, SourceIDs: []string{srcA}, Start: hour.UnixNano(), End: hour.Add(2 * time.Hour).UnixNano()}
+	check := func(db *DB, when string) {
+		t.Helper()
+		rows, err := db.Aggregate(ctx, AggQuery{Range: r, Aggregation: AggMax, Window: WindowAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || rows[0].Count != 4 || rows[0].Values["t"] != 5.0 {
+			t.Errorf("%s: rows = %+v, want one of 4 points, max 5", when, rows)
+		}
+		if n := db.SourcePointCount(testBucket, srcA); n != 4 {
+			t.Errorf("%s: source count %d, want 4", when, n)
+		}
+	}
+	check(db, "after the sweep and a write")
+	db.writeMu.Lock()
+	clear(db.hot) // a kill: nothing folded
+	db.writeMu.Unlock()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir, &now)
+	defer db.Close()
+	check(db, "after a crash")
+}
+
+// Evicting the cache compacts every hour it drops, most of them one piece
+// with a stale rollup, many hours to a transaction: afterwards only the
+// hours still cached carry marks, and counts and rollups agree with the
+// points, after a crash too.
+func TestCacheEvictionStoresStaleRollups(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	db := openTest(t, dir, &now)
+	n := maxHotHours + 500 // sources, one point each: each its own cached hour
+	var pts []Point
+	var sources []string
+	for i := range n {
+		src := fmt.Sprintf("%024x", i+1)
+		sources = append(sources, src)
+		pts = append(pts, Point{SourceID: src, TS: now.Add(-time.Hour).UnixNano(), Values: []Value{num("t", float64(i))}})
+	}
+	if err := db.Write(ctx, testBucket, pts); err != nil {
+		t.Fatal(err)
+	}
+	// The next write finds the cache over its bound and evicts them.
+	if err := db.Write(ctx, testBucket, []Point{{SourceID: srcB, TS: now.Add(-time.Minute).UnixNano(), Values: []Value{num("t", 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if marks := staleMarks(t, db); marks != 1 {
+		t.Fatalf("%d stale marks after the eviction; want 1, the hour still cached", marks)
+	}
+	r := Range{BucketID: testBucket, SourceIDs: sources, Start: now.Add(-2 * time.Hour).UnixNano(), End: now.UnixNano()}
+	check := func(db *DB, when string) {
+		t.Helper()
+		if got, err := db.Count(ctx, r); err != nil || got != int64(n) {
+			t.Errorf("%s: count %d, %v; want %d", when, got, err, n)
+		}
+		rows, err := db.Aggregate(ctx, AggQuery{Range: r, Aggregation: AggMax, Window: WindowHour})
+		if err != nil || len(rows) != n {
+			t.Fatalf("%s: %d rows, %v; want %d", when, len(rows), err, n)
+		}
+		for _, row := range rows {
+			i := slices.Index(sources, row.SourceID)
+			if row.Count != 1 || row.Values["t"] != float64(i) {
+				t.Fatalf("%s: row %+v, want 1 point, max %d", when, row, i)
+			}
+		}
+	}
+	check(db, "after the eviction")
+	db.writeMu.Lock()
+	clear(db.hot) // a kill
+	db.writeMu.Unlock()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTest(t, dir, &now)
+	defer db.Close()
+	check(db, "after a crash")
 }
