@@ -196,7 +196,7 @@ func (db *DB) commitGroup(group []*writeReq) (err error) {
 		return err
 	}
 	g.retire()
-	if err := g.foldCompactions(sc); err != nil {
+	if err := g.foldCompactions(); err != nil {
 		return err
 	}
 	if g.queued, err = db.queueEval(g.txn, group); err != nil {
@@ -448,35 +448,23 @@ func (g *groupCommit) retire() {
 // for compaction and the retired ones, while small: compactions change no
 // data, so they ride in this commit (one fsync with SyncWrites) instead of
 // one each. They take each hour as it stands at the end of the group.
-func (g *groupCommit) foldCompactions(sc *commitScratch) error {
+func (g *groupCommit) foldCompactions() error {
 	var foldedBytes, foldedEntries int
 	fold := func(hk hourKey) error {
 		h := g.db.hotHourOf(g.written, hk)
 		if h == nil || !h.needsFold() || g.folded[hk] || foldedBytes >= maxFoldedGroup || foldedEntries+h.pieces+2 > maxFoldedEntries {
 			return nil
 		}
-		if h.pieces > 1 {
-			sc.block = h.encode(sc.block[:0])
-			if len(sc.block) > maxFoldedHour {
-				return nil
-			}
-			for seq := 1; seq < h.pieces; seq++ {
-				if err := g.txn.Delete(h.s.blockKey(h.hour, uint32(seq))); err != nil {
-					return fmt.Errorf("cannot compact block: %w", err)
-				}
-			}
-			if err := g.txn.Set(h.s.blockKey(h.hour, 0), g.keepSealed(sc.block)); err != nil {
-				return fmt.Errorf("cannot compact block: %w", err)
-			}
-			foldedBytes += len(sc.block)
+		f := g.db.prepareFold(h)
+		if len(f.block) > maxFoldedHour {
+			return nil
 		}
-		if h.stale {
-			if err := storeRollup(g.txn, h.s, h.hour, h.rollup()); err != nil {
-				return err
-			}
+		if err := f.apply(g.txn); err != nil {
+			return err
 		}
 		g.folded[hk] = true
-		foldedEntries += h.pieces + 2
+		foldedBytes += f.size()
+		foldedEntries += f.entries()
 		return nil
 	}
 	for _, list := range [][]hourKey{g.compactions, g.retired} {
@@ -632,7 +620,9 @@ type hotHour struct {
 const maxPieces = 48
 
 // foldWrite is an hour's compaction, encoded: its block, if it is in
-// pieces, and its rollup, if stale.
+// pieces, and its rollup, if stale; folded into a group's transaction
+// (foldCompactions) or packed with others into one of their own
+// (compactHours).
 type foldWrite struct {
 	h      *hotHour
 	block  []byte // the hour as one block, stored form; nil: in one piece

@@ -82,24 +82,16 @@ func TestStaleRollupsSummarizedAndStoredOnReopen(t *testing.T) {
 			t.Errorf("%s: source count %d, want 1800", when, got)
 		}
 	}
-	stale := func(db *DB) int { return staleMarks(t, db) }
 
 	// The last hour is being written: marked, and summarized from blocks.
-	if n := stale(db); n == 0 {
+	if n := staleMarks(t, db); n == 0 {
 		t.Fatal("no hour carries a stale mark while being written")
 	}
 	check(db, "while written")
 
-	// A crash: the process dies with hours not folded. Emptying the cache
-	// leaves Close nothing to fold, as a kill would.
-	db.writeMu.Lock()
-	clear(db.hot)
-	db.writeMu.Unlock()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db = openTest(t, dir, &now)
-	if n := stale(db); n != 0 {
+	// A crash: the process dies with hours not folded.
+	db = killAndReopen(t, db, dir, &now)
+	if n := staleMarks(t, db); n != 0 {
 		t.Fatalf("%d stale marks left after reopening", n)
 	}
 	check(db, "after a crash and reopen")
@@ -115,7 +107,7 @@ func TestStaleRollupsSummarizedAndStoredOnReopen(t *testing.T) {
 	if err := db.Write(ctx, testBucket, []Point{{SourceID: srcA, TS: at(2*3600 + 66), Values: []Value{num("t", 1)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := stale(db); n != 1 {
+	if n := staleMarks(t, db); n != 1 {
 		t.Fatalf("%d stale marks after writing to a stored hour, want 1", n)
 	}
 	if err := db.Close(); err != nil {
@@ -123,10 +115,24 @@ func TestStaleRollupsSummarizedAndStoredOnReopen(t *testing.T) {
 	}
 	db = openTest(t, dir, &now)
 	defer db.Close()
-	if n := stale(db); n != 0 {
+	if n := staleMarks(t, db); n != 0 {
 		t.Fatalf("%d stale marks after a clean close", n)
 	}
 	check(db, "after a clean close")
+}
+
+// killAndReopen closes db as a kill would leave it, with no cached hour
+// folded (the cache emptied leaves Close nothing to fold), and opens it
+// again.
+func killAndReopen(t *testing.T, db *DB, dir string, now *time.Time) *DB {
+	t.Helper()
+	db.writeMu.Lock()
+	clear(db.hot)
+	db.writeMu.Unlock()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openTest(t, dir, now)
 }
 
 // staleMarks counts the stale marks stored.
@@ -199,13 +205,7 @@ func TestSweepAtAnHourBoundaryLeavesRollupsRight(t *testing.T) {
 		}
 	}
 	check(db, "after the sweep and a write")
-	db.writeMu.Lock()
-	clear(db.hot) // a kill: nothing folded
-	db.writeMu.Unlock()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db = openTest(t, dir, &now)
+	db = killAndReopen(t, db, dir, &now)
 	defer db.Close()
 	check(db, "after a crash")
 }
@@ -255,13 +255,7 @@ func TestCacheEvictionStoresStaleRollups(t *testing.T) {
 		}
 	}
 	check(db, "after the eviction")
-	db.writeMu.Lock()
-	clear(db.hot) // a kill
-	db.writeMu.Unlock()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db = openTest(t, dir, &now)
+	db = killAndReopen(t, db, dir, &now)
 	defer db.Close()
 	check(db, "after a crash")
 }
