@@ -73,9 +73,9 @@ type writeReq struct {
 const (
 	maxGroupPoints = 16 << 10
 	maxHotHours    = 4096
-	// The cache's points, decoded (about 200 bytes each with 3 fields):
-	// past either bound it keeps only the hours just written.
-	maxHotPoints = 256 << 10
+	// The cache's points, encoded (hothour.go): past either bound it keeps
+	// only the hours just written.
+	maxHotBytes = 32 << 20
 )
 
 // Badger's memory: memtables (each an arena of memTableSize, a second one

@@ -11,9 +11,11 @@ import (
 )
 
 // TestHourEncodeKeepsFields: an hour extended run by run (newer points,
-// late points, replacements, points with other fields) encodes, with the
-// field list it keeps, to exactly what encoding its points from scratch
-// gives; and the list stays known while every point carries the same fields.
+// late points, replacements, points with other fields) holds exactly the
+// points written, the later write of a time winning, with their count, the
+// replacements counted and their rollup; it encodes, with the field list
+// it keeps, to exactly what encoding its points from scratch gives; and the
+// list stays known while every point carries the same fields.
 func TestHourEncodeKeepsFields(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	sameFields := func(ts int64) Point {
@@ -21,6 +23,7 @@ func TestHourEncodeKeepsFields(t *testing.T) {
 	}
 	for round := range 200 {
 		h := &hotHour{}
+		want := map[int64]Point{}
 		odd := round%4 == 3 // these rounds get a point with other fields
 		for run := range 1 + rng.IntN(12) {
 			var add []Point
@@ -32,24 +35,78 @@ func TestHourEncodeKeepsFields(t *testing.T) {
 				}
 				add = append(add, p)
 			}
-			if piece, _ := h.extend(nil, add); !bytes.Equal(piece, encodeBlock(nil, add)) {
+			wantReplaced := 0
+			for _, p := range add {
+				if _, ok := want[p.TS]; ok {
+					wantReplaced++
+				}
+				want[p.TS] = p
+			}
+			piece, replaced, err := h.extend(nil, add)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(piece, encodeBlock(nil, add)) {
 				t.Fatalf("round %d run %d: the run's piece encodes differently with its listed fields", round, run)
 			}
-			if got, want := h.encode(nil), encodeBlock(nil, h.b); !bytes.Equal(got, want) {
-				t.Fatalf("round %d run %d: the hour encodes differently with its kept fields", round, run)
+			if replaced != wantReplaced {
+				t.Fatalf("round %d run %d: %d points replaced, want %d", round, run, replaced, wantReplaced)
 			}
-			_, uniformNow := blockFields(h.b)
+			b, err := h.points()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) != len(want) || h.count != len(want) {
+				t.Fatalf("round %d run %d: %d points decoded, %d counted, want %d", round, run, len(b), h.count, len(want))
+			}
+			for _, p := range b {
+				if w := want[p.TS]; !slices.Equal(p.Values, w.Values) {
+					t.Fatalf("round %d run %d: point at %d is %v, want %v", round, run, p.TS, p.Values, w.Values)
+				}
+			}
+			if got, want := h.rollup(), b.rollup(); !sameRollup(got, want) {
+				t.Fatalf("round %d run %d: the kept rollup %+v differs from the points' %+v", round, run, got, want)
+			}
+			if rng.IntN(3) == 0 {
+				enc, err := h.encodeWhole()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(enc, encodeBlock(nil, b)) {
+					t.Fatalf("round %d run %d: the hour encodes differently with its kept fields", round, run)
+				}
+			}
+			_, uniformNow := blockFields(b)
 			if h.fieldsKnown && !uniformNow {
 				t.Fatalf("round %d run %d: fields kept as known for an hour whose points differ", round, run)
+			}
+			if !slices.IsSortedFunc(b, func(a, b Point) int { return int(a.TS - b.TS) }) {
+				t.Fatalf("round %d: hour not sorted", round)
 			}
 		}
 		if !odd && !h.fieldsKnown {
 			t.Fatalf("round %d: the fields of an hour of uniform points are not kept", round)
 		}
-		if !slices.IsSortedFunc(h.b, func(a, b Point) int { return int(a.TS - b.TS) }) {
-			t.Fatalf("round %d: hour not sorted", round)
+	}
+}
+
+// sameRollup tells whether two rollups of the same points agree: exactly,
+// but for sums, which depend on the order the values were added in.
+func sameRollup(a, b *rollup) bool {
+	if a.points != b.points || a.minTS != b.minTS || a.maxTS != b.maxTS || len(a.fields) != len(b.fields) {
+		return false
+	}
+	for i := range a.fields {
+		x, y := a.fields[i], b.fields[i]
+		if math.Abs(x.sum-y.sum) > 1e-9*max(1, math.Abs(y.sum)) {
+			return false
+		}
+		x.sum = y.sum
+		if x != y {
+			return false
 		}
 	}
+	return true
 }
 
 // appendSegment appends seg, a single block's encoding, to a segmented
