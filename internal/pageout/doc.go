@@ -6,9 +6,9 @@
 // process, so a node's RSS grows by every table it writes and, with
 // compactions, by the whole data set it stores. A Trimmer finds the mappings
 // of such files in /proc/self/maps and asks the kernel to page them out
-// (MADV_PAGEOUT) once, on the second look that finds each one: a file is
-// mapped before it is written, and pages written after the advice would
-// stay. Reads fault the pages they need back in; what stays resident is
+// (MADV_PAGEOUT) on the first look that finds each one, and again on the
+// second: a file is mapped before it is written, and pages written after
+// the first advice would stay. Reads fault the pages they need back in; what stays resident is
 // then what is read, not what was written. Clean pages leave the page
 // cache too; dirty ones are only unmapped, and the kernel keeps them in the
 // page cache until they are written back, which is what lets the store

@@ -12,15 +12,15 @@ import (
 var ErrUnsupported = errors.New("the kernel does not page out on request (MADV_PAGEOUT)")
 
 // Trimmer pages out the mappings of the files under one directory whose
-// names end with one of the suffixes, once each, on the second Trim that
-// finds them: a file is mapped before it is written, and the pages its
-// writer writes after the advice would stay resident.
+// names end with one of the suffixes, on the first two Trims that find
+// them: a file is mapped before it is written, and the pages its writer
+// writes after the first advice would stay resident.
 type Trimmer struct {
 	dir      string
 	suffixes []string
 
 	mu      sync.Mutex
-	pending map[mapping]struct{} // found by the last Trim, advised by the next
+	pending map[mapping]struct{} // found and advised by the last Trim, advised again by the next
 	done    map[mapping]struct{} // advised
 	off     bool                 // the kernel refused MADV_PAGEOUT: stop trying
 	taken   bool                 // the kernel has taken an advice: it has MADV_PAGEOUT

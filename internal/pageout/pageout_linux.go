@@ -17,9 +17,10 @@ import (
 // madvPageout is MADV_PAGEOUT (Linux 5.4).
 const madvPageout = 21
 
-// Trim pages out every matching mapping that the previous Trim found and
-// that is not paged out yet, and returns how many bytes of mappings it
-// advised. Mappings found for the first time wait for the next Trim.
+// Trim pages out every matching mapping it finds for the first time, and
+// again those the previous Trim found, and returns how many bytes of
+// mappings it advised. A file is mapped before it is written: the pages
+// its writer writes after the first advice are handed back by the second.
 func (t *Trimmer) Trim() (int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -40,10 +41,6 @@ func (t *Trimmer) Trim() (int64, error) {
 			done[m] = struct{}{}
 			continue
 		}
-		if _, ok := t.pending[m]; !ok {
-			pending[m] = struct{}{}
-			continue
-		}
 		ok, err := pass.advise(m)
 		if err != nil {
 			return advised, err
@@ -51,7 +48,11 @@ func (t *Trimmer) Trim() (int64, error) {
 		if ok {
 			advised += int64(m.end - m.start)
 		}
-		done[m] = struct{}{}
+		if _, seen := t.pending[m]; seen {
+			done[m] = struct{}{}
+		} else {
+			pending[m] = struct{}{}
+		}
 	}
 	// Only mappings still there are remembered, so both sets stay as small
 	// as the store's tables.
