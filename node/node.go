@@ -353,6 +353,12 @@ func (n *Node) initialize(ctx context.Context) error {
 // committed before the call (metadata.Service.ReadBarrier).
 func (n *Node) ReadBarrier(ctx context.Context) error { return n.meta.ReadBarrier(ctx) }
 
+// CheckOperatorToken tells whether token is the cluster's operator token
+// (for listeners outside the API, such as the debug profiles').
+func (n *Node) CheckOperatorToken(token string) bool {
+	return token != "" && n.meta.Synced().CheckOperatorToken(secret.Hash(token))
+}
+
 // KeyLease returns nil while this node may trust its copy of the API keys
 // (metadata.Service.KeyLease).
 func (n *Node) KeyLease() error { return n.meta.KeyLease() }

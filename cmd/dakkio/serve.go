@@ -148,12 +148,6 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 	cfg.Logger = logger
 	slog.SetDefault(logger)
 
-	if o.debugAddr != "" {
-		if err := serveDebug(o.debugAddr, logger); err != nil {
-			logger.Error("cannot serve debug profiles", "err", err)
-			return 1
-		}
-	}
 	applyMemoryLimit(o.memoryLimit, logger)
 	n, err := node.New(cfg)
 	if err != nil {
@@ -170,6 +164,13 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 		logger.Error("cannot start node", "err", err)
 		_ = n.Close()
 		return 1
+	}
+	if o.debugAddr != "" {
+		if err := serveDebug(o.debugAddr, n.CheckOperatorToken, logger); err != nil {
+			logger.Error("cannot serve debug profiles", "err", err)
+			_ = n.Close()
+			return 1
+		}
 	}
 	fmt.Fprintf(stdout, "dakkio node %s ready on %s (data in %s)\n", cfg.NodeID, n.URL(), cfg.DataDir)
 	<-ctx.Done()
@@ -198,8 +199,12 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 // serveDebug serves net/http/pprof on its own listener, apart from the API,
-// so profiles are reachable only where the operator binds them.
-func serveDebug(addr string, logger *slog.Logger) error {
+// so profiles are reachable only where the operator binds them, and only
+// with the operator token (every port is authenticated: a heap profile
+// holds whatever the heap held). The token comes as X-Operator-Token or as
+// the password of basic auth, which go tool pprof sends from the URL
+// (http://op:TOKEN@host:port/debug/pprof/heap).
+func serveDebug(addr string, checkToken func(string) bool, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %q: %w", addr, err)
@@ -210,7 +215,24 @@ func serveDebug(addr string, logger *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	srv := &http.Server{Handler: operatorOnly(mux, checkToken), ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("serving debug profiles", "addr", ln.Addr().String())
-	go func() { _ = http.Serve(ln, mux) }() // lives as long as the process
+	go func() { _ = srv.Serve(ln) }() // lives as long as the process
 	return nil
+}
+
+// operatorOnly refuses requests without the operator token, with 401.
+func operatorOnly(next http.Handler, checkToken func(string) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := r.Header.Get("X-Operator-Token")
+		if _, pass, ok := r.BasicAuth(); ok && tok == "" {
+			tok = pass
+		}
+		if !checkToken(tok) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="dakkio debug"`)
+			http.Error(w, "the operator token is required (X-Operator-Token, or the password of basic auth)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
