@@ -90,7 +90,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&mq.CAFile, "mqtt-tls-ca", "", "PEM CA bundle to verify the MQTT broker's certificate with")
 	fs.StringVar(&mq.CertFile, "mqtt-tls-cert", "", "PEM client certificate for the MQTT broker")
 	fs.StringVar(&mq.KeyFile, "mqtt-tls-key", "", "PEM private key of --mqtt-tls-cert")
-	fs.StringVar(&o.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); keep it private")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060) once the node has started, to the operator token only (X-Operator-Token, or the password of basic auth); keep it private")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	noteEnvNames(fs)

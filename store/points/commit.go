@@ -407,7 +407,13 @@ func (g *groupCommit) foldCompactions() error {
 		}
 		f, err := g.db.prepareFold(h)
 		if err != nil {
-			return err
+			// Its points are stored, in pieces that reads merge: the hour
+			// leaves the cache (the next write reads it back from disk)
+			// rather than failing this group and every later one.
+			g.db.log.Warn("cannot compact hour; it stays in pieces and is read back from disk", "hour", time.Unix(0, h.hour).UTC(), "err", err)
+			delete(g.db.hot, hk)
+			delete(g.written, hk)
+			return nil
 		}
 		if len(f.block) > maxFoldedHour {
 			return nil
@@ -636,11 +642,11 @@ func storeEncodedRollup(txn *badger.Txn, s series, hour int64, enc []byte) error
 	return nil
 }
 
-// hotBytes counts the bytes of the cached hours' encoded points.
+// hotBytes counts the bytes the cached hours' encoded points hold.
 func (db *DB) hotBytes() int {
 	n := 0
 	for _, h := range db.hot {
-		n += len(h.enc)
+		n += cap(h.enc)
 	}
 	return n
 }

@@ -43,6 +43,7 @@ type DB struct {
 
 	writeCh     chan *writeReq
 	coming      atomic.Int64 // writes announced and not yet handed on (arrivals.go)
+	trimPasses  atomic.Int64 // the table trimmer's passes (pageout.go), for tests to wait on
 	lingerTimer *time.Timer  // the writer's only
 	minFree     int64        // bytes kept free on the filesystem (0: no check)
 	closeMu     sync.RWMutex

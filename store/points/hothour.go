@@ -53,18 +53,20 @@ type hourPart struct {
 // blocks.
 func loadedHour(s series, hour int64, b block, pieces int) *hotHour {
 	h := &hotHour{s: s, hour: hour, pieces: pieces, r: b.rollup()}
-	if len(b) > 0 {
-		h.setPoints(encodeBlock(nil, b), b)
-	}
+	h.setPoints(encodeBlock(nil, b), b)
 	return h
 }
 
-// setPoints makes enc, the encoding of b, the hour's only part.
+// setPoints makes enc, the encoding of b, the hour's only part; an hour
+// of no points has none (a part must hold points: the next run's would
+// start after enc's header).
 func (h *hotHour) setPoints(enc []byte, b block) {
 	h.enc, h.parts, h.count = enc, h.parts[:0], len(b)
-	if len(b) > 0 {
-		h.parts = append(h.parts, hourPart{end: len(enc), first: b[0].TS, last: b[len(b)-1].TS})
+	if len(b) == 0 {
+		h.enc = nil
+		return
 	}
+	h.parts = append(h.parts, hourPart{end: len(enc), first: b[0].TS, last: b[len(b)-1].TS})
 }
 
 // addPart appends a run's encoding (points sorted, unique times) as the
@@ -229,8 +231,15 @@ func (h *hotHour) noteFields(fields []blockField, uniform bool) {
 }
 
 // encodeWhole returns the hour's encoding as one block, and keeps it as
-// the hour's only part: the fold stores it.
+// the hour's only part: the fold stores it. The caller must not change it.
 func (h *hotHour) encodeWhole() ([]byte, error) {
+	if len(h.parts) == 1 {
+		// Already one block (an hour folded once, whose fold did not fit
+		// its group, is folded again after it): a part encodes its points
+		// as encodeBlock does, field list or not.
+		end := h.parts[0].end
+		return h.enc[:end:end], nil
+	}
 	b, err := h.points()
 	if err != nil {
 		return nil, err
@@ -242,7 +251,7 @@ func (h *hotHour) encodeWhole() ([]byte, error) {
 		enc = encodeBlock(nil, b)
 	}
 	h.setPoints(enc, b)
-	return enc, nil
+	return enc[:len(enc):len(enc)], nil
 }
 
 // rollup returns the hour's rollup.

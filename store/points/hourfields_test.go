@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -203,4 +204,75 @@ func TestReadSegmentedBlocks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHotHourEdges: an hour read from disk (one part, fields unknown), an
+// empty hour folded and then written, points with metadata, and runs
+// encoded into one reused buffer, as the writer does, all keep the hour's
+// points, count and rollup.
+func TestHotHourEdges(t *testing.T) {
+	pt := func(ts int64, v float64, meta string) Point {
+		p := Point{TS: ts, Values: []Value{num("v", v)}}
+		if meta != "" {
+			p.Metadata = []byte(meta)
+		}
+		return p
+	}
+	check := func(when string, h *hotHour, want block) {
+		t.Helper()
+		got, err := h.points()
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if len(got) != len(want) || h.count != len(want) {
+			t.Fatalf("%s: %d points decoded, %d counted, want %d", when, len(got), h.count, len(want))
+		}
+		for i := range want {
+			if got[i].TS != want[i].TS || !slices.Equal(got[i].Values, want[i].Values) || string(got[i].Metadata) != string(want[i].Metadata) {
+				t.Fatalf("%s: point %d is %+v, want %+v", when, i, got[i], want[i])
+			}
+		}
+		if !sameRollup(h.rollup(), want.rollup()) {
+			t.Fatalf("%s: rollup %+v, want %+v", when, h.rollup(), want.rollup())
+		}
+		enc, err := h.encodeWhole()
+		if err != nil || !bytes.Equal(enc, encodeBlock(nil, want)) {
+			t.Fatalf("%s: the hour encodes differently as one block (%v)", when, err)
+		}
+	}
+
+	stored := block{pt(10, 1, `{"a":1}`), pt(20, 2, ""), pt(30, 3, "")}
+	h := loadedHour(series{}, 0, stored, 3)
+	var dst []byte
+	var err error
+	runs := [][]Point{
+		{pt(40, 4, `{"b":2}`), pt(50, 5, "")},
+		{pt(20, 9, `{"c":3}`), pt(45, 6, "")}, // replaces 20, reaches back
+		{pt(5, 7, "")},                        // before the hour's first
+	}
+	want := slices.Clone(stored)
+	for i, run := range runs {
+		var replaced int
+		if dst, replaced, err = h.extend(dst[:0], run); err != nil {
+			t.Fatal(err)
+		}
+		want = mergeBlock(slices.Clone(want), run)
+		if wantReplaced := []int{0, 1, 0}[i]; replaced != wantReplaced {
+			t.Fatalf("run %d: %d replaced, want %d", i, replaced, wantReplaced)
+		}
+		check(fmt.Sprintf("an hour read from disk, after run %d", i), h, want)
+	}
+	if h.pieces != 3+len(runs) {
+		t.Fatalf("pieces %d, want %d", h.pieces, 3+len(runs))
+	}
+
+	empty := loadedHour(series{}, 0, nil, 2)
+	if enc, err := empty.encodeWhole(); err != nil || len(empty.parts) != 0 || empty.count != 0 {
+		t.Fatalf("an empty hour folded: %x, %d parts, %d points (%v)", enc, len(empty.parts), empty.count, err)
+	}
+	run := []Point{pt(7, 1, ""), pt(8, 2, `{"d":4}`)}
+	if _, _, err := empty.extend(nil, run); err != nil {
+		t.Fatal(err)
+	}
+	check("an empty hour folded, then written", empty, run)
 }

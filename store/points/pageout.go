@@ -97,6 +97,7 @@ func (db *DB) tableTrimmer() {
 				}
 			}
 			lastPass = now
+			db.trimPasses.Add(1)
 			if _, err := tr.Trim(); err != nil {
 				if failed(err, "cannot list the mapped tables to hand their pages back", &trimWarned) {
 					return
@@ -129,7 +130,7 @@ const (
 // budgetLook decides, at each tick, whether to walk the mappings.
 type budgetLook struct {
 	baseline int64 // file-backed RSS after a walk that found the tables within budget; -1: walk at the next look
-	skipped  int   // looks since the last walk
+	skipped  int   // passes since the last walk (at most tableTrimInterval apart)
 }
 
 func (l *budgetLook) look(tr *pageout.Trimmer) error {

@@ -22,8 +22,8 @@ type Value struct {
 	Num   float64
 	Str   string
 	// The one-byte fields last: 48 bytes a value, not 56 (a point of
-	// three fields is carved with its neighbours' values, and hot hours
-	// keep them).
+	// three fields is carved with its neighbours' values, and a decoded
+	// block holds them all).
 	Kind Kind
 	Bool bool
 }
